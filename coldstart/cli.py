@@ -1,0 +1,115 @@
+"""`coldstart` command line: render, verify, timeline, run, rollout.
+
+Exit codes: 0 success, 1 a check failed (an invariant, a budget, a wait), 2 bad input (nothing applied).
+Errors print one line naming what to fix, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from coldstart.errors import ColdstartError
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from coldstart.manifests import render, write_rendered
+    from coldstart.profiles import load_profile
+
+    profile = load_profile(args.profile)
+    rendered = render(profile, serving=args.serving)
+    if args.out:
+        for path in write_rendered(rendered, args.out):
+            print(path)
+    else:
+        from coldstart.manifests import to_yaml
+
+        sys.stdout.write(to_yaml([m for docs in rendered.values() for m in docs]))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from coldstart.invariants import format_findings, summarize, verify_paths
+    from coldstart.profiles import load_profile
+
+    profile = load_profile(args.profile) if args.profile else None
+    findings = verify_paths(args.paths, profile=profile)
+    sys.stdout.write(format_findings(findings, args.format))
+    return 1 if summarize(findings)["fail"] else 0
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    from coldstart.timeline import format_timeline, timeline_from_files
+
+    result = timeline_from_files(events=args.events, pods=args.pods, logs=args.log)
+    sys.stdout.write(format_timeline(result, args.format))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from coldstart.report import run_notebook
+
+    params = dict(args.param or [])
+    result = run_notebook(args.notebook, profile=args.profile, cluster=args.cluster, params=params,
+                          out_root=args.out)
+    print(f"report: {result.html}")
+    return 0 if result.ok else 1
+
+
+def cmd_rollout(args: argparse.Namespace) -> int:
+    args.notebook = "rollout"
+    return cmd_run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coldstart", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("render", help="write the manifests of every lever for a profile")
+    p.add_argument("--profile", required=True, help="shipped name (baseline, gke) or path to a profile")
+    p.add_argument("--out", help="directory for one YAML file per lever (default: stdout)")
+    p.add_argument("--serving", choices=["kserve", "deployment"], help="override the profile's serving form")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("verify", help="check manifests against the cold-start invariants")
+    p.add_argument("paths", nargs="+", help="YAML/JSON files or directories ('-' for stdin)")
+    p.add_argument("--profile", help="judge profile-specific invariants (region, budgets, GKE)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("timeline", help="cold-start phases from events, pod status and vLLM logs")
+    p.add_argument("--events", action="append", default=[], help="events (kubectl get/describe output)")
+    p.add_argument("--pods", action="append", default=[], help="pod status documents (YAML/JSON)")
+    p.add_argument("--log", action="append", default=[], help="vLLM log files")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_timeline)
+
+    for name, helptext in (("run", "run a runbook notebook and render its HTML report"),
+                           ("rollout", "run the rollout runbook (what `make rollout` does)")):
+        p = sub.add_parser(name, help=helptext)
+        if name == "run":
+            p.add_argument("notebook", help="notebook stem or path (rollout, weight_load, ...)")
+        p.add_argument("--profile", default="baseline")
+        p.add_argument("--cluster", default="embedded", help="embedded, kubeconfig:<context> or in-cluster")
+        p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
+        p.add_argument("--out", default="outputs", help="root folder for reports")
+        p.set_defaults(func=cmd_run if name == "run" else cmd_rollout)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ColdstartError as exc:
+        print(f"coldstart: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("coldstart: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

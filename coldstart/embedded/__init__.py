@@ -1,0 +1,1 @@
+"""The embedded cluster: a Kubernetes API server on loopback plus a simulated control plane in virtual time."""

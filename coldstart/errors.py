@@ -1,0 +1,70 @@
+"""One small exception tree, so callers (and the CLI) can tell bad input from a cluster problem.
+
+Every message names the file, key or object involved and says what to do about it; the CLI prints
+the message alone (no traceback) and exits 2 for `InputError`, 1 for everything else.
+"""
+
+from __future__ import annotations
+
+
+class ColdstartError(Exception):
+    """Root of every error coldstart raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(ColdstartError):
+    """Something the user gave us (a file, a profile, a flag) is wrong; nothing was applied."""
+
+    exit_code = 2
+
+
+class ProfileError(InputError):
+    """A profile file is missing, unparseable or fails validation."""
+
+
+class ManifestError(InputError):
+    """A manifest file or directory cannot be read or parsed."""
+
+
+class TargetRefused(InputError):
+    """A cluster target was named that the profile does not allow (refused before any request)."""
+
+
+class ClusterError(ColdstartError):
+    """The Kubernetes API answered with an error; the message names the verb and the object."""
+
+    def __init__(self, message: str, *, verb: str = "", obj: str = "", status: int | None = None):
+        super().__init__(message)
+        self.verb = verb
+        self.obj = obj
+        self.status = status
+
+
+class NotFound(ClusterError):
+    """404: the object (or its API) does not exist."""
+
+
+class Conflict(ClusterError):
+    """409: another field manager owns the field, or the object changed underneath us."""
+
+
+class Forbidden(ClusterError):
+    """401/403: the credentials may not do this."""
+
+
+class Invalid(ClusterError):
+    """400/422: the API server rejected the object as invalid."""
+
+
+class ServerError(ClusterError):
+    """5xx or a broken connection: the API server failed."""
+
+
+class WaitFailed(ColdstartError):
+    """A bounded wait ended without the condition: timed out or hit a terminal state."""
+
+    def __init__(self, message: str, *, reason: str = "", obj: str = ""):
+        super().__init__(message)
+        self.reason = reason
+        self.obj = obj

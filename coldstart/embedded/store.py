@@ -317,3 +317,40 @@ class Store:
         if resource is not None and not resource.namespaced:
             return ""
         return meta.get("namespace") or "default"
+
+
+class PodLogs:
+    """Container logs the kubelet would keep on the node, served through the `pods/log` subresource.
+
+    Lines carry their (virtual) time so `?timestamps=true` can prefix them the way the kubelet does.
+    A restart moves the current log to `previous`, as `kubectl logs --previous` expects."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current: dict[tuple[str, str, str], list[tuple[float, str]]] = {}
+        self._previous: dict[tuple[str, str, str], list[tuple[float, str]]] = {}
+
+    def append(self, namespace: str, pod: str, container: str, t: float, line: str) -> None:
+        with self._lock:
+            self._current.setdefault((namespace, pod, container), []).append((t, line))
+
+    def restart(self, namespace: str, pod: str, container: str) -> None:
+        with self._lock:
+            key = (namespace, pod, container)
+            self._previous[key] = self._current.pop(key, [])
+
+    def read(self, namespace: str, pod: str, container: str, previous: bool = False) -> list[tuple[float, str]]:
+        with self._lock:
+            source = self._previous if previous else self._current
+            return list(source.get((namespace, pod, container), []))
+
+    def containers(self, namespace: str, pod: str) -> list[str]:
+        with self._lock:
+            return sorted({c for (ns, p, c) in self._current if ns == namespace and p == pod})
+
+    def forget(self, namespace: str, pod: str) -> None:
+        """Drop a deleted pod's logs (the kubelet removes them with the pod)."""
+        with self._lock:
+            for source in (self._current, self._previous):
+                for key in [k for k in source if k[0] == namespace and k[1] == pod]:
+                    del source[key]

@@ -1,0 +1,174 @@
+"""Virtual time and the loop that drives the simulated control plane.
+
+The embedded cluster runs a ten-minute cold start in seconds of wall time: cluster time (the clock)
+stands still while a client is busy talking to the API server, and jumps to the next scheduled
+happening (a node finishing its boot, a pull completing, a probe firing) as soon as the cluster is
+quiet. With nothing scheduled it drifts forward quickly, so watch timeouts still expire.
+
+Controllers run on one thread, the driver's: they react to store changes (theirs and the clients')
+in resourceVersion order and to their own timers, so their code needs no locks.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from coldstart.embedded.store import Change, Store
+
+
+class Timer:
+    """A scheduled call; `cancel()` before it fires to drop it."""
+
+    __slots__ = ("at", "fn", "args", "cancelled")
+
+    def __init__(self, at: float, fn: Callable[..., Any], args: tuple):
+        self.at, self.fn, self.args, self.cancelled = at, fn, args, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class VirtualClock:
+    """Cluster time in epoch seconds. Only the driver advances it; anyone may read it."""
+
+    def __init__(self, start: float | None = None):
+        self._now = float(int(time.time()) if start is None else start)
+        self._heap: list[tuple[float, int, Timer]] = []
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
+        self.last_client_write = 0.0  # wall monotonic time of the last mutating client request
+
+    def now(self) -> float:
+        return self._now
+
+    def call_at(self, at: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        timer = Timer(max(at, self._now), fn, args)
+        with self._lock:
+            heapq.heappush(self._heap, (timer.at, next(self._seq), timer))
+        return timer
+
+    def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        return self.call_at(self._now + max(0.0, delay), fn, *args)
+
+    def touch(self) -> None:
+        """A client just wrote through the API: hold time still for a moment (the client is mid-sequence)."""
+        self.last_client_write = time.monotonic()
+
+    def next_at(self) -> float | None:
+        with self._lock:
+            while self._heap and self._heap[0][2].cancelled:
+                heapq.heappop(self._heap)
+            return self._heap[0][0] if self._heap else None
+
+    def pop_due(self) -> Timer | None:
+        """The next timer due at or before now, if any."""
+        with self._lock:
+            while self._heap:
+                at, _, timer = self._heap[0]
+                if timer.cancelled:
+                    heapq.heappop(self._heap)
+                    continue
+                if at > self._now:
+                    return None
+                heapq.heappop(self._heap)
+                return timer
+            return None
+
+    def advance_to(self, at: float) -> None:
+        self._now = max(self._now, at)
+
+
+class Controller(Protocol):
+    """What the driver calls: every store change in order, on the driver thread."""
+
+    def on_change(self, change: Change) -> None: ...
+
+
+class Simulation:
+    """Feeds store changes and due timers to the controllers; moves virtual time when the cluster is quiet."""
+
+    def __init__(self, store: Store, clock: VirtualClock, *, quiet_seconds: float = 0.02,
+                 idle_rate: float = 300.0):
+        self.store, self.clock = store, clock
+        self.controllers: list[Controller] = []
+        self.quiet_seconds = quiet_seconds  # wall time the client must be silent before time jumps
+        self.idle_rate = idle_rate  # virtual seconds per wall second when nothing is scheduled
+        self._cursor = store.resource_version
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.error: BaseException | None = None
+
+    def add(self, *controllers: Controller) -> None:
+        self.controllers.extend(controllers)
+
+    # -- one step, used by the thread and by tests that drive the simulation by hand ---------------
+    def drain(self) -> bool:
+        """Deliver pending store changes and due timers; True if anything happened."""
+        did = False
+        while True:
+            changes = self.store.changes(self._cursor)
+            if changes:
+                did = True
+                for change in changes:
+                    self._cursor = change.rv
+                    for controller in self.controllers:
+                        controller.on_change(change)
+                continue
+            timer = self.clock.pop_due()
+            if timer is None:
+                return did
+            did = True
+            timer.fn(*timer.args)
+
+    def run_until_idle(self, limit: float = 24 * 3600.0) -> float:
+        """Synchronously run every scheduled happening up to `limit` virtual seconds from now (tests)."""
+        end = self.clock.now() + limit
+        self.drain()
+        while (nxt := self.clock.next_at()) is not None and nxt <= end:
+            self.clock.advance_to(nxt)
+            self.drain()
+        return self.clock.now()
+
+    def run_for(self, seconds: float) -> None:
+        """Synchronously advance exactly `seconds` of virtual time, firing everything due (tests)."""
+        end = self.clock.now() + seconds
+        self.drain()
+        while (nxt := self.clock.next_at()) is not None and nxt <= end:
+            self.clock.advance_to(nxt)
+            self.drain()
+        self.clock.advance_to(end)
+        self.drain()
+
+    # -- background thread --------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="coldstart-simulation", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if self.drain():
+                    continue
+                if time.monotonic() - self.clock.last_client_write < self.quiet_seconds:
+                    self.store.wait(self._cursor, self.quiet_seconds)
+                    continue
+                nxt = self.clock.next_at()
+                if nxt is not None:
+                    self.clock.advance_to(nxt)
+                    continue
+                before = time.monotonic()
+                self.store.wait(self._cursor, 0.02)
+                self.clock.advance_to(self.clock.now() + (time.monotonic() - before) * self.idle_rate)
+        except BaseException as exc:  # surfaced by EmbeddedCluster so a broken controller is not silent
+            self.error = exc
+            raise

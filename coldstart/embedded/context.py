@@ -1,0 +1,122 @@
+"""What every simulated component shares: store, clock, logs, the profile's kinetics, a seeded random
+source, the registry's image catalog and the ground truth the simulation knows about each pod.
+
+The profile only tells the simulation how fast things are (kinetics, image sizes, node shapes); how the
+workload behaves comes from the manifests the client applied, so traps happen because a manifest
+contains them, never because a flag says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import dataclass, field
+
+from coldstart.embedded.clock import VirtualClock
+from coldstart.embedded.recorder import EventRecorder
+from coldstart.embedded.store import PodLogs, Store
+from coldstart.profiles import Profile
+
+PAUSE_BYTES = 320_000
+DEFAULT_IMAGE_BYTES = 500_000_000
+
+_REF = re.compile(r"^(?P<repo>[^@]+?)(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image reference split the way the kubelet and registry see it."""
+
+    ref: str
+    repo: str  # host/path, no tag or digest
+    host: str
+    tag: str | None
+    digest: str | None
+
+    @classmethod
+    def parse(cls, ref: str) -> ImageRef:
+        m = _REF.match(ref.strip())
+        if not m:
+            raise ValueError(f"not an image reference: {ref!r}")
+        repo = m.group("repo")
+        first = repo.split("/", 1)[0]
+        host = first if "/" in repo and ("." in first or ":" in first or first == "localhost") else "docker.io"
+        return cls(ref, repo, host, m.group("tag"), m.group("digest"))
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the registry holds for a repository: the digest its tags point at, size and layer compression."""
+
+    repo: str
+    digest: str
+    compressed_bytes: int
+    compression: str  # zstd | gzip | none
+
+
+@dataclass
+class PodTruth:
+    """Ground truth for one pod, in virtual seconds: what actually happened, for tests to compare with."""
+
+    phases: dict[str, tuple[float, float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+class SimContext:
+    """Shared state of one embedded cluster's simulation."""
+
+    def __init__(self, profile: Profile, store: Store, clock: VirtualClock, logs: PodLogs, seed: int | None = None):
+        self.profile, self.store, self.clock, self.logs = profile, store, clock, logs
+        self.kinetics = profile.kinetics
+        self.rng = random.Random(profile.seed if seed is None else seed)
+        self.truth: dict[tuple[str, str], PodTruth] = {}
+        self.catalog = self._catalog(profile)
+        self.recorders: dict[str, EventRecorder] = {}
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.clock.now()
+
+    def jitter(self, seconds: float) -> float:
+        """A duration with the profile's relative random spread (seeded, so runs reproduce)."""
+        spread = self.kinetics.jitter
+        return max(0.0, seconds * (1.0 + self.rng.uniform(-spread, spread)))
+
+    def recorder(self, component: str, *, new_style: bool = False) -> EventRecorder:
+        if component not in self.recorders:
+            self.recorders[component] = EventRecorder(self.store, self.clock.now, component, new_style=new_style)
+        return self.recorders[component]
+
+    def mark(self, namespace: str, pod: str, phase: str, start: float, end: float) -> None:
+        """Record a phase of a pod as the simulation timed it (ground truth)."""
+        self.truth.setdefault((namespace, pod), PodTruth()).phases[phase] = (start, end)
+
+    def image(self, ref: str) -> ImageInfo:
+        """The registry's answer for a reference: by digest as given, by tag the digest the tag points at."""
+        parsed = ImageRef.parse(ref)
+        info = self.catalog.get(parsed.repo)
+        if info is None:
+            digest = parsed.digest or "sha256:" + hashlib.sha256(parsed.repo.encode()).hexdigest()
+            size = PAUSE_BYTES if parsed.repo.endswith("/pause") else DEFAULT_IMAGE_BYTES
+            info = ImageInfo(parsed.repo, digest, size, "gzip")
+        if parsed.digest and parsed.digest != info.digest:
+            return ImageInfo(info.repo, parsed.digest, info.compressed_bytes, info.compression)
+        return info
+
+    def in_region(self, ref: str) -> bool:
+        """Pulls from the profile's registry (or a region-named host, or registry.k8s.io) are in-region."""
+        host = ImageRef.parse(ref).host
+        region = self.profile.region
+        return (host == self.profile.registry.host or host.split(".")[0].startswith(region)
+                or host == "registry.k8s.io")
+
+    @staticmethod
+    def _catalog(profile: Profile) -> dict[str, ImageInfo]:
+        catalog: dict[str, ImageInfo] = {}
+        for ref, size, compression in ((profile.image.vllm, profile.image.compressed_bytes, profile.image.compression),
+                                       (profile.model.modelcar, profile.model.weight_bytes, "none"),
+                                       (profile.image.pause, PAUSE_BYTES, "gzip")):
+            parsed = ImageRef.parse(ref)
+            catalog[parsed.repo] = ImageInfo(parsed.repo, parsed.digest or "", size, compression)
+        return catalog

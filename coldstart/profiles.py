@@ -209,6 +209,11 @@ class Profile(_Strict):
         return (to_bytes(rt.shm_size) + to_bytes(rt.engine_rss) + self.streamer_buffer_bytes
                 + to_bytes(rt.memory_headroom))
 
+    def labels(self, component: str) -> dict[str, str]:
+        """Labels every object rendered for this profile carries, so selectors and cleanup can find them."""
+        return {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": self.model.served_name,
+                "app.kubernetes.io/component": component, "app.kubernetes.io/part-of": "coldstart"}
+
     def gke_feature(self, feature: str) -> bool:
         """True when the profile is GKE and the named accelerator is enabled."""
         if self.gke is None:

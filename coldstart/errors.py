@@ -61,6 +61,10 @@ class ServerError(ClusterError):
     """5xx or a broken connection: the API server failed."""
 
 
+class WatchExpired(ClusterError):
+    """410 Gone: a watch's resourceVersion is older than the server keeps; relist and watch again."""
+
+
 class WaitFailed(ColdstartError):
     """A bounded wait ended without the condition: timed out or hit a terminal state."""
 

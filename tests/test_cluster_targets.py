@@ -1,0 +1,79 @@
+"""Targets: embedded by default; a live context only when the profile allows it, refused before any request."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import yaml
+
+from coldstart.cluster import Cluster, Target, check_allowed, parse_target
+from coldstart.errors import InputError, TargetRefused
+from coldstart.profiles import load_profile, profile_with
+
+
+class _Counting(BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self):  # noqa: N802 (http.server API)
+        type(self).hits.append(self.path)
+        body = b'{"major": "1", "minor": "35", "gitVersion": "v1.35.0"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def live_cluster(tmp_path, monkeypatch):
+    """A stand-in 'live' API server that records every request, and a kubeconfig with context 'prod'."""
+    _Counting.hits = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "prod",
+        "clusters": [{"name": "prod", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}],
+        "users": [{"name": "sre", "user": {"token": "t"}}],
+        "contexts": [{"name": "prod", "context": {"cluster": "prod", "user": "sre"}}]}))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    yield _Counting.hits
+    server.shutdown()
+
+
+def test_parse_target_forms():
+    assert parse_target("embedded") == Target("embedded")
+    assert parse_target("") == Target("embedded")
+    assert parse_target("kubeconfig:gke_p_r_c") == Target("kubeconfig", "gke_p_r_c")
+    assert parse_target("in-cluster") == Target("in-cluster")
+    for bad in ("gke", "kubeconfig:", "context:prod"):
+        with pytest.raises(InputError):
+            parse_target(bad)
+
+
+def test_disallowed_context_is_refused_before_any_request(live_cluster):
+    profile = load_profile("baseline")
+    with pytest.raises(TargetRefused, match=r"allowed_contexts") as err:
+        Cluster.connect("kubeconfig:prod", profile=profile)
+    assert "prod" in str(err.value) and err.value.exit_code == 2
+    assert live_cluster == []
+
+
+def test_allowed_context_connects_to_that_cluster_only(live_cluster):
+    profile = profile_with(load_profile("baseline"), {"clusters.allowed_contexts": ["prod"]})
+    cluster = Cluster.connect("kubeconfig:prod", profile=profile)
+    try:
+        cluster.api_client.call_api("GET", f"{cluster.api_client.configuration.host}/version")
+    finally:
+        cluster.api_client.close()
+    assert live_cluster == ["/version"]
+
+
+def test_in_cluster_needs_an_explicit_allowance():
+    with pytest.raises(TargetRefused, match="allow_in_cluster"):
+        check_allowed(Target("in-cluster"), load_profile("gke"))

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from functools import cached_property
 from typing import Any
 
 import urllib3
@@ -146,7 +147,11 @@ class Cluster:
                  embedded: Any = None):
         self.api_client, self.target, self.profile, self.run_id = api_client, target, profile, run_id
         self.embedded = embedded
-        self.dynamic = DynamicClient(api_client)
+
+    @cached_property
+    def dynamic(self) -> DynamicClient:
+        """Discovery happens on first use, not on connect: connecting sends no request."""
+        return DynamicClient(self.api_client)
 
     @classmethod
     def connect(cls, target: str | Target = "embedded", *, profile: Profile, run_id: str | None = None,

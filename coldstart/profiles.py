@@ -177,6 +177,12 @@ class Kinetics(_Strict):
     api_server_seconds: float = Field(ge=0)
     spot_available: bool
     jitter: float = Field(ge=0, le=0.5, description="relative random spread of every duration")
+    # Node side (kubelet, registry, vLLM process); defaults so older profile files stay valid.
+    volume_attach_seconds: float = Field(default=6.0, ge=0, description="PD/Hyperdisk CSI attach to a node")
+    tag_repush_minutes: float = Field(default=5.0, gt=0, description="how often a mutable image tag moves")
+    engine_rss_gib: float = Field(default=8.0, gt=0, description="CPU memory of vLLM's API server + engine, TP=1")
+    hf_hub_mb_per_s: float = Field(default=100.0, gt=0, description="Hugging Face Hub download rate")
+    hf_hub_check_seconds: float = Field(default=3.0, ge=0, description="Hub round trips when not offline")
 
 
 class Profile(_Strict):

@@ -83,3 +83,35 @@ def write_rendered(rendered: dict[str, list[dict[str, Any]]], out_dir: str | Pat
         path.write_text(header + to_yaml(rendered.get(lever, [])))
         paths.append(path)
     return paths
+
+
+def engine_containers(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The vLLM container dicts inside rendered manifests (for variants that edit them in place)."""
+    found = []
+    for doc in docs:
+        spec = doc.get("spec") or {}
+        pod = spec.get("template", {}).get("spec") if doc.get("kind") == "Deployment" else spec
+        if doc.get("kind") == "InferenceService":
+            model = spec.get("predictor", {}).get("model")
+            found += [model] if model else []
+            continue
+        for container in (pod or {}).get("containers", []):
+            if container.get("name") in ("vllm", "kserve-container"):
+                found.append(container)
+    return found
+
+
+def pod_specs(docs: Iterable[dict[str, Any]], component: str) -> list[dict[str, Any]]:
+    """Pod-level specs (Deployment/DaemonSet templates, ServingRuntime, ISVC predictor) of one component."""
+    specs = []
+    for doc in docs:
+        if (doc.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") != component:
+            continue
+        spec = doc.get("spec") or {}
+        if "template" in spec:
+            specs.append(spec["template"]["spec"])
+        elif doc.get("kind") == "InferenceService":
+            specs.append(spec["predictor"])
+        elif doc.get("kind") == "ServingRuntime":
+            specs.append(spec)
+    return specs

@@ -15,6 +15,7 @@ embedded one, always through the official `kubernetes` client.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -311,29 +312,16 @@ class Cluster:
 
     # -- watching ----------------------------------------------------------------------------------
     def watch(self, api_version: str, kind: str, namespace: str | None, *, resource_version: str, timeout: float,
-              label_selector: str | None = None, field_selector: str | None = None,
-              ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(type, object) from resource_version on, until the server ends the stream after `timeout`
-        cluster seconds. Raises `WatchExpired` when the version is too old (the caller relists)."""
+              label_selector: str | None = None, field_selector: str | None = None) -> WatchStream:
+        """(type, object) pairs from resource_version on, until the server ends the stream after `timeout`
+        cluster seconds (or `close()`). Iterating raises `WatchExpired` when the version is too old."""
         resource = self._resource(api_version, kind, kind)
-        path = resource.path(namespace=namespace)
-        resp = self._call("watch", f"{kind} in {namespace or 'all namespaces'}", self.dynamic.request, "get", path,
+        what = f"{kind} in {namespace or 'all namespaces'}"
+        resp = self._call("watch", what, self.dynamic.request, "get", resource.path(namespace=namespace),
                           watch=True, resource_version=resource_version, timeout_seconds=max(1, int(timeout)),
                           allow_watch_bookmarks=True, label_selector=label_selector, field_selector=field_selector,
                           serialize=False, _request_timeout=(10, _WATCH_READ_TIMEOUT))
-        try:
-            for line in iter_resp_lines(resp):
-                event = json.loads(line)
-                if event.get("type") == "ERROR":
-                    status = event.get("object") or {}
-                    if status.get("code") == 410:
-                        raise WatchExpired(status.get("message", "resource version too old"))
-                    raise ServerError(f"watch {kind}: {status.get('message', status)}", verb="watch", obj=kind)
-                yield event["type"], event["object"]
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _translate(exc, "watch", kind) from None
-        finally:
-            resp.release_conn()
+        return WatchStream(resp, what)
 
     def pod_logs(self, name: str, namespace: str, container: str | None = None, *, timestamps: bool = True,
                  previous: bool = False) -> str:
@@ -359,3 +347,35 @@ _API_VERSIONS = {
     "LeaderWorkerSet": "leaderworkerset.x-k8s.io/v1", "Job": "batch/v1",
     "InferenceService": "serving.kserve.io/v1beta1",
 }
+
+
+class WatchStream:
+    """One watch response: iterate for (type, object); `close()` ends it from another thread."""
+
+    def __init__(self, resp: Any, what: str):
+        self._resp, self._what, self._closed = resp, what, False
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        try:
+            for line in iter_resp_lines(self._resp):
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    if status.get("code") == 410:
+                        raise WatchExpired(f"watch {self._what}: {status.get('message', 'too old')}")
+                    raise ServerError(f"watch {self._what}: {status.get('message', status)}", verb="watch",
+                                      obj=self._what)
+                yield event["type"], event["object"]
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            if not self._closed:
+                raise _translate(exc, "watch", self._what) from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            # Closing a half-read stream from another thread may race; it is closed either way.
+            with contextlib.suppress(Exception):
+                self._resp.shutdown() if hasattr(self._resp, "shutdown") else self._resp.close()
+            self._resp.release_conn()

@@ -49,7 +49,10 @@ class EventRecorder:
             updated = self.store.mutate("/Event", seen[0], seen[1], lambda ev: self._repeat(ev, t))
             if updated is not None:
                 return updated
-        name = f"{ref['name']}.{int(t * 1e9):x}"
+        nanos = int(t * 1e9)
+        while self.store.get("/Event", namespace, f"{ref['name']}.{nanos:x}") is not None:
+            nanos += 1  # virtual time stands still: two events on one object in the same instant
+        name = f"{ref['name']}.{nanos:x}"
         event: dict[str, Any] = {
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"name": name, "namespace": namespace},

@@ -175,11 +175,14 @@ def _json_values(text: str, file: str) -> list[Any] | None:
         values.append(value)
 
 
-def _flatten(value: Any, file: str, index: int, line: int | None, origin: str | None) -> Iterator[Document]:
+def _flatten(value: Any, file: str, index: int, line: int | None, origin: str | None,
+             depth: int = 0) -> Iterator[Document]:
     """Mappings become documents; `kind: List` / `*List` and bare sequences yield their items."""
+    if depth > 8:  # lists of lists this deep are not manifests (or a YAML alias loop)
+        return
     if isinstance(value, list):
         for item in value:
-            yield from _flatten(item, file, index, line, origin)
+            yield from _flatten(item, file, index, line, origin, depth + 1)
         return
     if not isinstance(value, dict) or not value:
         return
@@ -190,6 +193,6 @@ def _flatten(value: Any, file: str, index: int, line: int | None, origin: str | 
         for item in items:
             if isinstance(item, dict) and item_kind and "kind" not in item:
                 item = {"kind": item_kind, "apiVersion": value.get("apiVersion"), **item}
-            yield from _flatten(item, file, index, line, origin)
+            yield from _flatten(item, file, index, line, origin, depth + 1)
         return
     yield Document(value, file, index, line, origin)

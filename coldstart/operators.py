@@ -274,7 +274,8 @@ def _kubeai(doc, inv: Inventory) -> list[Workload]:
     spec = doc.obj.get("spec") or {}
     if str(spec.get("engine", "")).lower() != "vllm":
         return []
-    env = {str(k): None if v is None else str(v) for k, v in (spec.get("env") or {}).items()}
+    raw_env = spec.get("env") if isinstance(spec.get("env"), dict) else {}
+    env = {str(k): None if v is None else str(v) for k, v in raw_env.items()}
     flags, _ = parse_flags([str(a) for a in spec.get("args") or []])
     container = {"name": "server", **({"image": spec["image"]} if spec.get("image") else {})}
     engine = EngineContainer("server", container, Launch("launcher", flags, spec.get("url"), env, "KubeAI Model"),

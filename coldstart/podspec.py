@@ -194,3 +194,71 @@ def pod_templates(obj: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]
         return [(r, p) for r, p in found if p]
     template = at(spec, "template", "spec")
     return [(None, template)] if template and isinstance(template.get("containers"), list) else []
+
+
+# ---------------------------------------------------------------------------------------------------
+# Shape: the fields the checker reads, with the types Kubernetes would insist on
+
+_MAPS = {
+    "metadata", "spec", "template", "resources", "requests", "limits", "nodeSelector", "emptyDir",
+    "persistentVolumeClaim", "configMap", "secret", "configMapRef", "secretRef", "configMapKeyRef", "secretKeyRef",
+    "valueFrom", "startupProbe", "livenessProbe", "readinessProbe", "leaderWorkerTemplate", "leaderTemplate",
+    "workerTemplate", "headGroupSpec", "rayClusterConfig", "rayClusterSpec", "predictor", "modelFormat",
+    "extraPodSpec", "mainContainer", "sharedMemory", "compilationCache", "pvc", "jobTemplate", "parameters",
+    "data", "stringData", "rayStartParams", "labels", "annotations", "prefill", "worker",
+}
+_LISTS_OF_MAPS = {
+    "containers", "initContainers", "volumes", "volumeMounts", "env", "envFrom", "tolerations", "workerGroupSpecs",
+    "volumeClaimTemplates", "supportedModelFormats", "priorities", "ownerReferences", "envs", "items",
+}
+_LISTS_OF_STRINGS = {"command", "args", "accessModes"}
+_STRINGS = {"name", "namespace", "image", "imagePullPolicy", "mountPath", "claimName", "priorityClassName",
+            "storageUri", "storageClassName", "medium", "runtime", "kind", "apiVersion", "key"}
+
+
+def sanitize(value: Any) -> Any:
+    """A copy where the fields the checks read have their Kubernetes types; a field of the wrong type is dropped.
+
+    Kubernetes would reject such an object; the checker treats the field as absent instead of failing on it.
+    YAML aliases may share or nest nodes: each node is cleaned once and a cycle is cut.
+    """
+    return _clean(value, {}, set())
+
+
+def _clean(value: Any, done: dict[int, Any], active: set[int]) -> Any:
+    if not isinstance(value, dict | list):
+        return value
+    if id(value) in done:
+        return done[id(value)]
+    if id(value) in active:
+        return None
+    active.add(id(value))
+    if isinstance(value, list):
+        result: Any = [_clean(item, done, active) for item in value]
+    else:
+        result = {}
+        for k, v in value.items():
+            k = str(k)
+            if k in _MAPS and not isinstance(v, dict):
+                continue
+            if k in _LISTS_OF_MAPS:
+                if k == "env" and isinstance(v, dict):  # KubeAI's Model spells env as a map
+                    result[k] = {str(ek): ev for ek, ev in v.items() if not isinstance(ev, dict | list)}
+                    continue
+                if not isinstance(v, list):
+                    continue
+                v = [item for item in v if isinstance(item, dict)]
+            elif k in _LISTS_OF_STRINGS:
+                if isinstance(v, str | int | float) and not isinstance(v, bool) and k != "accessModes":
+                    v = [v]
+                if not isinstance(v, list):
+                    continue
+                v = [str(item) for item in v if item is not None and not isinstance(item, dict | list)]
+            elif k in _STRINGS and v is not None:
+                if isinstance(v, dict | list):
+                    continue
+                v = str(v)
+            result[k] = _clean(v, done, active)
+    active.discard(id(value))
+    done[id(value)] = result
+    return result

@@ -38,6 +38,7 @@ from coldstart.podspec import (
     mounts_under,
     pod_templates,
     probe_window,
+    sanitize,
     shm_size_limit,
     shm_volume,
     volume_at,
@@ -174,7 +175,7 @@ class Inventory:
     """All objects of one input, indexed for the joins the checks need (runtimes, ConfigMaps, classes)."""
 
     def __init__(self, docs: Sequence[Document]):
-        self.docs = [d for d in docs if d.is_object]
+        self.docs = [Document(sanitize(d.obj), d.file, d.index, d.line, d.origin) for d in docs if d.is_object]
         self._by_kind: dict[str, list[Document]] = {}
         for doc in self.docs:
             self._by_kind.setdefault(doc.obj["kind"], []).append(doc)

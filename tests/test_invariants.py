@@ -764,3 +764,24 @@ def test_cli_json_and_table_formats_and_exit_codes(tmp_path, capsys):
     assert "-- runtime" in table and "FAILED: 1 fail" in table.splitlines()[-1]
     fail_row = next(line for line in table.splitlines() if line.startswith("FAIL"))
     assert "nccl-cumem-disabled" in fail_row and "Deployment/coldstart/vllm" in fail_row
+
+
+def test_wrongly_typed_fields_count_as_absent_instead_of_crashing():
+    docs = _good()
+    _engine(docs)["env"] = "HF_HUB_OFFLINE=1"  # Kubernetes wants a list of {name, value}
+    _engine(docs)["resources"] = ["36Gi"]
+    _pod_spec(docs)["volumes"] = {"dshm": {}}
+    docs.append({"apiVersion": "v1", "kind": "Pod", "metadata": ["not", "a", "map"], "spec": "nonsense"})
+    verdicts = {f.invariant: f.status for f in check_documents(docs, BASELINE) if f.object.endswith("/vllm")}
+    assert verdicts["hf-offline"] == "fail" and verdicts["memory-covers-shm"] == "n/a"
+    assert verdicts["shm-memory-16gi"] == "fail" and verdicts["gpu-mem-util-range"] == "pass"
+
+
+def test_yaml_alias_loops_and_alias_bombs_are_harmless(tmp_path, capsys):
+    loop = _write(tmp_path, "loop.yaml", "- &a [*a]\n")
+    assert main(["verify", str(loop)]) == 2 and "no Kubernetes objects" in capsys.readouterr().err
+    levels = ["a: &a [" + ", ".join(['"x"'] * 9) + "]"]
+    for prev, name in zip("abcdefg", "bcdefgh", strict=True):
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    bomb = _write(tmp_path, "bomb.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n" + "\n".join(levels))
+    assert main(["verify", str(bomb)]) == 0  # 9**8 leaves if walked naively; each shared node is visited once

@@ -225,11 +225,11 @@ def sanitize(value: Any) -> Any:
     return _clean(value, {}, set())
 
 
-def _clean(value: Any, done: dict[int, Any], active: set[int]) -> Any:
+def _clean(value: Any, done: dict[int, tuple[Any, Any]], active: set[int]) -> Any:
     if not isinstance(value, dict | list):
         return value
-    if id(value) in done:
-        return done[id(value)]
+    if id(value) in done:  # the memo keeps `value` alive, so its id cannot be reused by another object
+        return done[id(value)][1]
     if id(value) in active:
         return None
     active.add(id(value))
@@ -260,5 +260,5 @@ def _clean(value: Any, done: dict[int, Any], active: set[int]) -> Any:
                 v = str(v)
             result[k] = _clean(v, done, active)
     active.discard(id(value))
-    done[id(value)] = result
+    done[id(value)] = (value, result)
     return result

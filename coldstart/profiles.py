@@ -176,6 +176,8 @@ class Kinetics(_Strict):
     graph_capture_seconds: float = Field(ge=0)
     api_server_seconds: float = Field(ge=0)
     spot_available: bool
+    spot_stockout_seconds: float = Field(default=15, ge=0, description="TriggeredScaleUp to GKE's FailedScaleUp "
+                                         "when a Spot scale-up hits a stock-out")
     jitter: float = Field(ge=0, le=0.5, description="relative random spread of every duration")
     # Node side (kubelet, registry, vLLM process); defaults so older profile files stay valid.
     volume_attach_seconds: float = Field(default=6.0, ge=0, description="PD/Hyperdisk CSI attach to a node")

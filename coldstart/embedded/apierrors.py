@@ -72,7 +72,8 @@ def invalid(resource: Resource, name: str, causes: list[dict[str, str]]) -> ApiE
         details["group"] = resource.group
     details["kind"] = resource.kind
     details["causes"] = causes
-    return ApiError(422, "Invalid", f'{resource.kind} "{name}" is invalid: {summary}', details)
+    kind = f"{resource.kind}.{resource.group}" if resource.group else resource.kind
+    return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {summary}', details)
 
 
 def cause(reason: str, field: str, message: str) -> dict[str, str]:

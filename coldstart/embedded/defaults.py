@@ -7,6 +7,7 @@ resources get no defaulting here (the real server only applies their CRD schema 
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
@@ -171,6 +172,11 @@ def apply_defaults(key: str, obj: dict) -> None:
             spec.setdefault("volumeMode", "Filesystem")
     elif key == "/Secret":
         obj.setdefault("type", "Opaque")
+        string_data = obj.pop("stringData", None)  # write-only: merged into data, base64-encoded
+        if isinstance(string_data, dict):
+            data = obj.setdefault("data", {})
+            for name, value in string_data.items():
+                data[name] = base64.b64encode(str(value).encode()).decode()
     elif key == "scheduling.k8s.io/PriorityClass":
         obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
     elif key == "storage.k8s.io/StorageClass":

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from coldstart.shell import commands, expand
+from coldstart.shell import commands, expand, positional
 
 SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh"}
 # Flags vLLM defines as store_true (or BooleanOptionalAction): they never take the next word as a value.
@@ -140,7 +140,7 @@ def find_launches(argv: list[str], env: Mapping[str, str | None], image_is_engin
         return [Launch("launcher", env=env, how="image entrypoint")] if image_is_engine else []
     script = _shell_script(argv)
     if script is not None:
-        return _script_launches(script, env)
+        return _script_launches(script, {**env, **positional(_script_params(argv))})
     launch = _launch_in(argv, env)
     if launch is not None:
         return [launch]
@@ -166,6 +166,19 @@ def _shell_script(argv: list[str]) -> str | None:
     return None
 
 
+def _script_params(argv: list[str]) -> list[str]:
+    """The words after the script: `$0` then the positional parameters."""
+    for i, token in enumerate(argv[1:], start=1):
+        if token.startswith("-") and not token.startswith("--") and "c" in token[1:]:
+            return argv[i + 2:]
+    return []
+
+
+def _env_only(env: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Environment variables proper (the shell's `$@`, `$1` are not part of the process environment)."""
+    return {k: v for k, v in env.items() if k.isidentifier()}
+
+
 def _launch_in(words: list[str], env: dict[str, str | None]) -> Launch | None:
     """Locate the launcher in one command's words; flags are what follows it."""
     if not words or words[0].rsplit("/", 1)[-1] in _NOT_LAUNCHERS:
@@ -188,7 +201,7 @@ def _launch_in(words: list[str], env: dict[str, str | None]) -> Launch | None:
                 return None
             return launch
         if base == "multi-node-serving.sh" or (base == "ray" and nxt == "start"):
-            return Launch("host", env=dict(env), how="Ray worker for a multi-node engine")
+            return Launch("host", env=_env_only(env), how="Ray worker for a multi-node engine")
     return None
 
 
@@ -196,7 +209,7 @@ def _launcher(tail: list[str], env: dict[str, str | None], how: str, positional_
     flags, positional = parse_flags(tail)
     model = positional[0] if positional_model and positional else None
     model = model or (flags.get("model") if isinstance(flags.get("model"), str) else None)
-    return Launch("launcher", flags, model, dict(env), how)
+    return Launch("launcher", flags, model, _env_only(env), how)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -233,7 +246,7 @@ def _script_launches(script: str, env: dict[str, str | None], depth: int = 0) ->
         local_env = {**env, **prefix}
         inner = _shell_script(words)
         if inner is not None and depth < 3:
-            found = _script_launches(inner, dict(local_env), depth + 1)
+            found = _script_launches(inner, {**local_env, **positional(_script_params(words))}, depth + 1)
         else:
             launch = _launch_in(words, local_env)
             found = [launch] if launch else []

@@ -47,10 +47,13 @@ def operator_workloads(inv: Inventory) -> list[Workload]:
             found.append(workload)
     for doc in inv.of_kind("ServingRuntime", "ClusterServingRuntime"):
         spec = doc.obj.get("spec") or {}
-        if id(doc) not in used and isinstance(spec, dict) and not inv.owned_by_input(doc.obj):
-            pod = engine_pod(None, spec, inv, namespace_of(doc.obj))
-            if pod:
-                found.append(finish(doc, [pod]))
+        if id(doc) not in used and not inv.owned_by_input(doc.obj):
+            worker = spec.get("workerSpec") or {}
+            roles = [(None, spec)] + ([("worker", {k: worker[k] for k in (*POD_FIELDS, "containers") if k in worker})]
+                                      if worker else [])
+            pods = [p for role, pod in roles if (p := engine_pod(role, pod, inv, namespace_of(doc.obj)))]
+            if pods:
+                found.append(finish(doc, pods))
     for doc in inv.of_kind("LLMInferenceService"):
         found.extend(_llm_inference_service(doc, inv))
     for doc in inv.of_kind("RayService", "RayCluster", "RayJob"):
@@ -130,6 +133,17 @@ def _merge_pod(runtime_spec: dict[str, Any], predictor: dict[str, Any]) -> dict[
     return pod
 
 
+def _worker_pod(runtime_worker: dict[str, Any], predictor_worker: dict[str, Any]) -> dict[str, Any] | None:
+    """Multi-node KServe: the runtime's workerSpec with the InferenceService's workerSpec merged over it."""
+    if not runtime_worker and not predictor_worker:
+        return None
+    pod = _merge_pod(runtime_worker, predictor_worker)
+    theirs = {c.get("name"): c for c in predictor_worker.get("containers") or []}
+    pod["containers"] = [_merge_container(c, theirs.pop(c.get("name"), {}))
+                         for c in runtime_worker.get("containers") or []] + list(theirs.values())
+    return pod
+
+
 def _inference_service(doc, inv: Inventory, used: set[int]) -> Workload | None:
     obj = doc.obj
     namespace = namespace_of(obj)
@@ -157,7 +171,11 @@ def _inference_service(doc, inv: Inventory, used: set[int]) -> Workload | None:
         engine = engine_pod(None, pod, inv, namespace)
         if engine is None:
             return None
-        return finish(doc, [engine], model_uri=uri, modelcars=modelcars)
+        pods = [engine]
+        worker = _worker_pod(rt_spec.get("workerSpec") or {}, predictor.get("workerSpec") or {})
+        if worker and (found := engine_pod("worker", worker, inv, namespace)):
+            pods.append(found)
+        return finish(doc, pods, model_uri=uri, modelcars=modelcars)
     rt = model.get("runtime") or f"for model format {fmt!r}"
     looks_vllm = any(word in str(model.get("runtime") or fmt or "").lower() for word in ("vllm", "huggingface"))
     if not looks_vllm:
@@ -187,9 +205,29 @@ def _storage_uri(containers: Any) -> str | None:
     return None
 
 
+def _strategic(base: Any, over: Any) -> Any:
+    """Merge an LLMInferenceService over its LLMInferenceServiceConfig: maps deep, containers by name."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        merged = dict(base)
+        for key, value in over.items():
+            merged[key] = _strategic(base.get(key), value) if key in base else value
+        return merged
+    if isinstance(base, list) and isinstance(over, list) and all(isinstance(i, dict) and "name" in i
+                                                                 for i in base + over):
+        theirs = {i["name"]: i for i in over}
+        return [_strategic(i, theirs.pop(i["name"])) if i["name"] in theirs else i for i in base] + list(
+            theirs.values())
+    return over
+
+
 def _llm_inference_service(doc, inv: Inventory) -> list[Workload]:
-    spec = doc.obj.get("spec") or {}
     namespace = namespace_of(doc.obj)
+    spec: dict[str, Any] = {}
+    for ref in (doc.obj.get("spec") or {}).get("baseRefs") or []:
+        base = inv.find("LLMInferenceServiceConfig", ref.get("name") if isinstance(ref, dict) else None, namespace)
+        if base is not None:
+            spec = _strategic(spec, base.obj.get("spec") or {})
+    spec = _strategic(spec, doc.obj.get("spec") or {})
     prefill = spec.get("prefill") or {}
     roles = [("decode" if prefill else None, spec.get("template")), ("worker", spec.get("worker")),
              ("prefill", prefill.get("template")), ("prefill-worker", prefill.get("worker"))]
@@ -203,14 +241,15 @@ def _llm_inference_service(doc, inv: Inventory) -> list[Workload]:
                 continue
             env = resolve_env(c, inv, namespace, missing)
             launches = launches_of(c, env)
-            if not launches and c.get("name") == "main" and not c.get("command"):
+            only = len(pod.get("containers") or []) == 1
+            if not launches and (c.get("name") == "main" or only) and not c.get("command"):
                 launch = entrypoint_launch([str(a) for a in c.get("args") or []], env)
                 launch.role = "host" if role and role.endswith("worker") else "launcher"
                 launches = [launch]
             engines += [EngineContainer(display_name(role, c.get("name")), c, ln, c.get("image")) for ln in launches]
         if not engines:
             continue
-        elsewhere = "set by the LLMInferenceServiceConfig, which is not in this input"
+        elsewhere = "set by KServe's LLMInferenceServiceConfig presets, which are not in this input"
         na = {}
         if any(e.image is None for e in engines):
             na["image"] = f"the image is {elsewhere}"

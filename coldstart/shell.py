@@ -170,7 +170,7 @@ def _skip_heredocs(script: str, i: int, delimiters: list[str]) -> int:
 
 def _lookup(expr: str, env: Mapping[str, str | None]) -> str:
     """Value of a `${...}` expression; an unknown variable stays visible as `${NAME}`."""
-    m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)(?::?([-=+?])(.*))?$", expr, re.DOTALL)
+    m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9@*])(?::?([-=+?])(.*))?$", expr, re.DOTALL)
     if not m:
         return "${" + expr + "}"
     name, op, word = m.group(1), m.group(2), m.group(3) or ""
@@ -180,6 +180,13 @@ def _lookup(expr: str, env: Mapping[str, str | None]) -> str:
     if op == "+":
         return word if value else ""
     return "${" + name + "}" if value is None else value
+
+
+def positional(params: list[str]) -> dict[str, str]:
+    """`$0`, `$1`.., `$@`, `$*` for `sh -c SCRIPT NAME ARGS...` (Kubernetes args appended after the script)."""
+    values = {str(i): p for i, p in enumerate(params[:10])}
+    values["@"] = values["*"] = " ".join(params[1:])
+    return values
 
 
 def expand(parts: Word, env: Mapping[str, str | None]) -> list[str]:

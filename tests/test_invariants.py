@@ -785,3 +785,83 @@ def test_yaml_alias_loops_and_alias_bombs_are_harmless(tmp_path, capsys):
         levels.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
     bomb = _write(tmp_path, "bomb.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n" + "\n".join(levels))
     assert main(["verify", str(bomb)]) == 0  # 9**8 leaves if walked naively; each shared node is visited once
+
+
+MULTINODE = """\
+apiVersion: serving.kserve.io/v1alpha1
+kind: ClusterServingRuntime
+metadata: {name: vllm-multinode}
+spec:
+  supportedModelFormats: [{name: vllm, autoSelect: true}]
+  containers:
+  - name: kserve-container
+    image: vllm/vllm-openai:v1
+    command:
+    - bash
+    - -c
+    - |
+      export MODEL=${MODEL_DIR}
+      ray start --head --port=${RAY_PORT}
+      while ! ray health-check --address "${RAY_ADDRESS}" > /dev/null 2>&1; do
+        sleep 2
+      done
+      vllm serve ${MODEL} --tensor-parallel-size ${TENSOR_PARALLEL_SIZE:-1} $@
+    - bash
+    env: [{name: MODEL_DIR, value: /mnt/models}]
+  workerSpec:
+    containers:
+    - name: worker-container
+      image: vllm/vllm-openai:v1
+      command: [bash, -c, 'ray start --address="${HEAD}:6379" --block']
+---
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: {name: big}
+spec:
+  predictor:
+    model:
+      modelFormat: {name: vllm}
+      args: [--gpu-memory-utilization=0.7]
+    workerSpec:
+      containers:
+      - name: worker-container
+        env: [{name: NCCL_CUMEM_ENABLE, value: "0"}]
+"""
+
+
+def test_kserve_multinode_runtime_script_args_and_workers():
+    engines = {name: (flags, env) for _, name, flags, env in _engines(MULTINODE)}
+    assert set(engines) == {"kserve-container", "worker/worker-container"}
+    flags, env = engines["kserve-container"]
+    assert flags["gpu_memory_utilization"] == "0.7"  # the ISVC's args reach the script as "$@"
+    assert flags["tensor_parallel_size"] == "1" and "@" not in env
+    assert engines["worker/worker-container"][1]["NCCL_CUMEM_ENABLE"] == "0"
+
+
+def test_llm_inference_service_merges_configs_from_the_input():
+    text = """\
+apiVersion: serving.kserve.io/v1alpha1
+kind: LLMInferenceServiceConfig
+metadata: {name: base, namespace: llm}
+spec:
+  template:
+    containers:
+    - {name: main, image: vllm/vllm-openai:v1, command: [vllm, serve, /mnt/models, --gpu-memory-utilization=0.7]}
+---
+apiVersion: serving.kserve.io/v1alpha2
+kind: LLMInferenceService
+metadata: {name: q, namespace: llm}
+spec:
+  baseRefs: [{name: base}]
+  model: {uri: "oci://quay.io/x/q:1"}
+  template:
+    containers: [{name: main, env: [{name: NCCL_CUMEM_ENABLE, value: "0"}]}]
+  worker:
+    containers: [{name: main}]
+"""
+    inv = Inventory(_docs(text))
+    (w,) = find_workloads(inv)
+    roles = {c.name: (c.launch.role, c.image, c.flags.get("gpu_memory_utilization"), c.env.get("NCCL_CUMEM_ENABLE"))
+             for p in w.pods for c in p.containers}
+    assert roles == {"main": ("launcher", "vllm/vllm-openai:v1", "0.7", "0"), "worker/main": ("host", None, None, None)}
+    assert w.model_uri == "oci://quay.io/x/q:1" and w.modelcars

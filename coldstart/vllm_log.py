@@ -282,7 +282,8 @@ class _Parser:
         self.failure(msg, line_no, raw)
         if hit:
             log.recognised += 1
-            log.marks.setdefault("first_line", self.stamp)
+            if self.stamp.at is not None or self.stamp.wall is not None:
+                log.marks.setdefault("first_line", self.stamp)
 
     def timings(self, msg: str, line_no: int, raw: str) -> bool:
         log = self.log

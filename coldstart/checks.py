@@ -159,9 +159,11 @@ def check_hf_offline(ctx: Context) -> Iterator[Finding]:
 @invariant("runai-streamer", "weight_load",
            "vLLM's default loader reads safetensors one file at a time, several times slower than the streamer")
 def check_streamer(ctx: Context) -> Iterator[Finding]:
-    for w, _, c in ctx.engines(launchers_only=True):
+    for w, pod, c in ctx.engines(launchers_only=True):
         fmt = c.flags.get("load_format")
-        if unresolved(fmt):
+        if "flags" in pod.na and fmt is None:
+            yield found("runai-streamer", "n/a", w, c.name, pod.na["flags"])
+        elif unresolved(fmt):
             yield found("runai-streamer", "n/a", w, c.name, f"--load-format {fmt} cannot be resolved from this input")
         elif uses_streamer(c):
             yield found("runai-streamer", "pass", w, c.name, f"load format {fmt}")
@@ -173,7 +175,10 @@ def check_streamer(ctx: Context) -> Iterator[Finding]:
 @invariant("streamer-memory-bounded", "weight_load",
            "an unbounded Run:ai streamer buffer grows with the model and OOM-kills the pod at its memory limit")
 def check_streamer_bound(ctx: Context) -> Iterator[Finding]:
-    for w, _, c in ctx.engines(launchers_only=True):
+    for w, pod, c in ctx.engines(launchers_only=True):
+        if "flags" in pod.na and not uses_streamer(c):
+            yield found("streamer-memory-bounded", "n/a", w, c.name, pod.na["flags"])
+            continue
         if not uses_streamer(c):
             yield found("streamer-memory-bounded", "n/a", w, c.name, "the Run:ai streamer is not used")
             continue

@@ -234,8 +234,11 @@ def check_nccl(ctx: Context) -> Iterator[Finding]:
            "--gpu-memory-utilization above 0.8 (vLLM's default is 0.9) leaves too little for CUDA graphs: OOM at start")
 def check_gpu_util(ctx: Context) -> Iterator[Finding]:
     low, high = GPU_UTIL_RANGE
-    for w, _, c in ctx.engines(launchers_only=True):
+    for w, pod, c in ctx.engines(launchers_only=True):
         raw = c.flags.get("gpu_memory_utilization")
+        if "flags" in pod.na and raw is None:
+            yield found("gpu-mem-util-range", "n/a", w, c.name, pod.na["flags"])
+            continue
         if unresolved(raw):
             yield found("gpu-mem-util-range", "n/a", w, c.name, f"--gpu-memory-utilization {raw} cannot be "
                         "resolved from this input")
@@ -260,7 +263,10 @@ def check_gpu_util(ctx: Context) -> Iterator[Finding]:
 def check_eager(ctx: Context) -> Iterator[Finding]:
     assert ctx.profile is not None
     want = ctx.profile.runtime.enforce_eager
-    for w, _, c in ctx.engines(launchers_only=True):
+    for w, pod, c in ctx.engines(launchers_only=True):
+        if "flags" in pod.na and "enforce_eager" not in c.flags:
+            yield found("enforce-eager-per-profile", "n/a", w, c.name, pod.na["flags"])
+            continue
         raw = c.flags.get("enforce_eager", False)
         present = raw is True or (not isinstance(raw, bool) and truthy(raw))
         if present == want:

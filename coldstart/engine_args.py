@@ -267,6 +267,7 @@ class RayEngine:
     flags: dict[str, Any]
     env: dict[str, str | None]
     model_source: str | None
+    settings_file: str | None = None  # llm_configs given as a path inside the image: settings not in the input
 
 
 def ray_engines(serve_config: Any) -> list[RayEngine]:
@@ -281,7 +282,11 @@ def ray_engines(serve_config: Any) -> list[RayEngine]:
         app_env = _env_vars(app.get("runtime_env"))
         args = app.get("args") if isinstance(app.get("args"), dict) else {}
         configs = args.get("llm_configs") or ([args["llm_config"]] if isinstance(args.get("llm_config"), dict) else [])
+        configs = configs if isinstance(configs, list) else [configs]
         for cfg in configs:
+            if isinstance(cfg, str):
+                engines.append(RayEngine(cfg.rsplit("/", 1)[-1], {}, app_env, None, settings_file=cfg))
+                continue
             if not isinstance(cfg, dict):
                 continue
             loading = cfg.get("model_loading_config") if isinstance(cfg.get("model_loading_config"), dict) else {}

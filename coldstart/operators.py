@@ -298,6 +298,9 @@ def _ray(doc, inv: Inventory) -> list[Workload]:
                 found.containers.extend(extra)
             else:
                 found = EnginePod(role, pod, extra, env_sources_missing=missing)
+            files = [e.settings_file for e in engines if e.settings_file]
+            if files:
+                found.na["flags"] = f"the engine settings are in {files[0]} inside the image, not in this input"
         if found:
             pods.append(found)
     if not pods:

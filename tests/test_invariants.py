@@ -865,3 +865,32 @@ spec:
              for p in w.pods for c in p.containers}
     assert roles == {"main": ("launcher", "vllm/vllm-openai:v1", "0.7", "0"), "worker/main": ("host", None, None, None)}
     assert w.model_uri == "oci://quay.io/x/q:1" and w.modelcars
+
+
+def test_ray_llm_configs_in_files_inside_the_image_are_na_for_engine_flags():
+    text = """\
+apiVersion: ray.io/v1
+kind: RayService
+metadata: {name: llm}
+spec:
+  serveConfigV2: |
+    applications:
+    - name: llm
+      import_path: ray.serve.llm:build_openai_app
+      args:
+        llm_configs: [./configs/qwen.yaml]
+  rayClusterConfig:
+    headGroupSpec:
+      rayStartParams: {num-cpus: "0"}
+      template: {spec: {containers: [{name: head, image: rayproject/ray-llm:2.46.0}]}}
+    workerGroupSpecs:
+    - groupName: gpu
+      template:
+        spec:
+          containers:
+          - {name: worker, image: rayproject/ray-llm:2.46.0, resources: {limits: {nvidia.com/gpu: "1"}}}
+"""
+    docs = [d.obj for d in _docs(text)]
+    assert _verdict(docs, "gpu-mem-util-range") == (
+        "n/a", "the engine settings are in ./configs/qwen.yaml inside the image, not in this input")
+    assert _verdict(docs, "nccl-cumem-disabled")[0] == "fail"  # the pods' env is still in the input

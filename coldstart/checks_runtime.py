@@ -314,8 +314,8 @@ def _persistent(pod: EnginePod, c: EngineContainer, path: str) -> tuple[bool, st
            "caches on ephemeral storage are lost on restart: downloads and torch.compile run again on every start")
 def check_cache(ctx: Context) -> Iterator[Finding]:
     for w, pod, c in ctx.containers():
-        if "cache_pass" in pod.na:
-            yield found("cache-persistent", "pass", w, c.name, pod.na["cache_pass"])
+        if pod.operator_cache:
+            yield found("cache-persistent", "pass", w, c.name, pod.operator_cache)
             continue
         dirs = _cache_dirs(c)
         where = {label: _persistent(pod, c, path) for label, path in dirs.items()}

@@ -327,11 +327,11 @@ def _kubeai(doc, inv: Inventory) -> list[Workload]:
     na = {"pull_policy": generated, "shm": generated, "memory": generated, "probes": generated}
     if not spec.get("image"):
         na["image"] = "KubeAI picks the image from its resourceProfile and engine; set spec.image to pin it"
-    if spec.get("cacheProfile"):
-        na["cache_pass"] = f"cacheProfile {spec['cacheProfile']} keeps the model files on a shared volume"
+    cache = f"cacheProfile {spec['cacheProfile']} keeps the model files on a shared volume" \
+        if spec.get("cacheProfile") else None
     pod_spec = {"containers": [container], **({"priorityClassName": spec["priorityClassName"]}
                                               if spec.get("priorityClassName") else {})}
-    pod = EnginePod(None, pod_spec, [engine], na=na)
+    pod = EnginePod(None, pod_spec, [engine], na=na, operator_cache=cache)
     uri = spec.get("url")
     modelcars = [ImageRef("url", str(uri))] if str(uri or "").startswith("oci://") else []
     return [finish(doc, [pod], model_uri=uri, modelcars=modelcars,

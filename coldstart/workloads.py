@@ -106,8 +106,10 @@ class EnginePod:
     spec: dict[str, Any]
     containers: list[EngineContainer]
     claim_templates: set[str] = field(default_factory=set)
-    na: dict[str, str] = field(default_factory=dict)  # aspect -> why the input cannot say (image, shm, probes, ...)
+    # aspect -> why the input cannot say: "image", "pull_policy", "shm", "memory", "probes", "flags"
+    na: dict[str, str] = field(default_factory=dict)
     env_sources_missing: list[str] = field(default_factory=list)
+    operator_cache: str | None = None  # an operator keeps the model cache on a volume (KubeAI cacheProfile)
 
 
 @dataclass

@@ -894,3 +894,17 @@ spec:
     assert _verdict(docs, "gpu-mem-util-range") == (
         "n/a", "the engine settings are in ./configs/qwen.yaml inside the image, not in this input")
     assert _verdict(docs, "nccl-cumem-disabled")[0] == "fail"  # the pods' env is still in the input
+
+
+@pytest.mark.parametrize("serving", ["kserve", "deployment"])
+@pytest.mark.parametrize("profile_name", ["baseline", "gke"])
+def test_our_own_renders_pass(profile_name, serving):
+    """`coldstart render` output must satisfy every invariant its profile enables (the rest is n/a with a reason)."""
+    from coldstart.manifests import flatten, render
+
+    profile = load_profile(profile_name)
+    findings = check_documents(flatten(render(profile, serving=serving)), profile)
+    assert not [f for f in findings if f.status == "fail"]
+    passed = {f.invariant for f in findings if f.status == "pass"}
+    expected = set(INVARIANTS) - ({"compute-class", "hyperdisk-ml"} if profile.gke is None else {"modelcar-digest"})
+    assert passed == expected, {f.invariant: f.message for f in findings if f.status == "n/a"}

@@ -82,8 +82,8 @@ GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSc
 def deployment(name: str, replicas: int = 1, *, namespace: str = "default", gpus: int = 0,
                priority_class: str | None = None, tolerations: list | None = None,
                node_selector: dict | None = None, image: str = "registry.local:5000/app:1",
-               strategy: dict | None = None) -> dict:
-    spec: dict[str, Any] = {"containers": [container(image=image, gpus=gpus)]}
+               strategy: dict | None = None, cpu: str = "1") -> dict:
+    spec: dict[str, Any] = {"containers": [container(image=image, gpus=gpus, cpu=cpu)]}
     if priority_class:
         spec["priorityClassName"] = priority_class
     if tolerations is not None:

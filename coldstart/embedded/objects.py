@@ -16,7 +16,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from coldstart.embedded.admission import Admission
+from coldstart.embedded.apierrors import ApiError
 from coldstart.embedded.context import SimContext
+from coldstart.embedded.resources import BY_KEY
 from coldstart.embedded.store import Change, Store, rfc3339
 from coldstart.quantity import parse_quantity
 
@@ -218,33 +221,19 @@ def pod_priority(store: Store, pod: dict) -> int:
 # Pods made by controllers
 
 
-def _pull_policy(image: str) -> str:
-    last = image.rsplit("/", 1)[-1]
-    if "@" in image:
-        return "IfNotPresent"
-    return "Always" if ":" not in last or last.endswith(":latest") else "IfNotPresent"
-
-
 def admit_pod(store: Store, pod: dict) -> str | None:
-    """The defaults the API server's admission gives a pod a controller creates (priority, pull policy,
-    scheduler name, phase); returns the API server's refusal message when the PriorityClass is missing."""
-    spec = pod.setdefault("spec", {})
-    if spec.get("priority") is None:
-        found = priority_class_value(store, spec.get("priorityClassName"))
-        if found is None:
-            return f'no PriorityClass with name {spec["priorityClassName"]} was found'
-        spec["priority"] = found[0]
-        if found[1] and not spec.get("preemptionPolicy"):
-            spec["preemptionPolicy"] = found[1]
-    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-    spec.setdefault("schedulerName", DEFAULT_SCHEDULER)
-    spec.setdefault("restartPolicy", "Always")
-    spec.setdefault("dnsPolicy", "ClusterFirst")
-    spec.setdefault("terminationGracePeriodSeconds", 30)
-    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
-        if container.get("image"):
-            container.setdefault("imagePullPolicy", _pull_policy(container["image"]))
-    pod.setdefault("status", {}).setdefault("phase", "Pending")
+    """Run a pod a controller creates through the API server's admission chain (defaults, the Priority plugin,
+    QoS class, Pending phase, validation), as a real controller's create does; returns the API server's refusal
+    message (e.g. a missing PriorityClass) worded with the generateName prefix, as the controller reports it."""
+    meta = pod["metadata"]
+    try:
+        admitted = Admission(store).admit(BY_KEY["/Pod"], pod, "CREATE")
+    except ApiError as err:
+        prefix = meta.get("generateName") or meta.get("name", "")
+        return err.message.replace(f'"{meta.get("name", "")}"', f'"{prefix}"', 1)
+    if admitted is not pod:
+        pod.clear()
+        pod.update(admitted)
     return None
 
 

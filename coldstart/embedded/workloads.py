@@ -28,7 +28,7 @@ from coldstart.embedded.objects import (
     set_condition,
     template_hash,
 )
-from coldstart.embedded.store import AlreadyExists, Change, clone
+from coldstart.embedded.store import Change, clone
 
 RS = "apps/ReplicaSet"
 DEPLOY = "apps/Deployment"
@@ -105,19 +105,16 @@ class ReplicaSetController(Reconciler):
         for _ in range(count):
             pod = pod_from_template(rs["spec"]["template"], meta["namespace"], "", rs, {})
             pod["metadata"]["generateName"] = f"{meta['name']}-"
+            for _attempt in range(10):
+                pod["metadata"]["name"] = f"{meta['name']}-{rand_suffix(names(self.ctx))}"
+                if self.store.get("/Pod", meta["namespace"], pod["metadata"]["name"]) is None:
+                    break
             refused = admit_pod(self.store, pod)
             if refused:
                 self._blocked.add((meta["namespace"], meta["name"]))
-                self.events.event(rs, "Warning", "FailedCreate",
-                                  f'Error creating: pods "{meta["name"]}-" is forbidden: {refused}')
+                self.events.event(rs, "Warning", "FailedCreate", f"Error creating: {refused}")
                 break
-            for _attempt in range(10):
-                pod["metadata"]["name"] = f"{meta['name']}-{rand_suffix(names(self.ctx))}"
-                try:
-                    made.append(self.store.create(clone(pod)))
-                    break
-                except AlreadyExists:
-                    continue
+            made.append(self.store.create(pod))
             self.events.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
         return made
 

@@ -1,0 +1,22 @@
+"""The simulated control plane of the embedded cluster, as one list of controllers for the Simulation.
+
+Order matters only for who sees a change first within one delivery; every controller is level-driven, so
+the outcome does not depend on it. Building it creates the cluster's CPU-only system node.
+"""
+
+from __future__ import annotations
+
+from coldstart.embedded.autoscaler import Autoscaler
+from coldstart.embedded.clock import Controller
+from coldstart.embedded.context import SimContext
+from coldstart.embedded.gc import GarbageCollector
+from coldstart.embedded.nodes import NodeLifecycle
+from coldstart.embedded.scheduler import Scheduler
+from coldstart.embedded.workloads import DeploymentController, ReplicaSetController
+
+
+def control_plane(ctx: SimContext) -> list[Controller]:
+    """Every D1 controller, wired to one shared context."""
+    lifecycle = NodeLifecycle(ctx)
+    return [GarbageCollector(ctx), DeploymentController(ctx), ReplicaSetController(ctx),
+            Scheduler(ctx), Autoscaler(ctx, lifecycle), lifecycle]

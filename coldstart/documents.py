@@ -58,6 +58,11 @@ def read_documents(paths: Sequence[str | Path]) -> list[Document]:
     return documents
 
 
+def as_documents(values: Sequence[Any], file: str) -> list[Document]:
+    """Documents from already-parsed values (e.g. read back from a cluster), `List` kinds flattened."""
+    return [d for index, value in enumerate(values) for d in _flatten(value, file, index, None, None)]
+
+
 def kubernetes_objects(documents: Sequence[Document]) -> list[Document]:
     """Only the documents that are Kubernetes objects (values files and stray mappings are skipped)."""
     return [d for d in documents if d.is_object]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from coldstart.documents import Document, kubernetes_objects, read_documents
+from coldstart.documents import Document, as_documents, kubernetes_objects, read_documents
 from coldstart.errors import ManifestError
 from coldstart.workloads import Buffer, EngineContainer, EnginePod, Inventory, Workload, find_buffers, find_workloads
 
@@ -120,8 +120,8 @@ def found(inv_id: str, status: Status, where: Workload | Buffer, container: str 
 def check_documents(docs: Sequence[dict[str, Any] | Document], profile: Profile | None = None,
                     source: str = "<input>") -> list[Finding]:
     """Judge parsed objects (from files or read back from a cluster) against every invariant."""
-    documents = [d if isinstance(d, Document) else Document(d, source, i) for i, d in enumerate(docs)
-                 if isinstance(d, Document | dict)]
+    documents = [d for d in docs if isinstance(d, Document)]
+    documents += as_documents([d for d in docs if isinstance(d, dict)], source)
     inv = Inventory(documents)
     ctx = Context(inv, find_workloads(inv), find_buffers(inv), profile,
                   documents[0].file if documents else source)

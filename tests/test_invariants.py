@@ -908,3 +908,9 @@ def test_our_own_renders_pass(profile_name, serving):
     passed = {f.invariant for f in findings if f.status == "pass"}
     expected = set(INVARIANTS) - ({"compute-class", "hyperdisk-ml"} if profile.gke is None else {"modelcar-digest"})
     assert passed == expected, {f.invariant: f.message for f in findings if f.status == "n/a"}
+
+
+def test_check_documents_accepts_a_list_read_back_from_a_cluster():
+    live = {"apiVersion": "v1", "kind": "List", "items": _good()}
+    findings = check_documents([live], BASELINE, source="cluster")
+    assert not [f for f in findings if f.status == "fail"] and {f.file for f in findings} == {"cluster"}

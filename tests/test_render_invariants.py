@@ -1,0 +1,99 @@
+"""The rendered profiles pass every invariant that applies to them, and each invariant fails on a minimally
+broken variant of that render (one change, one failure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from coldstart import variants
+from coldstart.invariants import INVARIANTS, check_documents
+from coldstart.manifests import engine_containers, flatten, render
+from coldstart.profiles import load_profile, profile_with
+
+BASE, GKE = load_profile("baseline"), load_profile("gke")
+
+
+def _status(docs, profile, invariant):
+    statuses = {f.status for f in check_documents(docs, profile) if f.invariant == invariant}
+    return "fail" if "fail" in statuses else "pass" if "pass" in statuses else "n/a"
+
+
+def _env(docs, name, value=None):
+    for container in engine_containers(docs):
+        env = [e for e in container.get("env", []) if e["name"] != name]
+        if value is not None:
+            env.append({"name": name, "value": value})
+        if "env" in container:
+            container["env"] = env
+    return docs
+
+
+def _set(docs, kind, path, value):
+    for doc in docs:
+        if doc["kind"] == kind:
+            node = doc
+            for part in path[:-1]:
+                node = node[part]
+            node[path[-1]] = value
+    return docs
+
+
+def _engine(docs, fn):
+    for container in engine_containers(docs):
+        fn(container)
+    return docs
+
+
+@pytest.mark.parametrize("profile", [BASE, GKE], ids=["baseline", "gke"])
+@pytest.mark.parametrize("serving", ["kserve", "deployment"])
+def test_render_passes_every_applicable_invariant(profile, serving):
+    findings = check_documents(flatten(render(profile, serving)), profile)
+    assert [f for f in findings if f.status == "fail"] == []
+    passed = {f.invariant for f in findings if f.status == "pass"}
+    expected = set(INVARIANTS) - {"compute-class", "hyperdisk-ml"} if profile is BASE else \
+        set(INVARIANTS) - {"modelcar-digest"}  # gke weights come from the Hyperdisk ML claim
+    assert passed == expected
+
+
+OTHER_REGION = "europe-west4-docker.pkg.dev/p/vllm/vllm-openai@sha256:" + "a" * 64
+
+# invariant -> (profile, how to break the recommended render or the profile, minimally)
+BREAKERS = {
+    "image-digest-pinned": (BASE, lambda d, p: variants.by_tag(d, policy="IfNotPresent")),
+    "pull-policy-ifnotpresent": (BASE, lambda d, p: _engine(d, lambda c: c.update(imagePullPolicy="Always"))),
+    "registry-in-region": (profile_with(GKE, {"image.vllm": OTHER_REGION}), None),
+    "modelcar-digest": (BASE, lambda d, p: _set(d, "InferenceService", ["spec", "predictor", "model", "storageUri"],
+                                                "oci://registry.local:5000/models/qwen2.5-7b-instruct:latest")),
+    "hf-offline": (BASE, lambda d, p: _env(d, "HF_HUB_OFFLINE")),
+    "runai-streamer": (profile_with(BASE, {"runtime.loader": "auto"}), None),
+    "streamer-memory-bounded": (BASE, lambda d, p: _env(d, "RUNAI_STREAMER_MEMORY_LIMIT", "-1")),
+    "shm-memory-16gi": (BASE, lambda d, p: _set(d, "ServingRuntime", ["spec", "volumes", 0, "emptyDir", "sizeLimit"],
+                                                "64Mi")),
+    "nccl-cumem-disabled": (profile_with(BASE, {"runtime.nccl_cumem_enable": 1}), None),
+    "gpu-mem-util-range": (profile_with(BASE, {"runtime.gpu_memory_utilization": 0.9}), None),
+    "enforce-eager-per-profile": (BASE, lambda d, p: _engine(d, lambda c: c.get("args", []).append("--enforce-eager"))),
+    "cache-persistent": (BASE, lambda d, p: variants.with_cache_on_emptydir(d)),
+    "memory-covers-shm": (BASE, lambda d, p: variants.with_memory_limit(d, "16Gi")),
+    "startup-probe-budget": (BASE, lambda d, p: variants.with_startup_window(d, 30)),
+    "warm-buffer": (profile_with(BASE, {"nodes.buffer_priority": -20}), None),
+    "compute-class": (GKE, lambda d, p: [x for x in d if x["kind"] != "ComputeClass"]),
+    "hyperdisk-ml": (GKE, lambda d, p: _set(d, "PersistentVolumeClaim", ["spec", "accessModes"], ["ReadWriteOnce"])),
+}
+
+
+def test_every_invariant_has_a_breaker():
+    assert set(BREAKERS) == set(INVARIANTS)
+
+
+@pytest.mark.parametrize("invariant", sorted(BREAKERS))
+def test_each_invariant_fails_on_a_minimally_broken_variant(invariant):
+    profile, breaker = BREAKERS[invariant]
+    judge = GKE if profile.cloud == "gke" else BASE  # the profile the SRE meant; the render may differ from it
+    docs = flatten(render(profile))
+    if breaker is not None:
+        docs = breaker(docs, profile)
+    assert _status(flatten(render(judge)), judge, invariant) in ("pass", "n/a")
+    assert _status(docs, judge, invariant) == "fail", [
+        (f.status, f.message) for f in check_documents(docs, judge) if f.invariant == invariant]
+    others = {f.invariant for f in check_documents(docs, judge) if f.status == "fail"}
+    assert others <= {invariant, "image-digest-pinned", "pull-policy-ifnotpresent", "modelcar-digest"}, others

@@ -428,3 +428,7 @@ class _HTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], api: ApiServer):
         self.api = api
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client hanging up mid-request is routine (a stopped watch); anything else is logged."""
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)

@@ -29,10 +29,26 @@ from coldstart.embedded.store import Expired, Store, StoreError, parse_field_sel
 from coldstart.embedded.verbs import check_field_selector
 
 WAIT_SLICE = 0.05
+CHUNK_BYTES = 32 * 1024
 
 
 def _event(kind: str, obj: dict) -> bytes:
     return b'{"type":"' + kind.encode() + b'","object":' + json.dumps(obj, separators=(",", ":")).encode() + b"}\n"
+
+
+def _batches(events: list[bytes]) -> Iterator[bytes]:
+    """Events joined into chunks of about CHUNK_BYTES: few writes, yet small chunks, because the python
+    client's line splitter copies its whole buffer for every line (one 15 MB chunk would take minutes)."""
+    batch: list[bytes] = []
+    size = 0
+    for event in events:
+        batch.append(event)
+        size += len(event)
+        if size >= CHUNK_BYTES:
+            yield b"".join(batch)
+            batch, size = [], 0
+    if batch:
+        yield b"".join(batch)
 
 
 def expired_event(message: str) -> bytes:
@@ -89,8 +105,7 @@ class WatchRequest:
         known: set[tuple[str, str]] | None = None  # None: every object's state is known
         if self.rv in ("", "0") or self.initial:
             items, last = store.list(key, ns, self.label_selector, self.field_selector)
-            if items:
-                yield b"".join(_event("ADDED", o) for o in items)
+            yield from _batches([_event("ADDED", o) for o in items])
             visible = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in items}
             if self.initial and self.bookmarks:
                 yield self._bookmark(last, initial_end=True)
@@ -127,8 +142,7 @@ class WatchRequest:
                         continue
                 out.append(_event(kind, change.obj))
             last = max(last, head)
-            if out:
-                yield b"".join(out)
+            yield from _batches(out)
             now = store.now()
             if self.timeout is not None and now - started >= self.timeout:
                 if self.bookmarks:

@@ -12,7 +12,7 @@ from coldstart.embedded.context import ImageRef, SimContext
 from coldstart.embedded.images import ImageService
 from coldstart.embedded.podstatus import ContainerRun, PodRun
 from coldstart.embedded.process import ContainerEnv, argv_of, resolve_env
-from coldstart.embedded.vllm import weight_bytes
+from coldstart.embedded.vllm_model import weight_bytes
 from coldstart.embedded.volumes import NodeSideState, container_mounts, shm_bytes
 from coldstart.quantity import to_bytes
 

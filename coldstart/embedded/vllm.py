@@ -21,15 +21,14 @@ Traps (each only because the manifest contains it):
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 
 from coldstart.embedded import vllm_logs as L
 from coldstart.embedded.context import SimContext
 from coldstart.embedded.process import ContainerEnv, Health, Plan, Step
 from coldstart.embedded.vllm_args import EngineArgs
+from coldstart.embedded.vllm_model import DEFAULT_MAX_MODEL_LEN, architecture, is_repo_id, max_length, weight_bytes
 from coldstart.embedded.volumes import NodeSideState, mount_for
-from coldstart.profiles import Profile
 
 MAX_SAFE_UTILIZATION = 0.8  # above it, what is left of the GPU cannot hold the CUDA graph pools (project finding)
 SHM_QUEUE_BYTES = 10 * 10 * 2**20  # vLLM's shm_broadcast MessageQueue: 10 chunks of 10 MiB in /dev/shm
@@ -37,7 +36,6 @@ NCCL_SEGMENT_BYTES = 33_030_528  # one NCCL shared-memory segment (llm-d issue 3
 STREAMER_UNBOUNDED_BYTES = 40e9  # Run:ai streamer CPU buffer when RUNAI_STREAMER_MEMORY_LIMIT is unset
 ACTIVATION_GIB = 1.3  # profiling peak (activations, sampler) plus non-torch allocations
 IMAGE_READ_BYTES = 2 * 2**30  # what the engine reads from its image while importing (torch, CUDA libs)
-DEFAULT_MAX_MODEL_LEN = 32768
 TRUTHY = {"1", "true", "yes", "on"}
 
 
@@ -71,46 +69,6 @@ class _Timeline:
 
     def mark(self, phase: str, start: float) -> None:
         self.step().marks.append((phase, start, self.now))
-
-
-def weight_bytes(model: str, profile: Profile) -> int:
-    """The profile's model (or a local path holding it) weighs what the profile says; other repo ids are sized
-    from the parameter count in their name (bf16, fewer bytes for FP8/INT4 checkpoints)."""
-    if model == profile.model.name:
-        return profile.model.weight_bytes
-    name = model.rstrip("/").rsplit("/", 1)[-1].lower()
-    m = re.search(r"(\d+(?:\.\d+)?)b(?![a-z])", name)
-    if not m:
-        return profile.model.weight_bytes
-    n_bytes = float(m.group(1)) * 1e9 * 2
-    if any(q in name for q in ("awq", "gptq", "int4", "w4a16", "4bit")):
-        n_bytes *= 0.28
-    elif any(q in name for q in ("fp8", "int8", "w8a8")):
-        n_bytes *= 0.5
-    return int(n_bytes)
-
-
-def architecture(model: str) -> str:
-    name = model.lower()
-    for key, arch in (("qwen3", "Qwen3ForCausalLM"), ("qwen", "Qwen2ForCausalLM"), ("llama", "LlamaForCausalLM"),
-                      ("mistral", "MistralForCausalLM"), ("gemma-3", "Gemma3ForConditionalGeneration"),
-                      ("gemma", "Gemma2ForCausalLM"), ("granite", "GraniteForCausalLM"), ("phi", "Phi3ForCausalLM")):
-        if key in name:
-            return arch
-    return "LlamaForCausalLM"
-
-
-def _length(raw: object) -> int:
-    text = str(raw).strip()
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([kKmM]?)", text)
-    if not m:
-        return DEFAULT_MAX_MODEL_LEN
-    scale = {"": 1, "k": 1000, "K": 1024, "m": 10**6, "M": 2**20}[m.group(2)]
-    return int(float(m.group(1)) * scale)
-
-
-def _is_repo_id(model: str) -> bool:
-    return not model.startswith(("/", ".", "~")) and "://" not in model and model.count("/") <= 1
 
 
 def engine_plan(env: ContainerEnv, args: EngineArgs, ctx: SimContext, state: NodeSideState) -> Plan:
@@ -184,7 +142,7 @@ class _Engine:
     def _config(self) -> None:
         tl, base = self.tl, self.k.engine_base_seconds
         tl.wait(self._jit(0.05 * base))
-        self.repo = _is_repo_id(self.model)
+        self.repo = is_repo_id(self.model)
         self.offline = self.vars.get("HF_HUB_OFFLINE", "").lower() in TRUTHY
         hub = self.args.get("download-dir") or self.vars.get("HF_HUB_CACHE")
         if not hub and self.vars.get("HF_HOME"):
@@ -206,8 +164,8 @@ class _Engine:
                    "disabled. To enable repo look-ups and downloads online, pass 'local_files_only=False' as input.")
             self.failed = True
             return
-        tl.log("model.py:547", f"Resolved architecture: {architecture(self.model)}")
-        self.max_len = _length(self.args.get("max-model-len", DEFAULT_MAX_MODEL_LEN))
+        tl.log("model.py:547", f"Resolved architecture: {architecture(self.model, self.ctx.profile.model.name)}")
+        self.max_len = max_length(self.args.get("max-model-len", DEFAULT_MAX_MODEL_LEN))
         tl.log("model.py:1510", f"Using max model len {self.max_len}")
         tl.log("scheduler.py:205", "Chunked prefill is enabled with max_num_batched_tokens=2048.")
         if self.env.gpus < 1:
@@ -247,22 +205,10 @@ class _Engine:
         tl.wait(self._jit(0.2 * base))
 
     def _nccl_failure(self) -> None:
-        tl, worker = self.tl, L.engine(0)
         pod = self.env.pod["metadata"]["name"]
         suffix = hashlib.sha256(f"{pod}{self.env.restart_count}".encode()).hexdigest()[:6]
-        tl.raw(f"{pod}:{L.ENGINE_PID + 67}:{L.ENGINE_PID + 412} [0] misc/shmutils.cc:129 NCCL WARN Error while "
-               f"creating shared memory segment /dev/shm/nccl-{suffix} (size {NCCL_SEGMENT_BYTES}), error: No space "
-               "left on device (28)")
-        t = tl.at()
-        src = "multiproc_executor.py:597"
-        tl.raw(L.log(t, src, "WorkerProc failed to start.", proc=worker, level="ERROR"),
-               L.log(t, src, "Traceback (most recent call last):", proc=worker, level="ERROR"))
-        for path, line, func, code in L.NCCL:
-            tl.raw(L.log(t, src, f'  File "{L.SITE}/{path}", line {line}, in {func}', proc=worker, level="ERROR"),
-                   L.log(t, src, f"    {code}", proc=worker, level="ERROR"))
-        tl.raw(L.log(t, src, "RuntimeError: NCCL error: unhandled system error (run with NCCL_DEBUG=INFO for "
-                     "details)", proc=worker, level="ERROR"))
-        tl.wait(0.5)
+        self.tl.raw(*L.nccl_shm_failure(self.tl.at(), pod, suffix, NCCL_SEGMENT_BYTES))
+        self.tl.wait(0.5)
         self._fail(L.ENGINE_INIT[:2], "Exception: WorkerProc initialization failed due to an exception in a "
                    "background process. See stack trace for root cause.")
 

@@ -149,3 +149,19 @@ def cuda_oom(gpu: int, total_gib: float, in_use_gib: float, tried_mib: float) ->
             "unallocated memory is large try setting PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to avoid "
             "fragmentation.  See documentation for Memory Management  "
             "(https://pytorch.org/docs/stable/notes/cuda.html#environment-variables)")
+
+
+def nccl_shm_failure(t: float, pod: str, suffix: str, segment_bytes: int) -> list[str]:
+    """NCCL cannot create its /dev/shm segment (NCCL's own WARN line, then the worker's traceback)."""
+    worker, src = engine(0), "multiproc_executor.py:597"
+    lines = [f"{pod}:{ENGINE_PID + 67}:{ENGINE_PID + 412} [0] misc/shmutils.cc:129 NCCL WARN Error while creating "
+             f"shared memory segment /dev/shm/nccl-{suffix} (size {segment_bytes}), error: No space left on device "
+             "(28)",
+             log(t, src, "WorkerProc failed to start.", proc=worker, level="ERROR"),
+             log(t, src, "Traceback (most recent call last):", proc=worker, level="ERROR")]
+    for path, line, func, code in NCCL:
+        lines += [log(t, src, f'  File "{SITE}/{path}", line {line}, in {func}', proc=worker, level="ERROR"),
+                  log(t, src, f"    {code}", proc=worker, level="ERROR")]
+    lines.append(log(t, src, "RuntimeError: NCCL error: unhandled system error (run with NCCL_DEBUG=INFO for details)",
+                     proc=worker, level="ERROR"))
+    return lines

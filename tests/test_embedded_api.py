@@ -456,3 +456,30 @@ def test_real_manifests_are_accepted_and_defaulted(env):
             if doc["kind"] == "Secret":
                 assert "stringData" not in created and created["data"], path.name
     assert served >= 8
+
+
+def test_deletecollection_eviction_and_a_failing_webhook_is_a_500(tmp_path):
+    def webhook(obj, operation):
+        if obj["metadata"]["name"] == "boom":
+            raise RuntimeError("webhook crashed")
+
+    with ApiServer(Store(), PodLogs(), mutators=[webhook]) as api:
+        v1 = client.CoreV1Api(client.ApiClient(client.Configuration(host=api.url)))
+        for name, group in (("a", "1"), ("b", "1"), ("c", "2")):
+            v1.create_namespaced_pod("default", pod(name, g=group))
+        v1.delete_collection_namespaced_pod("default", label_selector="g=1")
+        assert [p.metadata.name for p in v1.list_namespaced_pod("default").items] == ["c"]
+        eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "c"}}
+        answer = v1.create_namespaced_pod_eviction("c", "default", eviction, _preload_content=False)
+        assert answer.status == 201 and v1.list_namespaced_pod("default").items == []
+        with pytest.raises(ApiException) as crashed:
+            v1.create_namespaced_pod("default", pod("boom"))
+        assert crashed.value.status == 500 and status_of(crashed.value)["reason"] == "InternalError"
+
+
+def test_apply_accepts_a_yaml_body(env):
+    dyn = env.dyn()
+    cms = dyn.resources.get(api_version="v1", kind="ConfigMap")
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  model: llama\n"
+    applied = dyn.server_side_apply(cms, body=text, name="cm", namespace="default", field_manager="coldstart")
+    assert applied.data.model == "llama" and applied.metadata.managedFields[0].operation == "Apply"

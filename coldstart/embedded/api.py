@@ -25,7 +25,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -34,9 +33,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from coldstart.embedded import apierrors, discovery, subresources
 from coldstart.embedded.admission import Admission, Mutator
 from coldstart.embedded.apierrors import ApiError
-from coldstart.embedded.resources import BY_PLURAL, Resource
+from coldstart.embedded.calls import Call, Reply
+from coldstart.embedded.routing import RequestRecord, Route, route, verb_of
 from coldstart.embedded.store import PodLogs, Store
-from coldstart.embedded.verbs import Call, Reply, Verbs
+from coldstart.embedded.verbs import Verbs
 from coldstart.embedded.watch import WatchRequest
 
 log = logging.getLogger(__name__)
@@ -44,79 +44,6 @@ log = logging.getLogger(__name__)
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 _HEALTH = {"/healthz", "/livez", "/readyz"}
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One served request, as tests and benchmarks count them."""
-
-    method: str
-    path: str
-    verb: str  # get list watch create update patch delete deletecollection, or "" outside the resource API
-    key: str | None  # store key of the resource, e.g. "apps/Deployment"
-    namespace: str | None
-    name: str | None
-    subresource: str | None
-    watch: bool
-    query: dict[str, str] = field(default_factory=dict)
-    status: int = 0
-
-
-@dataclass
-class _Route:
-    resource: Resource
-    namespace: str | None
-    name: str | None
-    subresource: str | None
-    watch: bool
-
-
-def _verb(method: str, route: _Route | None, watch: bool) -> str:
-    if route is None:
-        return ""
-    if method == "GET":
-        return "watch" if watch else ("get" if route.name else "list")
-    if route.name is None:
-        return {"POST": "create", "DELETE": "deletecollection"}.get(method, method.lower())
-    return {"PUT": "update", "PATCH": "patch", "DELETE": "delete", "POST": "create"}.get(method, method.lower())
-
-
-def route(path: str) -> _Route | str | None:
-    """Resource path -> _Route; discovery path -> a tag string; anything else -> None (404)."""
-    parts = [p for p in path.split("/") if p]
-    if not parts:
-        return "root"
-    if parts[0] == "api":
-        if len(parts) == 1:
-            return "api"
-        if parts[1] != "v1":
-            return None
-        group, version, rest = "", "v1", parts[2:]
-    elif parts[0] == "apis":
-        if len(parts) <= 3:
-            return "apis" if len(parts) == 1 else ("group" if len(parts) == 2 else "groupversion")
-        group, version, rest = parts[1], parts[2], parts[3:]
-    else:
-        return None
-    if not rest:
-        return "groupversion"
-    watch = rest[0] == "watch"
-    rest = rest[1:] if watch else rest
-    namespace = None
-    if len(rest) >= 3 and rest[0] == "namespaces" and not (len(rest) == 3 and rest[2] in ("status", "finalize")):
-        namespace, rest = rest[1], rest[2:]
-    if not rest or len(rest) > 3:
-        return None
-    resource = BY_PLURAL.get((group, rest[0]))
-    if resource is None or resource.version != version:
-        return None
-    name = rest[1] if len(rest) > 1 else None
-    sub = rest[2] if len(rest) > 2 else None
-    if (namespace is not None and not resource.namespaced) or (sub is not None and sub not in resource.subresources):
-        return None
-    if resource.namespaced and namespace is None and name is not None:
-        return None
-    return _Route(resource, namespace, name, sub, watch)
 
 
 class ApiServer:
@@ -199,9 +126,9 @@ class ApiServer:
 
     # -- serving -------------------------------------------------------------------------------------
     def dispatch(self, method: str, path: str, query: dict[str, str], headers: Any,
-                 body: bytes) -> tuple[Reply | Iterator[bytes], _Route | None]:
+                 body: bytes) -> tuple[Reply | Iterator[bytes], Route | None]:
         target = route(path)
-        if isinstance(target, _Route):
+        if isinstance(target, Route):
             if target.watch or query.get("watch", "").lower() in ("true", "1"):
                 target.watch = method == "GET"
             return self._resource(method, target, query, headers, body), target
@@ -237,7 +164,7 @@ class ApiServer:
             raise apierrors.not_found_path()
         return Reply(200, doc)
 
-    def _resource(self, method: str, r: _Route, query: dict[str, str], headers: Any,
+    def _resource(self, method: str, r: Route, query: dict[str, str], headers: Any,
                   body: bytes) -> Reply | Iterator[bytes]:
         call = Call(method, r.resource, r.namespace, r.name, r.subresource, query, headers.get("Content-Type") or "",
                     body, headers.get("User-Agent") or "")
@@ -270,7 +197,7 @@ class ApiServer:
             return subresources.evict(verbs, call, self.logs)
         raise apierrors.method_not_allowed(method)
 
-    def _after_pod_delete(self, route_: _Route | None, verb: str, status: int) -> None:
+    def _after_pod_delete(self, route_: Route | None, verb: str, status: int) -> None:
         if route_ is not None and route_.resource.key == "/Pod" and verb == "delete" and status == 200:
             self.logs.forget(route_.namespace or "", route_.name or "")
 
@@ -280,7 +207,7 @@ class ApiServer:
         split = urlsplit(h.path)
         path = unquote(split.path).rstrip("/") or "/"
         query = dict(parse_qsl(split.query, keep_blank_values=True))
-        target: _Route | None = None
+        target: Route | None = None
         try:
             result, target = self.dispatch(method, path, query, h.headers, body)
         except ApiError as exc:
@@ -291,7 +218,7 @@ class ApiServer:
             result = Reply(500, apierrors.internal(f"{type(exc).__name__}: {exc}").status())
             target = target or _safe_route(path)
         watch = bool(target and target.watch)
-        verb = _verb(method, target, watch)
+        verb = verb_of(method, target, watch)
         if method in _MUTATING and self.on_client_write is not None:
             try:
                 self.on_client_write()
@@ -313,7 +240,7 @@ class ApiServer:
         self._record(method, path, verb, target, target.name if target else None, watch, query, 200)
         self._stream(h, result, watch)
 
-    def _record(self, method: str, path: str, verb: str, target: _Route | None, name: str | None, watch: bool,
+    def _record(self, method: str, path: str, verb: str, target: Route | None, name: str | None, watch: bool,
                 query: dict[str, str], status: int) -> None:
         self.requests.append(RequestRecord(method, path, verb, target.resource.key if target else None,
                                            target.namespace if target else None, name,
@@ -366,9 +293,9 @@ class ApiServer:
             (self._conns.add if add else self._conns.discard)(conn)
 
 
-def _safe_route(path: str) -> _Route | None:
+def _safe_route(path: str) -> Route | None:
     target = route(path)
-    return target if isinstance(target, _Route) else None
+    return target if isinstance(target, Route) else None
 
 
 def _read_body(h: BaseHTTPRequestHandler) -> bytes:

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 
 from coldstart.embedded import apierrors
 from coldstart.embedded.apierrors import ApiError, bad_request
+from coldstart.embedded.calls import Call, Reply, decode, status_success
 from coldstart.embedded.store import PodLogs, StoreError, clone, rfc3339
-from coldstart.embedded.verbs import PATCH_TYPES, Call, Reply, Verbs, status_success
+from coldstart.embedded.verbs import PATCH_TYPES, Verbs
 
 APPLY = "application/apply-patch+yaml"
 
@@ -48,7 +49,7 @@ def scale(verbs: Verbs, call: Call) -> Reply:
     if call.method == "GET":
         return Reply(200, scale_of(verbs.current(call)))
     current = verbs.current(call)
-    body = verbs.decode(call)
+    body = decode(call)
     if call.method == "PUT":
         wanted = body
     else:
@@ -83,7 +84,7 @@ def scale(verbs: Verbs, call: Call) -> Reply:
 
 def bind(verbs: Verbs, call: Call) -> Reply:
     """POST pods/<name>/binding: what the scheduler does to place a pod (sets spec.nodeName)."""
-    body = verbs.decode(call)
+    body = decode(call)
     node = ((body or {}).get("target") or {}).get("name") if isinstance(body, dict) else None
     if not node:
         raise ApiError(422, "Invalid", f'Binding "{call.name}" is invalid: target.name: Required value',

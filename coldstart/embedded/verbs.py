@@ -14,14 +14,12 @@ import json
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
-
-import yaml
 
 from coldstart.embedded import apierrors, managed, patch
 from coldstart.embedded.admission import Admission
 from coldstart.embedded.apierrors import ApiError, bad_request
+from coldstart.embedded.calls import Call, Reply, check_field_selector, decode, split_status, status_success
 from coldstart.embedded.resources import BY_KEY, Resource
 from coldstart.embedded.store import Store, StoreError, clone, rfc3339
 
@@ -33,71 +31,7 @@ BUILTIN_GROUPS = {"", "apps", "batch", "scheduling.k8s.io", "storage.k8s.io", "p
 PATCH_TYPES = {"application/json-patch+json": patch.json_patch, "application/merge-patch+json": patch.merge_patch,
                "application/strategic-merge-patch+json": patch.strategic_merge}
 APPLY = "application/apply-patch+yaml"
-_COMMON_FIELDS = {"metadata.name", "metadata.namespace"}
-FIELD_LABELS = {
-    "/Pod": {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-             "spec.hostNetwork", "status.phase", "status.podIP", "status.podIPs", "status.nominatedNodeName"},
-    "/Event": {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
-               "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
-               "reason", "reportingComponent", "source", "type"},
-    "/Node": {"spec.unschedulable"}, "/Namespace": {"status.phase"}, "/Secret": {"type"},
-    "batch/Job": {"status.successful"}, "apps/ReplicaSet": {"status.replicas"},
-}
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
-
-
-@dataclass
-class Call:
-    """One API request, routed: what the verbs need to know about it."""
-
-    method: str
-    resource: Resource
-    namespace: str | None
-    name: str | None
-    subresource: str | None
-    query: dict[str, str] = field(default_factory=dict)
-    content_type: str = ""
-    body: bytes = b""
-    user_agent: str = ""
-
-    @property
-    def dry_run(self) -> bool:
-        value = self.query.get("dryRun")
-        if value is not None and value != "All":
-            raise bad_request(f"Invalid dry run value: {value!r}: supported values: \"All\"")
-        return value == "All"
-
-    @property
-    def manager(self) -> str:
-        return self.query.get("fieldManager") or (self.user_agent.split("/")[0] or "unknown")
-
-
-@dataclass
-class Reply:
-    code: int
-    body: Any
-    content_type: str = "application/json"
-
-
-def status_success(code: int = 200, details: dict | None = None) -> dict:
-    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
-    if details is not None:
-        body["details"] = details
-    body["code"] = code
-    return body
-
-
-def split_status(resource: Resource) -> bool:
-    return "status" in resource.subresources
-
-
-def check_field_selector(resource: Resource, selector: str | None) -> None:
-    """400 for field labels the real server does not index for this kind (so GKE would refuse them too)."""
-    allowed = _COMMON_FIELDS | FIELD_LABELS.get(resource.key, set())
-    for part in (selector or "").split(","):
-        label = part.replace("!=", "=").split("=")[0].strip()
-        if label and label not in allowed:
-            raise bad_request(f'field label not supported: {label}')
 
 
 class Verbs:
@@ -106,21 +40,7 @@ class Verbs:
     def __init__(self, store: Store, admission: Admission):
         self.store, self.admission = store, admission
 
-    # -- decoding ------------------------------------------------------------------------------------
-    @staticmethod
-    def decode(call: Call) -> Any:
-        if not call.body.strip():
-            raise bad_request("the body of the request was empty")
-        try:
-            return json.loads(call.body)
-        except ValueError as exc:
-            if "yaml" not in call.content_type:
-                raise bad_request(f"couldn't get version/kind; json parse error: {exc}") from exc
-        try:
-            return yaml.safe_load(call.body)
-        except yaml.YAMLError as exc:
-            raise bad_request(f"error decoding YAML: {exc}") from exc
-
+    # -- incoming objects ----------------------------------------------------------------------------
     def prepare(self, call: Call, obj: Any) -> dict:
         """Check an incoming object against the URL: kind, apiVersion, namespace and name."""
         r = call.resource
@@ -190,7 +110,7 @@ class Verbs:
     def create(self, call: Call, obj: dict | None = None, manager_op: str = "Update", config: dict | None = None,
                force: bool = False) -> Reply:
         r = call.resource
-        obj = self.prepare(call, self.decode(call) if obj is None else obj)
+        obj = self.prepare(call, decode(call) if obj is None else obj)
         meta = obj["metadata"]
         self._namespace_open(call, meta.get("name") or meta.get("generateName", ""))
         if not meta.get("name") and meta.get("generateName"):
@@ -229,7 +149,7 @@ class Verbs:
 
     # -- update / patch / apply ----------------------------------------------------------------------
     def update(self, call: Call) -> Reply:
-        incoming = self.prepare(call, self.decode(call))
+        incoming = self.prepare(call, decode(call))
         wanted_rv = incoming["metadata"].get("resourceVersion") or None
 
         def build(current: dict) -> dict:
@@ -249,7 +169,7 @@ class Verbs:
         fn = PATCH_TYPES.get(ctype)
         if fn is None:
             raise apierrors.unsupported_media(", ".join([*PATCH_TYPES, APPLY]))
-        body = self.decode(call)
+        body = decode(call)
 
         def build(current: dict) -> dict:
             patched = self.patched(fn, clone(current), body)
@@ -312,7 +232,7 @@ class Verbs:
         if not call.query.get("fieldManager"):
             raise bad_request("PATCH, application/apply-patch+yaml requires fieldManager parameter")
         force = call.query.get("force", "false").lower() == "true"
-        config = self.decode(call)
+        config = decode(call)
         if not isinstance(config, dict) or not config.get("apiVersion") or not config.get("kind"):
             raise bad_request("apply configuration must be an object with apiVersion and kind")
         config = self.prepare(call, config)
@@ -363,7 +283,7 @@ class Verbs:
     # -- delete --------------------------------------------------------------------------------------
     def delete(self, call: Call) -> Reply:
         current = self.current(call)
-        options = self.decode(call) if call.body.strip() else {}
+        options = decode(call) if call.body.strip() else {}
         policy = call.query.get("propagationPolicy") or (options or {}).get("propagationPolicy")
         if policy not in (None, "Orphan", "Background", "Foreground"):
             raise bad_request(f'propagationPolicy: Unsupported value: "{policy}": supported values: '

@@ -24,9 +24,9 @@ import threading
 from collections.abc import Callable, Iterator
 
 from coldstart.embedded.apierrors import bad_request
+from coldstart.embedded.calls import check_field_selector
 from coldstart.embedded.resources import Resource
 from coldstart.embedded.store import Expired, Store, StoreError, parse_field_selector, parse_label_selector
-from coldstart.embedded.verbs import check_field_selector
 
 WAIT_SLICE = 0.05
 CHUNK_BYTES = 32 * 1024

@@ -92,6 +92,8 @@ def test_create_get_list_replace_delete_with_resource_versions(env):
     listed = env.v1.list_namespaced_pod("default")
     assert [p.metadata.name for p in listed.items] == ["a"]
     assert int(listed.metadata.resource_version) >= int(created.metadata.resource_version)
+    raw_items = json.loads(env.v1.list_namespaced_pod("default", _preload_content=False).read())["items"]
+    assert "kind" not in raw_items[0] and "apiVersion" not in raw_items[0]  # as kube-apiserver sends them
 
     got.metadata.labels["tier"] = "gpu"
     replaced = env.v1.replace_namespaced_pod("a", "default", got)
@@ -231,6 +233,8 @@ def test_custom_resources_refuse_strategic_merge_and_accept_merge_patch(env):
     patched = custom.patch_namespaced_custom_object("serving.kserve.io", "v1beta1", "default", "inferenceservices",
                                                     "llama", {"spec": {"predictor": {"minReplicas": 1}}})
     assert patched["spec"]["predictor"]["minReplicas"] == 1
+    listed = custom.list_namespaced_custom_object("serving.kserve.io", "v1beta1", "default", "inferenceservices")
+    assert listed["items"][0]["kind"] == "InferenceService"  # custom resource lists keep their items' kind
     resource = env.dyn().resources.get(api_version="serving.kserve.io/v1beta1", kind="InferenceService")
     with pytest.raises(ApiException) as refused:
         env.dyn().patch(resource, {"metadata": {"name": "llama", "labels": {"a": "b"}}}, namespace="default")

@@ -104,6 +104,8 @@ class Verbs:
             meta["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
             meta["remainingItemCount"] = len(items) - limit
             items = items[:limit]
+        if r.group in BUILTIN_GROUPS:  # kube-apiserver leaves kind/apiVersion off built-in list items
+            items = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in items]
         return Reply(200, {"kind": f"{r.kind}List", "apiVersion": r.api_version, "metadata": meta, "items": items})
 
     # -- create --------------------------------------------------------------------------------------
@@ -119,7 +121,7 @@ class Verbs:
                     "creationTimestamp", "selfLink"):
             meta.pop(key, None)
         meta["uid"] = str(uuid.uuid4())
-        if split_status(r):
+        if split_status(r) and r.key != "/Node":  # a kubelet registers its Node with status; others start empty
             obj.pop("status", None)
         dry = call.dry_run
         obj = self.admission.admit(r, obj, "CREATE")

@@ -82,13 +82,11 @@ class WatchRequest:
         self.initial = query.get("sendInitialEvents", "").lower() == "true"
         self.bookmarks = query.get("allowWatchBookmarks", "").lower() in ("true", "1")
         self.bookmark_interval = bookmark_interval
-        timeout = query.get("timeoutSeconds")
-        if timeout is not None:
-            try:
-                self.timeout: float | None = float(int(timeout))
-            except ValueError as exc:
-                raise bad_request(f'timeoutSeconds: Invalid value: "{timeout}"') from exc
-        else:
+        try:
+            self.timeout: float | None = float(int(query.get("timeoutSeconds") or 0))
+        except ValueError as exc:
+            raise bad_request(f'timeoutSeconds: Invalid value: "{query["timeoutSeconds"]}"') from exc
+        if not self.timeout:  # unset or 0: the server's own limit
             self.timeout = default_timeout * (1 + random.random()) if default_timeout else None
 
     def _bookmark(self, rv: int, initial_end: bool = False) -> bytes:

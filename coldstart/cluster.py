@@ -291,10 +291,10 @@ class Cluster:
         for kind in reversed(KIND_ORDER):
             if kind == "Namespace":
                 continue  # deleting a namespace would take other people's objects in it along
-            api_version = _API_VERSIONS.get(kind)
+            api_version = API_VERSIONS.get(kind)
             try:
-                resource = self.dynamic.resources.get(api_version=api_version, kind=kind)
-            except Exception:  # kind not served by this cluster (e.g. no KServe): nothing of ours there
+                resource = self._resource(api_version, kind, kind)
+            except NotFound:  # kind not served by this cluster (e.g. no KServe): nothing of ours there
                 continue
             ns = (namespace or self.profile.namespace) if resource.namespaced else None
             items, _, _ = self.list(api_version, kind, ns, label_selector=selector)
@@ -338,7 +338,7 @@ class Cluster:
         return resp.data.decode("utf-8", errors="replace")
 
 
-_API_VERSIONS = {
+API_VERSIONS = {
     "Namespace": "v1", "PriorityClass": "scheduling.k8s.io/v1", "StorageClass": "storage.k8s.io/v1",
     "ComputeClass": "cloud.google.com/v1", "ServiceAccount": "v1", "ConfigMap": "v1", "Secret": "v1",
     "PersistentVolume": "v1", "PersistentVolumeClaim": "v1", "VolumeSnapshot": "snapshot.storage.k8s.io/v1",

@@ -1,0 +1,130 @@
+"""The live recorder: watches a namespace's Events and Pods from before anything is applied, so no
+transition is missed, and keeps everything the timeline needs once the run is over.
+
+It works the same on a real cluster and on the embedded one because both write the same objects. A
+watch that breaks (a dropped stream, `410 Gone`) is rebuilt from a fresh listing: events are keyed by
+uid (a repeated event is the same object with a higher count) and pods by name (the newest version
+wins), so a relist never duplicates or loses anything that still exists.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from coldstart.errors import ClusterError, WatchExpired
+
+_WATCH_SECONDS = 3600  # each stream's server-side timeout; streams are renewed until the recorder stops
+
+
+@dataclass
+class Recording:
+    """What a run left behind: Event objects, the last version of each pod, and each pod's vLLM log."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    logs: dict[str, str] = field(default_factory=dict)
+    interruptions: int = 0
+
+
+class _Stream:
+    """One kind's list+watch loop on its own thread, merging into a dict keyed by `key`."""
+
+    def __init__(self, cluster: Any, kind: str, namespace: str, key: str, label_selector: str | None):
+        self.cluster, self.kind, self.namespace, self.key = cluster, kind, namespace, key
+        self.label_selector = label_selector
+        self.items: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.interruptions = 0
+        self.error: BaseException | None = None
+        self.current: Any = None
+        self.rv = self._relist()
+        self.thread = threading.Thread(target=self._run, name=f"coldstart-recorder-{kind}", daemon=True)
+        self.thread.start()
+
+    def _id(self, obj: dict[str, Any]) -> str:
+        meta = obj.get("metadata") or {}
+        return meta.get(self.key) or meta.get("name", "")
+
+    def _relist(self) -> str:
+        items, rv, _ = self.cluster.list("v1", self.kind, self.namespace, label_selector=self.label_selector)
+        with self.lock:
+            for obj in items:
+                self.items[self._id(obj)] = obj
+        return rv
+
+    def _run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.current = self.cluster.watch("v1", self.kind, self.namespace, resource_version=self.rv,
+                                                  timeout=_WATCH_SECONDS, label_selector=self.label_selector)
+                for type_, obj in self.current:
+                    self.rv = (obj.get("metadata") or {}).get("resourceVersion") or self.rv
+                    if type_ == "BOOKMARK":
+                        continue
+                    with self.lock:  # a DELETED pod keeps its last state: its timeline still counts
+                        self.items[self._id(obj)] = obj
+            except WatchExpired:
+                self.interruptions += 1
+                self.rv = self._relist()
+            except ClusterError as exc:
+                if self.stopped.is_set():
+                    return
+                self.interruptions += 1
+                try:
+                    self.rv = self._relist()
+                except ClusterError:
+                    self.error = exc
+                    return
+
+    def stop(self) -> list[dict[str, Any]]:
+        self.stopped.set()
+        if self.current is not None:
+            self.current.close()
+        self.thread.join(timeout=10)
+        with self.lock:
+            return list(self.items.values())
+
+
+class Recorder:
+    """Start before applying; `stop()` returns the Recording (and fetches the engine logs)."""
+
+    def __init__(self, cluster: Any, namespace: str, *, label_selector: str | None = None):
+        self.cluster, self.namespace = cluster, namespace
+        self._events = _Stream(cluster, "Event", namespace, "uid", None)
+        self._pods = _Stream(cluster, "Pod", namespace, "name", label_selector)
+
+    def snapshot(self) -> Recording:
+        """What has been seen so far, without stopping."""
+        with self._events.lock, self._pods.lock:
+            return Recording(list(self._events.items.values()), list(self._pods.items.values()))
+
+    def stop(self, *, logs_for: str | None = "engine") -> Recording:
+        """Stop watching; fetch the vLLM log of every pod of the given component (None: no logs)."""
+        events, pods = self._events.stop(), self._pods.stop()
+        for stream in (self._events, self._pods):
+            if stream.error is not None:
+                raise stream.error
+        recording = Recording(events, pods, interruptions=self._events.interruptions + self._pods.interruptions)
+        if logs_for:
+            recording.logs = self.fetch_logs(pods, logs_for)
+        return recording
+
+    def fetch_logs(self, pods: list[dict[str, Any]], component: str) -> dict[str, str]:
+        """One log request per engine pod that started its container (timestamps on, engine container)."""
+        logs = {}
+        for pod in pods:
+            meta = pod.get("metadata") or {}
+            if (meta.get("labels") or {}).get("app.kubernetes.io/component") != component:
+                continue
+            if meta.get("deletionTimestamp") or not (pod.get("status") or {}).get("containerStatuses"):
+                continue
+            container = next((c["name"] for c in pod["spec"]["containers"]
+                              if c["name"] in ("vllm", "kserve-container")), pod["spec"]["containers"][0]["name"])
+            try:
+                logs[meta["name"]] = self.cluster.pod_logs(meta["name"], self.namespace, container)
+            except ClusterError:
+                continue  # the pod went away between the list and the log request
+        return logs

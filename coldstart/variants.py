@@ -151,3 +151,18 @@ def naive(profile: Profile) -> Docs:
                      "tolerations": [t.model_dump(exclude_none=True) for t in profile.gpu.tolerations],
                      "containers": [container]}}},
     }]
+
+
+def with_replicas(docs: Docs, replicas: int) -> Docs:
+    """The engine workload scaled to `replicas` (0 = applied but scaled to zero); everything else unchanged."""
+    docs = _copy(docs)
+    for doc in docs:
+        if (doc.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") != "engine":
+            continue
+        if doc["kind"] == "InferenceService":
+            predictor = doc["spec"]["predictor"]
+            predictor["minReplicas"] = replicas
+            predictor["maxReplicas"] = max(replicas, predictor.get("maxReplicas") or 1, 1)
+        elif doc["kind"] in ("Deployment", "StatefulSet"):
+            doc["spec"]["replicas"] = replicas
+    return docs

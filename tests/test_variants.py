@@ -67,3 +67,17 @@ def test_naive_deployment_has_every_lever_off():
     assert ":" in container["image"] and "@sha256" not in container["image"]
     assert "volumes" not in pod and "priorityClassName" not in pod and "startupProbe" not in container
     assert "env" not in container and container["args"][0] == BASE.model.name
+
+
+def test_with_replicas_scales_only_the_engine():
+    for serving in ("kserve", "deployment"):
+        docs = variants.with_replicas(_docs(serving), 0)
+        engine = [d for d in docs if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "engine"
+                  and d["kind"] in ("InferenceService", "Deployment")]
+        assert len(engine) == 1
+        spec = engine[0]["spec"]
+        assert spec.get("replicas", spec.get("predictor", {}).get("minReplicas")) == 0
+        buffer = next(d for d in docs if d["metadata"]["name"] == "coldstart-warm-buffer")
+        assert buffer["spec"]["replicas"] == BASE.nodes.warm_buffer
+    isvc = next(d for d in variants.with_replicas(_docs(), 3) if d["kind"] == "InferenceService")
+    assert isvc["spec"]["predictor"]["minReplicas"] == 3 and isvc["spec"]["predictor"]["maxReplicas"] == 3

@@ -1,0 +1,190 @@
+"""The runbook's one experiment shape, on any cluster: apply, let the warm buffer hold its nodes, scale the
+served model from zero, record, judge, clean up.
+
+Measuring a scale-from-zero (not a first apply) is what an SRE cares about: the question is how long a new
+replica takes when traffic arrives, with the levers already in place. So the manifests go in with the
+workload at zero replicas, the buffer and the image pre-pull get their nodes, and only then does the
+recorder's clock matter: the replicas are created by the scale-up and timed from their own creation.
+Each scenario on the embedded cluster gets a fresh cluster, so experiments never leak into each other.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from coldstart import variants
+from coldstart.cluster import RUN_LABEL, Cluster, new_run_id
+from coldstart.errors import WaitFailed
+from coldstart.invariants import Finding
+from coldstart.live import live_findings
+from coldstart.manifests import flatten, render
+from coldstart.profiles import Profile, profile_with
+from coldstart.recorder import Recorder, Recording
+from coldstart.stats import Floor, Overrun, check_budgets, efficiency, physical_floor, run_statistics
+from coldstart.stats import thresholds_from_profile as thresholds
+from coldstart.timeline import Timeline, timeline_from_texts
+from coldstart.timings import timings_document
+from coldstart.wait import Progress, wait_for, wait_pods_ready
+
+ENGINE = "app.kubernetes.io/component=engine"
+BUFFER = "app.kubernetes.io/component=warm-buffer"
+PREPULL = "app.kubernetes.io/component=image-prepull"
+WAIT_FACTOR = 4.0  # a scenario may take this multiple of the profile's time-to-ready budget before it is cut
+
+
+@dataclass
+class Scenario:
+    """One scale-from-zero: which profile, which manifests (default: the recommended render), what to expect."""
+
+    name: str
+    profile: Profile
+    docs: list[dict[str, Any]] | None = None
+    replicas: int | None = None
+    warm_up: bool = True
+    expect_ready: bool = True
+    timeout: float | None = None
+    note: str = ""
+
+    def manifests(self) -> list[dict[str, Any]]:
+        return self.docs if self.docs is not None else flatten(render(self.profile))
+
+
+@dataclass
+class Outcome:
+    """What a scenario did: readiness, failure, the timeline and its statistics, live invariants."""
+
+    scenario: Scenario
+    run_id: str
+    cluster: str
+    ready: bool
+    failure: str | None
+    timeline: Timeline
+    statistics: dict[str, dict[str, float]]
+    overruns: list[Overrun]
+    floor: Floor
+    efficiency: float | None
+    findings: list[Finding] = field(default_factory=list)
+    recording: Recording | None = None
+    warm_up_failure: str | None = None
+    truth: dict[tuple[str, str], Any] | None = None
+    requests_per_pod: float | None = None
+
+    @property
+    def as_expected(self) -> bool:
+        return self.ready == self.scenario.expect_ready
+
+    @property
+    def time_to_ready(self) -> float | None:
+        return self.statistics.get("time_to_ready", {}).get("P50")
+
+    def timings(self) -> dict[str, Any]:
+        """The versioned timings.json document for this run."""
+        doc = timings_document(self.timeline, profile=self.scenario.profile, run_id=self.run_id)
+        return doc
+
+
+def printer(prefix: str = "") -> Callable[[Progress], None]:
+    """A progress callback that prints a line when the count changes or every minute of cluster time."""
+    last: dict[str, Any] = {"key": None, "at": -60.0}
+
+    def show(p: Progress) -> None:
+        key = (p.what, p.done)
+        if key != last["key"] or p.elapsed - last["at"] >= 60:
+            print(f"{prefix}{p.line()}", file=sys.stdout, flush=True)
+            last.update(key=key, at=p.elapsed)
+
+    return show
+
+
+def _warm_up(cluster: Cluster, docs: list[dict[str, Any]], timeout: float, progress: Callable | None) -> None:
+    """Wait until the buffer holds its nodes and the pre-pull has put the images on them."""
+    namespace = cluster.profile.namespace
+    buffers = [d for d in docs if d["kind"] == "Deployment" and BUFFER.split("=")[1] ==
+               d["metadata"].get("labels", {}).get("app.kubernetes.io/component")]
+    count = sum(d["spec"].get("replicas", 1) for d in buffers)
+    if count == 0:
+        return
+    run = f"{RUN_LABEL}={cluster.run_id}"
+    pods = wait_pods_ready(cluster, namespace, f"{run},{BUFFER}", count, timeout=timeout,
+                           what="warm buffer holding GPU nodes", progress=progress)
+    if not any(d["kind"] == "DaemonSet" for d in docs):
+        return
+    nodes = {p["spec"].get("nodeName") for p in pods}
+
+    def prepulled(objects: dict[str, dict]) -> tuple[int, int]:
+        ready = {p["spec"].get("nodeName") for p in objects.values()
+                 if any(c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in (p.get("status") or {}).get("conditions") or [])}
+        return len(nodes & ready), len(nodes)
+
+    wait_for(cluster, "v1", "Pod", namespace, label_selector=f"{run},{PREPULL}", done=prepulled, timeout=timeout,
+             what="images pre-pulled on the warm nodes", progress=progress)
+
+
+def _timeline(recording: Recording) -> Timeline:
+    engine = [p for p in recording.pods
+              if (p.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") == "engine"]
+    logs = [(f"{pod}.log", text) for pod, text in recording.logs.items() if text.strip()]
+    return timeline_from_texts(events=[("recorded events", recording.events)] if recording.events else [],
+                               pods=[("recorded pods", engine)] if engine else [], logs=logs)
+
+
+def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Progress], None] | None = None,
+        run_id: str | None = None, keep: bool = False) -> Outcome:
+    """Apply the scenario's manifests, warm up, scale the model from zero, record and judge; clean up after."""
+    profile = scenario.profile
+    replicas = scenario.replicas if scenario.replicas is not None else max(1, profile.runtime.replicas)
+    timeout = scenario.timeout or WAIT_FACTOR * profile.budgets.time_to_ready_seconds
+    docs = scenario.manifests()
+    failure = warm_failure = None
+    with Cluster.connect(cluster, profile=profile, run_id=run_id or new_run_id()) as conn:
+        conn.ensure_namespace(profile.namespace)
+        recorder = Recorder(conn, profile.namespace, label_selector=f"{RUN_LABEL}={conn.run_id}")
+        try:
+            conn.apply(variants.with_replicas(docs, 0))
+            if scenario.warm_up:
+                try:
+                    _warm_up(conn, docs, timeout, progress)
+                except WaitFailed as exc:
+                    warm_failure = str(exc)
+            conn.apply(variants.with_replicas(docs, replicas))
+            try:
+                wait_pods_ready(conn, profile.namespace, f"{RUN_LABEL}={conn.run_id},{ENGINE}", replicas,
+                                timeout=timeout, what=f"{scenario.name}: replicas ready", progress=progress)
+            except WaitFailed as exc:
+                failure = str(exc)
+        finally:
+            recording = recorder.stop()
+        findings, _ = live_findings(conn)
+        if conn.embedded is not None:
+            conn.embedded.check()
+        truth = dict(conn.embedded.truth) if conn.embedded is not None else None
+        per_pod = _requests_per_pod(conn, replicas)
+        if not keep:
+            conn.delete_run()
+    timeline = _timeline(recording)
+    stats = run_statistics(timeline.pods)
+    floor = physical_floor(profile)
+    return Outcome(scenario, conn.run_id, cluster, failure is None, failure, timeline, stats,
+                   check_budgets(stats, thresholds(profile)), floor, efficiency(floor, stats), findings, recording,
+                   warm_failure, truth, per_pod)
+
+
+def _requests_per_pod(conn: Cluster, replicas: int) -> float | None:
+    """Client requests the embedded API server saw during the run, per replica (no polling loops)."""
+    if conn.embedded is None:
+        return None
+    return len(conn.embedded.api.requests) / max(1, replicas)
+
+
+def compare(scenarios: list[Scenario], cluster: str = "embedded", *,
+            progress: Callable[[Progress], None] | None = None) -> list[Outcome]:
+    """Run scenarios one after another (each on its own fresh embedded cluster)."""
+    return [run(s, cluster, progress=progress) for s in scenarios]
+
+
+def with_namespace(profile: Profile, namespace: str | None) -> Profile:
+    return profile_with(profile, {"namespace": namespace}) if namespace else profile

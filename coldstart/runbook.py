@@ -42,7 +42,7 @@ class Scenario:
     name: str
     profile: Profile
     docs: list[dict[str, Any]] | None = None
-    replicas: int | None = None
+    replicas: int | list[int] | None = None  # a list scales step by step, e.g. [1, 0, 1]: a second replica
     warm_up: bool = True
     expect_ready: bool = True
     timeout: float | None = None
@@ -50,6 +50,11 @@ class Scenario:
 
     def manifests(self) -> list[dict[str, Any]]:
         return self.docs if self.docs is not None else flatten(render(self.profile))
+
+    def steps(self) -> list[int]:
+        if isinstance(self.replicas, list):
+            return self.replicas
+        return [self.replicas if self.replicas is not None else max(1, self.profile.runtime.replicas)]
 
 
 @dataclass
@@ -124,6 +129,20 @@ def _warm_up(cluster: Cluster, docs: list[dict[str, Any]], timeout: float, progr
              what="images pre-pulled on the warm nodes", progress=progress)
 
 
+def _wait_replicas(conn: Cluster, count: int, timeout: float, what: str, progress: Callable | None) -> None:
+    selector = f"{RUN_LABEL}={conn.run_id},{ENGINE}"
+    if count:
+        wait_pods_ready(conn, conn.profile.namespace, selector, count, timeout=timeout, what=what, progress=progress)
+        return
+
+    def gone(objects: dict[str, dict]) -> tuple[int, int]:
+        alive = sum(1 for p in objects.values() if not p["metadata"].get("deletionTimestamp"))
+        return (1, 1) if alive == 0 else (0, 1)
+
+    wait_for(conn, "v1", "Pod", conn.profile.namespace, label_selector=selector, done=gone, timeout=timeout,
+             what="scaled to zero", progress=progress)
+
+
 def _timeline(recording: Recording) -> Timeline:
     engine = [p for p in recording.pods
               if (p.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") == "engine"]
@@ -136,7 +155,8 @@ def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Pr
         run_id: str | None = None, keep: bool = False) -> Outcome:
     """Apply the scenario's manifests, warm up, scale the model from zero, record and judge; clean up after."""
     profile = scenario.profile
-    replicas = scenario.replicas if scenario.replicas is not None else max(1, profile.runtime.replicas)
+    steps = scenario.steps()
+    replicas = max(steps)
     timeout = scenario.timeout or WAIT_FACTOR * profile.budgets.time_to_ready_seconds
     docs = scenario.manifests()
     failure = warm_failure = None
@@ -150,10 +170,10 @@ def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Pr
                     _warm_up(conn, docs, timeout, progress)
                 except WaitFailed as exc:
                     warm_failure = str(exc)
-            conn.apply(variants.with_replicas(docs, replicas))
             try:
-                wait_pods_ready(conn, profile.namespace, f"{RUN_LABEL}={conn.run_id},{ENGINE}", replicas,
-                                timeout=timeout, what=f"{scenario.name}: replicas ready", progress=progress)
+                for count in steps:
+                    conn.apply(variants.with_replicas(docs, count))
+                    _wait_replicas(conn, count, timeout, f"{scenario.name}: {count} replica(s) ready", progress)
             except WaitFailed as exc:
                 failure = str(exc)
         finally:

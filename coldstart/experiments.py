@@ -1,0 +1,92 @@
+"""The A/B experiments each lever's runbook runs: the lever on, the lever off (or a trap in), side by side.
+
+Every experiment is a list of scenarios for `runbook.compare`; the recommended render is always one of
+them, so a report shows what the lever buys on this profile, not in general.
+"""
+
+from __future__ import annotations
+
+from coldstart import variants
+from coldstart.manifests import flatten, render
+from coldstart.profiles import Profile, profile_with
+from coldstart.runbook import Scenario
+
+
+def weight_load(profile: Profile) -> list[Scenario]:
+    """Run:ai streamer vs vLLM's default loader (and on GKE, Hyperdisk ML vs the balanced disk)."""
+    default = profile_with(profile, {"runtime.loader": "auto"})
+    scenarios = [Scenario("Run:ai streamer", profile, note="recommended"),
+                 Scenario("default loader", default, note="--load-format auto")]
+    if profile.gke_feature("hyperdisk_ml"):
+        disk = profile_with(profile, {"gke.hyperdisk_ml.enabled": False})
+        scenarios.append(Scenario("streamer, balanced disk (modelcar)", disk, note="no Hyperdisk ML"))
+    return scenarios
+
+
+def image_pull(profile: Profile) -> list[Scenario]:
+    """A cold node pulls; the next replica on that warm node finds the images present, unless the images are
+    by tag with `Always`. zstd vs gzip layers on the cold pull. No buffer or pre-pull: the pull is the subject."""
+    cold = profile_with(profile, {"nodes.warm_buffer": 0})
+    docs = variants.without_prepull(flatten(render(cold)))
+    gzip = profile_with(cold, {"image.compression": "gzip"})
+    return [
+        Scenario("digest + IfNotPresent", cold, docs=docs, replicas=[1, 0, 1], warm_up=False,
+                 note="cold pull, then a second replica on the warm node"),
+        Scenario("tag + Always", cold, docs=variants.by_tag(docs), replicas=[1, 0, 1], warm_up=False,
+                 note="the second replica pulls again"),
+        Scenario("gzip layers", gzip, docs=variants.without_prepull(flatten(render(gzip))), warm_up=False,
+                 note="same image, gzip instead of zstd"),
+    ]
+
+
+def node_warmup(profile: Profile) -> list[Scenario]:
+    """Scale 0->1 with the warm buffer (preemption) and without it (a new node); on GKE also Spot unavailable."""
+    cold = profile_with(profile, {"nodes.warm_buffer": 0})
+    scenarios = [Scenario("warm buffer", profile, note=f"{profile.nodes.warm_buffer} pause pod(s) preempted"),
+                 Scenario("no warm buffer", cold, note="waits for a new GPU node")]
+    if profile.gke_feature("compute_class"):
+        no_spot = profile_with(cold, {"kinetics.spot_available": False})
+        scenarios.append(Scenario("no buffer, Spot unavailable", no_spot,
+                                  note="ComputeClass falls back from Spot to on-demand"))
+    expendable = profile_with(profile, {"nodes.buffer_priority": -20})
+    scenarios.append(Scenario("buffer at priority -20", expendable, expect_ready=True,
+                              note="below -10 the autoscaler never scales up for the buffer: it holds nothing"))
+    return scenarios
+
+
+def runtime_traps(profile: Profile) -> list[Scenario]:
+    """Each runtime trap in its broken form (expected to fail) next to the fixed form."""
+    tp2 = variants.tensor_parallel(profile, 2)
+    docs = flatten(render(profile))
+    return [
+        Scenario("recommended", profile),
+        Scenario("TP=2 with 16Gi /dev/shm", tp2, note="fixed"),
+        Scenario("TP=2 with the 64Mi default /dev/shm", tp2, docs=variants.without_shm(flatten(render(tp2))),
+                 expect_ready=False, note="NCCL cannot create its shared memory segments"),
+        Scenario("utilization 0.9", profile_with(profile, {"runtime.gpu_memory_utilization": 0.9}),
+                 expect_ready=False, note="CUDA OOM during graph capture"),
+        Scenario("memory limit 16Gi", profile, docs=variants.with_memory_limit(docs, "16Gi"), expect_ready=False,
+                 note="below shm + engine RSS + streamer buffer: OOMKilled"),
+        Scenario("startup probe 30s", profile, docs=variants.with_startup_window(docs, 30), expect_ready=False,
+                 note="killed before a healthy start completes"),
+    ]
+
+
+def runtime_compile(profile: Profile) -> list[Scenario]:
+    """CUDA graphs vs eager, and the compile cache: a second replica on a PVC cache vs an emptyDir."""
+    eager = profile_with(profile, {"runtime.enforce_eager": True})
+    docs = flatten(render(profile))
+    return [
+        Scenario("graphs, cache on PVC: 1st and 2nd replica", profile, replicas=[1, 0, 1],
+                 note="the second start loads the compiled graphs"),
+        Scenario("graphs, cache on emptyDir: 1st and 2nd replica", profile,
+                 docs=variants.with_cache_on_emptydir(docs), replicas=[1, 0, 1], note="both starts compile"),
+        Scenario("--enforce-eager", eager, note="no compile, no graphs: fastest wake, lower throughput"),
+    ]
+
+
+def naive(profile: Profile) -> Scenario:
+    """Every lever off: the deployment most clusters start from."""
+    bare = variants.naive_profile(profile)
+    return Scenario("every lever off (naive)", bare, docs=variants.naive(bare), warm_up=False,
+                    note="vLLM's own Kubernetes example: tag, Hub download, no buffer, no caches")

@@ -40,6 +40,16 @@ class Env:
             "metadata": {"name": name, "labels": labels},
             "spec": {"containers": [{"name": c, "image": "vllm/vllm-openai:v0.8.5"} for c in containers]}})
 
+    def run(self, name: str, restarted: bool = False) -> None:
+        """What the kubelet would have written: the pod bound and its containers running."""
+        def started(pod):
+            pod["spec"]["nodeName"] = "gpu-node-1"
+            last = {"terminated": {"exitCode": 1, "reason": "Error"}} if restarted else {}
+            pod["status"]["containerStatuses"] = [{"name": c["name"], "state": {"running": {}}, "lastState": last}
+                                                  for c in pod["spec"]["containers"]]
+
+        self.store.mutate("/Pod", "default", name, started)
+
     def close(self) -> None:
         self.api.stop()
         self.ac.close()
@@ -190,6 +200,7 @@ def test_dynamic_client_watch(env, tmp_path):
 
 def test_logs_timestamps_tail_since_and_limit(env):
     env.pod("a")
+    env.run("a")
     for n, t in enumerate([T0 + 1.5, T0 + 2.25, T0 + 3]):
         env.logs.append("default", "a", "vllm", t, f"line {n}")
     env.clock.t = T0 + 3
@@ -204,6 +215,7 @@ def test_logs_timestamps_tail_since_and_limit(env):
 
 def test_previous_logs_and_container_choice(env):
     env.pod("a", containers=("vllm", "proxy"))
+    env.run("a", restarted=True)
     env.logs.append("default", "a", "vllm", T0, "first run")
     env.logs.restart("default", "a", "vllm")
     env.logs.append("default", "a", "vllm", T0 + 5, "second run")
@@ -217,6 +229,15 @@ def test_previous_logs_and_container_choice(env):
     with pytest.raises(ApiException) as unknown:
         env.v1.read_namespaced_pod_log("a", "default", container="nope")
     assert unknown.value.status == 400
+    env.pod("b")
+    with pytest.raises(ApiException) as unscheduled:
+        env.v1.read_namespaced_pod_log("b", "default")
+    assert json.loads(unscheduled.value.body)["message"] == "pod b does not have a host assigned"
+    env.run("b")
+    with pytest.raises(ApiException) as never_restarted:
+        env.v1.read_namespaced_pod_log("b", "default", previous=True)
+    assert json.loads(never_restarted.value.body)["message"] == ('previous terminated container "vllm" in pod "b" '
+                                                                 "not found")
 
 
 def test_logs_of_a_container_still_waiting(env):
@@ -233,9 +254,28 @@ def test_logs_of_a_container_still_waiting(env):
     assert json.loads(early.value.body)["message"] == ('container "vllm" in pod "a" is waiting to start: '
                                                        "PodInitializing")
 
+    def backing_off(pod):
+        pod["status"]["containerStatuses"] = [{"name": "vllm", "state": {"waiting": {"reason": "ImagePullBackOff"}}}]
+
+    env.store.mutate("/Pod", "default", "a", backing_off)
+    with pytest.raises(ApiException) as pulling:
+        env.v1.read_namespaced_pod_log("a", "default")
+    assert json.loads(pulling.value.body)["message"] == ('container "vllm" in pod "a" is waiting to start: trying '
+                                                         "and failing to pull image")
+
+    def crash_looping(pod):
+        pod["status"]["containerStatuses"] = [{"name": "vllm", "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                                               "lastState": {"terminated": {"exitCode": 1}}}]
+
+    env.logs.append("default", "a", "vllm", T0, "CUDA out of memory")
+    env.logs.restart("default", "a", "vllm")
+    env.store.mutate("/Pod", "default", "a", crash_looping)
+    assert env.v1.read_namespaced_pod_log("a", "default") == "CUDA out of memory\n"  # the last attempt's log
+
 
 def test_follow_streams_until_the_container_terminates(env):
     env.pod("a")
+    env.run("a")
     env.logs.append("default", "a", "vllm", T0, "starting")
 
     def run():

@@ -157,20 +157,50 @@ def _int_param(query: dict[str, str], name: str) -> int | None:
 
 
 def _container(pod: dict, requested: str | None) -> str:
+    """The container to read, validated like the API server's pod log REST (no default-container annotation:
+    that is kubectl's client-side choice)."""
     spec, name = pod.get("spec") or {}, pod["metadata"]["name"]
     regular = [c.get("name") for c in spec.get("containers") or []]
-    init = [c.get("name") for c in spec.get("initContainers") or []]
-    ephemeral = [c.get("name") for c in spec.get("ephemeralContainers") or []]
+    every = [c.get("name") for group in ("initContainers", "containers", "ephemeralContainers")
+             for c in spec.get(group) or []]
     if not requested:
         if len(regular) == 1:
             return regular[0]
-        message = f"a container name must be specified for pod {name}, choose one of: [{' '.join(regular)}]"
-        if init:
-            message += f" or one of the init containers: [{' '.join(init)}]"
-        raise bad_request(message)
-    if requested not in regular + init + ephemeral:
+        raise bad_request(f"a container name must be specified for pod {name}, choose one of: [{' '.join(every)}]")
+    if requested not in every:
         raise bad_request(f"container {requested} is not valid for pod {name}")
     return requested
+
+
+def _readable(pod: dict, container: str, previous: bool, pod_logs: PodLogs) -> list[tuple[float, str]]:
+    """The lines the kubelet would serve, or its refusal (kubelet validateContainerLogStatus wording)."""
+    meta, name = pod["metadata"], pod["metadata"]["name"]
+    if not (pod.get("spec") or {}).get("nodeName"):
+        raise bad_request(f"pod {name} does not have a host assigned")
+    current = pod_logs.read(meta.get("namespace", ""), name, container)
+    earlier = pod_logs.read(meta.get("namespace", ""), name, container, previous=True)
+    cs = _container_status(pod, container)
+    last_terminated = ((cs or {}).get("lastState") or {}).get("terminated")
+    where = f'container "{container}" in pod "{name}"'
+    if previous:
+        if not last_terminated:
+            raise bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
+        return earlier
+    if cs is None:
+        if current:  # the simulation logged before it wrote the status: serve what is there
+            return current
+        raise bad_request(f"{where} is not available")
+    state = cs.get("state") or {}
+    if "running" in state or "terminated" in state:
+        return current
+    if last_terminated:
+        return current or earlier
+    if "waiting" in state:
+        reason = (state.get("waiting") or {}).get("reason") or ""
+        reason = {"ErrImagePull": "image can't be pulled",
+                  "ImagePullBackOff": "trying and failing to pull image"}.get(reason, reason)
+        raise bad_request(f"{where} is waiting to start: {reason}")
+    raise bad_request(f"{where} is waiting to start - no logs yet")
 
 
 def _container_status(pod: dict, container: str) -> dict | None:
@@ -194,16 +224,7 @@ def logs(verbs: Verbs, call: Call, pod_logs: PodLogs, stopping: threading.Event)
     if q.get("sinceTime"):
         since = _parse_time(q["sinceTime"])
     stamps = q.get("timestamps", "false").lower() == "true"
-    lines = pod_logs.read(namespace, name, container, previous)
-    if not lines:
-        cs = _container_status(pod, container)
-        if previous and not ((cs or {}).get("lastState") or {}).get("terminated"):
-            raise bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
-        if not previous and (cs is None or "waiting" in (cs.get("state") or {})):
-            if not (pod.get("spec") or {}).get("nodeName"):
-                raise bad_request(f'pod {name} does not have a host assigned')
-            reason = (((cs or {}).get("state") or {}).get("waiting") or {}).get("reason") or "ContainerCreating"
-            raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
+    lines = _readable(pod, container, previous, pod_logs)
     total = len(lines)
     if since is not None:
         lines = [(t, line) for t, line in lines if t >= since]

@@ -7,6 +7,10 @@ ThreadingHTTPServer (a thread per keep-alive connection), chosen because the sim
 are thread-based (watches block on the store's condition variable) and because the official client, not
 this server, is the bottleneck (see benchmarks/embedded_api.py for the figures).
 
+Watches follow watch.py (cluster-time `timeoutSeconds`; without one, the server's own limit of
+`min_request_timeout` to twice that, like kube-apiserver's --min-request-timeout, so long-lived watches
+must resume from their last resourceVersion here as on GKE; bookmarks every `bookmark_interval`).
+
 Every request is logged in `requests` (method, path, verb, resource key, namespace, name, subresource,
 watch flag, query, status) for tests and benchmarks; `on_client_write` is called after each mutating
 request, before its answer is sent (the simulated clock holds time still while a client is writing).
@@ -203,12 +207,16 @@ class ApiServer:
 
     def handle(self, h: _Handler, method: str) -> None:
         """Serve one HTTP request on handler h (called from the connection's thread)."""
-        body = _read_body(h)
         split = urlsplit(h.path)
         path = unquote(split.path).rstrip("/") or "/"
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         target: Route | None = None
         try:
+            try:
+                body = _read_body(h)
+            except ValueError as exc:
+                h.close_connection = True
+                raise apierrors.bad_request(f"unreadable request body: {exc}") from exc
             result, target = self.dispatch(method, path, query, h.headers, body)
         except ApiError as exc:
             result = Reply(exc.code, exc.status())

@@ -10,6 +10,7 @@ from coldstart.embedded.autoscaler import Autoscaler
 from coldstart.embedded.clock import Controller
 from coldstart.embedded.context import SimContext
 from coldstart.embedded.gc import GarbageCollector
+from coldstart.embedded.kserve import KServeController
 from coldstart.embedded.nodes import NodeLifecycle
 from coldstart.embedded.scheduler import Scheduler
 from coldstart.embedded.workloads import DeploymentController, ReplicaSetController
@@ -18,5 +19,5 @@ from coldstart.embedded.workloads import DeploymentController, ReplicaSetControl
 def control_plane(ctx: SimContext) -> list[Controller]:
     """Every D1 controller, wired to one shared context."""
     lifecycle = NodeLifecycle(ctx)
-    return [GarbageCollector(ctx), DeploymentController(ctx), ReplicaSetController(ctx),
+    return [GarbageCollector(ctx), KServeController(ctx), DeploymentController(ctx), ReplicaSetController(ctx),
             Scheduler(ctx), Autoscaler(ctx, lifecycle), lifecycle]

@@ -61,6 +61,12 @@ def header(profile: Any, cluster: str, run_id: str | None = None) -> None:
     display(HTML(_table(["", ""], rows)))
 
 
+def plan(applied: Sequence[Any]) -> None:
+    """The server's dry run: what applying would create, change (which fields) or leave alone."""
+    display(HTML(_table(["object", "would be", "fields"], [
+        (a.object, a.action, ", ".join(a.changes[:6]) + (" ..." if len(a.changes) > 6 else "")) for a in applied])))
+
+
 def invariants(findings: Sequence[Finding], title: str = "Invariants") -> None:
     """The invariant table, grouped by lever, failures first within each lever."""
     order = {lever: i for i, lever in enumerate(LEVERS)}

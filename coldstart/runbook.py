@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coldstart import variants
-from coldstart.cluster import RUN_LABEL, Cluster, new_run_id
+from coldstart.cluster import RUN_LABEL, Applied, Cluster, new_run_id
 from coldstart.errors import WaitFailed
 from coldstart.invariants import Finding
 from coldstart.live import live_findings
-from coldstart.manifests import flatten, render
+from coldstart.manifests import flatten, object_name, render
 from coldstart.profiles import Profile, profile_with
 from coldstart.recorder import Recorder, Recording
 from coldstart.stats import Floor, Overrun, check_budgets, efficiency, physical_floor, run_statistics
@@ -32,6 +32,8 @@ from coldstart.wait import Progress, wait_for, wait_pods_ready
 ENGINE = "app.kubernetes.io/component=engine"
 BUFFER = "app.kubernetes.io/component=warm-buffer"
 PREPULL = "app.kubernetes.io/component=image-prepull"
+CLUSTER_SCOPED = {"PriorityClass", "StorageClass", "ComputeClass", "ClusterServingRuntime", "PersistentVolume",
+                  "Namespace"}
 WAIT_FACTOR = 4.0  # a scenario may take this multiple of the profile's time-to-ready budget before it is cut
 
 
@@ -149,6 +151,23 @@ def _timeline(recording: Recording) -> Timeline:
     logs = [(f"{pod}.log", text) for pod, text in recording.logs.items() if text.strip()]
     return timeline_from_texts(events=[("recorded events", recording.events)] if recording.events else [],
                                pods=[("recorded pods", engine)] if engine else [], logs=logs)
+
+
+def plan(profile: Profile, cluster: str = "embedded", docs: list[dict[str, Any]] | None = None,
+         run_id: str | None = None) -> list[Applied]:
+    """What applying would change, from the server's own dry run (`dryRun=All`); nothing is changed.
+
+    In a namespace that does not exist yet every namespaced object is reported as to be created (the API
+    server cannot dry-run into a missing namespace)."""
+    docs = docs if docs is not None else flatten(render(profile))
+    with Cluster.connect(cluster, profile=profile, run_id=run_id or new_run_id()) as conn:
+        if conn.get("v1", "Namespace", profile.namespace) is not None:
+            return conn.apply(docs, dry_run=True)
+        cluster_scoped = [d for d in docs if d["kind"] in CLUSTER_SCOPED]
+        pending = [Applied(object_name({**d, "metadata": {**d["metadata"], "namespace": profile.namespace}}),
+                           "created", True, ["namespace does not exist yet"])
+                   for d in docs if d["kind"] not in CLUSTER_SCOPED]
+        return conn.apply(cluster_scoped, dry_run=True) + pending
 
 
 def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Progress], None] | None = None,

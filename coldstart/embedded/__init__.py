@@ -20,7 +20,41 @@ from coldstart.embedded.node_side import node_side
 from coldstart.embedded.store import PodLogs, Store
 from coldstart.profiles import Profile
 
-__all__ = ["EmbeddedCluster"]
+__all__ = ["EmbeddedCluster", "bootstrap_objects"]
+
+_DEFAULT_CLASS = {"storageclass.kubernetes.io/is-default-class": "true"}
+
+
+def _storage_class(name: str, provisioner: str, default: bool = False, **parameters: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if default:
+        meta["annotations"] = dict(_DEFAULT_CLASS)
+    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": meta, "provisioner": provisioner,
+            "parameters": parameters, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"}
+
+
+def bootstrap_objects(profile: Profile) -> list[dict[str, Any]]:
+    """What a cluster of this kind already has before anyone applies anything: its StorageClasses (GKE's
+    built-in ones, or a default class on a generic cluster, plus the class the profile's cache names), and on
+    GKE with Hyperdisk ML the snapshot of the weights disk that was hydrated once from the modelcar."""
+    if profile.cloud == "gke":
+        classes = [_storage_class("standard-rwo", "pd.csi.storage.gke.io", True, type="pd-balanced"),
+                   _storage_class("premium-rwo", "pd.csi.storage.gke.io", type="pd-ssd"),
+                   _storage_class("standard", "kubernetes.io/gce-pd", type="pd-standard"),
+                   _storage_class("standard-rwx", "filestore.csi.storage.gke.io", tier="standard")]
+    else:
+        classes = [_storage_class("standard", "rancher.io/local-path", True)]
+    if profile.runtime.cache_storage_class not in {c["metadata"]["name"] for c in classes}:
+        classes.append(_storage_class(profile.runtime.cache_storage_class, "nfs.csi.k8s.io"))
+    objects = list(classes)
+    if profile.gke_feature("hyperdisk_ml"):
+        snapshot = profile.gke.hyperdisk_ml.snapshot  # type: ignore[union-attr]
+        objects += [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": profile.namespace}},
+                    {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+                     "metadata": {"name": snapshot, "namespace": profile.namespace},
+                     "spec": {"source": {"volumeSnapshotContentName": f"{snapshot}-content"}},
+                     "status": {"readyToUse": True, "restoreSize": profile.gke.hyperdisk_ml.size}}]  # type: ignore
+    return objects
 
 
 class EmbeddedCluster:
@@ -36,6 +70,8 @@ class EmbeddedCluster:
         self.api = ApiServer(self.store, self.logs, mutators=mutators, on_client_write=self.clock.touch)
         self.simulation = Simulation(self.store, self.clock, quiet_seconds=quiet_seconds)
         self.simulation.add(*control_plane(self.context), *node_side(self.context))
+        for obj in bootstrap_objects(profile):
+            self.store.create(obj)
         self._started = False
 
     @property

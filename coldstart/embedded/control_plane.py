@@ -12,12 +12,15 @@ from coldstart.embedded.context import SimContext
 from coldstart.embedded.gc import GarbageCollector
 from coldstart.embedded.kserve import KServeController
 from coldstart.embedded.nodes import NodeLifecycle
+from coldstart.embedded.persistentvolumes import PersistentVolumeController
 from coldstart.embedded.scheduler import Scheduler
+from coldstart.embedded.statefulsets import StatefulSetController
 from coldstart.embedded.workloads import DeploymentController, ReplicaSetController
 
 
 def control_plane(ctx: SimContext) -> list[Controller]:
     """Every D1 controller, wired to one shared context."""
     lifecycle = NodeLifecycle(ctx)
-    return [GarbageCollector(ctx), KServeController(ctx), DeploymentController(ctx), ReplicaSetController(ctx),
-            Scheduler(ctx), Autoscaler(ctx, lifecycle), lifecycle]
+    return [GarbageCollector(ctx), PersistentVolumeController(ctx), KServeController(ctx), DeploymentController(ctx),
+            ReplicaSetController(ctx), StatefulSetController(ctx), Scheduler(ctx), Autoscaler(ctx, lifecycle),
+            lifecycle]

@@ -470,7 +470,8 @@ def test_ground_truth_phases_are_recorded_in_order(cluster: Cluster):
     order = ["image_pull", "container_start", "weights_load", "compile", "graph_capture", "api_ready"]
     assert all(truth[name][0] <= truth[name][1] for name in order)
     assert [truth[n][0] for n in order] == sorted(truth[n][0] for n in order)
-    assert truth["engine_init"][0] == truth["weights_load"][1] and truth["engine_init"][1] == truth["api_ready"][0]
+    assert truth["engine_init"][0] == truth["weights_load"][1]
+    assert 0 < truth["api_ready"][0] - truth["engine_init"][1] < cluster.profile.kinetics.api_server_seconds
     ready = cluster.condition("a", "Ready")["lastTransitionTime"]
     assert abs(truth["api_ready"][1] - _epoch(ready)) < 1
 

@@ -325,3 +325,25 @@ def test_modelcar_weights_are_read_from_the_node_disk():
     gib = c.profile.model.weight_bytes / 2**30
     assert took(c, "weights_load") == pytest.approx(gib / c.profile.kinetics.disk_gib_per_s, rel=0.15)
     assert c.messages("a", "Pulled")[-1] == f'Container image "{modelcar}" already present on machine'
+
+
+def test_coldstarts_own_parsers_read_the_simulation_back_to_its_ground_truth():
+    """Events, pod status and logs as written here, parsed by coldstart's real-cluster parsers, give the phases
+    the simulation timed (to the second: events and log stamps are whole seconds)."""
+    from coldstart.events import events_from_objects
+    from coldstart.pod_status import pods_from_objects
+    from coldstart.timeline import build_timeline
+    from coldstart.vllm_log import parse_vllm_log
+
+    c = start()
+    pod = c.store.get("/Pod", NS, "a")
+    timeline = build_timeline(events_from_objects(c.store.list("/Event", NS)[0]), pods_from_objects([pod]),
+                              [("a.log", parse_vllm_log(c.log("a"), name="a.log"))])
+    parsed = timeline.pods[0]
+    created = c.store.get("/Pod", NS, "a")["metadata"]["creationTimestamp"]
+    assert parsed.t0.strftime("%Y-%m-%dT%H:%M:%SZ") == created
+    t0 = parsed.t0.timestamp()
+    for phase, (begin, end) in c.truth("a").items():
+        assert phase in parsed.phases, phase
+        assert parsed.phases[phase].start == pytest.approx(begin - t0, abs=1.6), phase
+        assert parsed.phases[phase].end == pytest.approx(end - t0, abs=1.6), phase

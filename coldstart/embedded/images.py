@@ -22,7 +22,7 @@ STREAMING_REFERENCE_BYTES = 5e9  # image streaming starts a 5 GB image in kineti
 # Unpacked / compressed size of a layered image: vllm/vllm-openai v0.7.1 is ~8.4 GB compressed on Docker Hub and
 # the kubelet reports "Image size: 16525161745 bytes" for it (aibrix issue 1054). Modelcar layers are stored.
 UNPACKED_RATIO = 1.97
-MANIFEST_SECONDS = 0.4  # a pull whose layers are all present: resolve the tag, fetch the manifest, done
+MANIFEST_SECONDS = 0.4  # token, tag resolution and manifest round trips every pull pays (all a warm re-pull pays)
 IMMUTABLE_TAG_HOSTS = ("registry.k8s.io",)  # the image promoter never re-pushes a tag there
 
 
@@ -200,7 +200,7 @@ class ImageService:
         """Compressed bytes over the registry link plus decompression (none for stored modelcar layers)."""
         k = self.ctx.kinetics
         rate = k.registry_mb_per_s if self.ctx.in_region(ref) else k.cross_region_mb_per_s
-        seconds = image.compressed_bytes / (rate * 1e6)
+        seconds = MANIFEST_SECONDS + image.compressed_bytes / (rate * 1e6)
         if image.compression == "gzip":
             seconds += image.compressed_bytes / (k.gzip_decompress_mb_per_s * 1e6)
         elif image.compression == "zstd":

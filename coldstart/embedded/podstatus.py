@@ -99,7 +99,6 @@ class PodRun:
     image_last: float | None = None
     timers: list[Timer] = field(default_factory=list)
     engine: str | None = None  # name of the vLLM container
-    engine_ready_from: float | None = None  # absolute time its api_ready phase starts
 
     @property
     def all(self) -> list[ContainerRun]:

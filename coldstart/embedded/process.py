@@ -52,7 +52,7 @@ class Plan:
     exit_code: int = 0
     exit_reason: str | None = None  # Completed / Error by exit code unless set (OOMKilled)
     engine: bool = False  # the vLLM engine (its marks are the pod's phases)
-    ready_mark_from: float | None = None  # offset where api_ready starts (engine initialised)
+    ready_mark_from: float | None = None  # offset where api_ready starts (the API server is up)
 
 
 @dataclass

@@ -153,7 +153,9 @@ class _Engine:
         self.hub_mount = mount_for(self.env.mounts, str(hub))
         self.cached = self.state.has(self.hub_location, f"hf:{self.model}")
         if self.repo and not self.offline:
-            tl.wait(self._jit(self.k.hf_hub_check_seconds))
+            # TRANSFORMERS_OFFLINE spares transformers' own config/tokenizer look-ups, not vLLM's Hub calls
+            share = 0.5 if self.vars.get("TRANSFORMERS_OFFLINE", "").lower() in TRUTHY else 1.0
+            tl.wait(self._jit(self.k.hf_hub_check_seconds * share))
         if self.repo and self.offline and not self.cached:
             tl.raw(f"({L.API}) Traceback (most recent call last):",
                    f'({L.API})   File "{L.SITE}/huggingface_hub/file_download.py", line 1484, in '
@@ -334,13 +336,13 @@ class _Engine:
         tl.log("core.py:210", f"init engine (profile, create kv cache, warmup model) took {tl.now - init_start:.2f} "
                "seconds", proc=eng)
         tl.mark("engine_init", init_start)
-        self.ready_from = tl.now
         api = self._jit(k.api_server_seconds)
         tl.wait(api * 0.4)
         tl.log("loggers.py:147", f"Engine 000: vllm cache_config_info with initialization after num_gpu_blocks is: "
                f"{tokens // 16}")
         tl.log("api_server.py:1637", "Supported_tasks: ['generate']")
         host = self.args.get("host", "0.0.0.0")
+        self.ready_from = tl.now  # api_ready: from "Starting vLLM API server" to the Ready condition
         tl.log("api_server.py:1915", f"Starting vLLM API server 0 on http://{host}:{self.args.port}")
         tl.log("launcher.py:34", "Available routes are:")
         for route in L.ROUTES:

@@ -48,7 +48,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from coldstart.report import run_notebook
+    from coldstart.notebook_run import run_notebook
 
     params = dict(args.param or [])
     result = run_notebook(args.notebook, profile=args.profile, cluster=args.cluster, params=params,

@@ -16,12 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from IPython.display import HTML, Markdown, display
 
 from coldstart import __version__, figures
-from coldstart.errors import ColdstartError, InputError
-from coldstart.invariants import LEVERS, Finding, summarize
+from coldstart.errors import ColdstartError
+from coldstart.invariants import INVARIANTS, LEVERS, Finding, summarize
 from coldstart.phases import PHASE_NAMES
 from coldstart.runbook import Outcome
 from coldstart.stats import compare_runs
@@ -67,21 +66,22 @@ def plan(applied: Sequence[Any]) -> None:
         (a.object, a.action, ", ".join(a.changes[:6]) + (" ..." if len(a.changes) > 6 else "")) for a in applied])))
 
 
-def invariants(findings: Sequence[Finding], title: str = "Invariants") -> None:
-    """The invariant table, grouped by lever, failures first within each lever."""
-    order = {lever: i for i, lever in enumerate(LEVERS)}
-    from coldstart.invariants import INVARIANTS
+def lever_of(finding: Finding) -> str:
+    """The lever an invariant belongs to ("cluster" for the live cluster-level checks)."""
+    inv = INVARIANTS.get(finding.invariant)
+    return inv.lever if inv is not None else "cluster"
 
-    def lever(f: Finding) -> str:
-        inv = INVARIANTS.get(f.invariant)
-        return inv.lever if inv is not None else "cluster"
 
+def invariants(findings: Sequence[Finding], title: str = "Invariants", *, lever: str | None = None) -> None:
+    """The invariant table, grouped by lever (or only one lever's), failures first within each lever."""
+    order = {name: i for i, name in enumerate(LEVERS)}
+    findings = [f for f in findings if lever is None or lever_of(f) == lever]
     rank = {"fail": 0, "pass": 1, "n/a": 2}
-    rows = sorted(findings, key=lambda f: (order.get(lever(f), 9), rank[f.status], f.invariant))
+    rows = sorted(findings, key=lambda f: (order.get(lever_of(f), 9), rank[f.status], f.invariant))
     counts = summarize(findings)
     display(HTML(f"<h4>{html.escape(title)}: {counts['fail']} fail, {counts['pass']} pass, {counts['n/a']} n/a</h4>"
                  + _table(["lever", "invariant", "status", "object", "container", "message"],
-                          [(LEVERS.get(lever(f), lever(f)), f.invariant, f.status.upper(), f.object,
+                          [(LEVERS.get(lever_of(f), lever_of(f)), f.invariant, f.status.upper(), f.object,
                             f.container or "-", f.message) for f in rows],
                           [_STYLE[f.status] for f in rows])))
 
@@ -142,10 +142,118 @@ def compare(outcomes: Sequence[Outcome], title: str = "Time to /health") -> None
                         [_STYLE["pass"] if o.as_expected else _STYLE["fail"] for o in outcomes])))
 
 
-def save(outcome: Outcome, out_dir: str | Path) -> Path:
-    """Write timings.json for this outcome (validated against the schema)."""
-    return write_timings(Path(out_dir) / "timings.json", outcome.timeline, profile=outcome.scenario.profile,
+def save(outcome: Outcome, out_dir: str | Path | None) -> Path | None:
+    """Write timings.json for this outcome (validated against the schema); no output_dir, nothing written."""
+    if not out_dir:
+        return None
+    path = write_timings(Path(out_dir) / "timings.json", outcome.timeline, profile=outcome.scenario.profile,
                          run_id=outcome.run_id)
+    display(Markdown(f"Timings written to `{path}`."))
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------
+# Evidence per lever: the numbers that show a lever working, read from what the cluster and vLLM wrote
+
+
+def _replicas(outcome: Outcome) -> list[tuple[str, Any]]:
+    """(label, pod timeline) in creation order: '1st replica', '2nd replica' for stepped scenarios."""
+    pods = sorted((p for p in outcome.timeline.pods if not p.victim), key=lambda p: (p.t0 is None, p.t0, p.pod))
+    names = ["1st", "2nd", "3rd"]
+    return [(f"{names[i] if i < 3 else f'{i + 1}th'} replica", p) for i, p in enumerate(pods)]
+
+
+def _log_of(outcome: Outcome, pod: str) -> Any:
+    return next((log for file, log in outcome.timeline.logs if Path(file).stem == pod), None)
+
+
+def weights(outcomes: Sequence[Outcome]) -> None:
+    """Weight loading: seconds and GiB/s per scenario, against the storage and loader's expected time."""
+    from coldstart.weight_load import load_seconds
+
+    rows, values = [], []
+    for o in outcomes:
+        for label, pod in _replicas(o):
+            log = _log_of(o, pod.pod)
+            secs = log.model_load_seconds if log else None
+            gib = log.model_load_gib if log else None
+            rate = log.streamer_gib_per_s or (gib / secs if gib and secs else None) if log else None
+            expected = load_seconds(o.scenario.profile)
+            rows.append((o.scenario.name, label, f"{secs:.1f}" if secs else "-", f"{gib:.1f}" if gib else "-",
+                         f"{rate:.2f}" if rate else "-", f"{expected:.1f}"))
+            values.append((f"{o.scenario.name} ({label})", rate))
+    display(HTML(_table(["scenario", "replica", "load s", "GiB", "GiB/s", "floor s (bytes / rate)"], rows)))
+    display(figures.bars(values, title="Weight loading rate", xlabel="GiB/s read into the GPU"))
+
+
+def pulls(outcomes: Sequence[Outcome]) -> None:
+    """Every image pull per replica: seconds (and including waiting), bytes, MB/s, or found on the node."""
+    rows, values = [], []
+    for o in outcomes:
+        for label, pod in _replicas(o):
+            for pull in pod.image_pulls:
+                image = pull.image.rsplit("/", 1)[-1][:48]
+                mbs = pull.mb_per_s
+                rows.append((o.scenario.name, label, image, "already present" if pull.cached else
+                             f"{pull.seconds:.1f}" if pull.seconds is not None else "-",
+                             f"{pull.seconds_including_waiting:.1f}" if pull.seconds_including_waiting else "-",
+                             f"{pull.bytes / 1e9:.2f} GB" if pull.bytes else "-", f"{mbs:.0f}" if mbs else "-"))
+                if not pull.cached and pull.bytes and pull.bytes > 1e8:
+                    values.append((f"{o.scenario.name}, {label}: {image[:24]}", mbs))
+    display(HTML(_table(["scenario", "replica", "image", "pull s", "incl. waiting s", "size", "MB/s"], rows)))
+    if values:
+        display(figures.bars(values, title="Image pull rate (transfer and unpack)", xlabel="MB/s"))
+
+
+_SCHEDULING_MARKS = {"preempted_buffer": "preempted a buffer pod", "scale_up": "triggered a scale-up",
+                     "nominated": "nominated to a new node"}
+
+
+def scheduling(outcomes: Sequence[Outcome]) -> None:
+    """How each replica got its node: preempting a buffer pod, a new node, a Spot fallback."""
+    rows = []
+    for o in outcomes:
+        for label, pod in _replicas(o):
+            span = pod.phases.get("scheduling")
+            marks = ", ".join(f"{text} at {pod.marks[k]:.0f}s" for k, text in _SCHEDULING_MARKS.items()
+                              if k in pod.marks) or "-"
+            rows.append((o.scenario.name, label, f"{span.seconds:.1f}" if span else "-", pod.node or "-", marks,
+                         "; ".join(f"{r.reason} x{r.count}" for r in pod.reasons) or "-"))
+    display(HTML(_table(["scenario", "replica", "scheduling s", "node", "what happened", "delays"], rows)))
+
+
+def compile_cache(outcomes: Sequence[Outcome]) -> None:
+    """torch.compile and CUDA graphs per replica: seconds, and whether the compile cache was hit."""
+    rows = []
+    for o in outcomes:
+        for label, pod in _replicas(o):
+            log = _log_of(o, pod.pod)
+            if log is None:
+                continue
+            hit = {True: "hit", False: "miss", None: "-"}[log.compile_cache_hit]
+            rows.append((o.scenario.name, label, f"{log.compile_seconds:.1f}" if log.compile_seconds else "-", hit,
+                         f"{log.graph_capture_seconds:.0f}" if log.graph_capture_seconds else "-",
+                         "yes" if log.enforce_eager else "no",
+                         f"{pod.time_to_ready_seconds:.0f}" if pod.time_to_ready_seconds else "-"))
+    display(HTML(_table(["scenario", "replica", "compile s", "cache", "graphs s", "eager", "to /health s"], rows)))
+
+
+def failures(outcomes: Sequence[Outcome]) -> None:
+    """For each scenario that failed: why, and the evidence a real cluster shows (reasons, vLLM's failure)."""
+    rows = []
+    for o in outcomes:
+        if o.ready:
+            continue
+        evidence = []
+        for _, pod in _replicas(o):
+            evidence += [f"{r.reason}: {r.message[:90]}" for r in pod.reasons[:3]]
+            log = _log_of(o, pod.pod)
+            if log is not None and log.failure:
+                evidence.append(f"vLLM {log.failure}: {(log.failure_line or '')[:110]}")
+        rows.append((o.scenario.name, "on purpose" if not o.scenario.expect_ready else "UNEXPECTED",
+                     o.failure or "-", " | ".join(evidence) or "-"))
+    if rows:
+        display(HTML(_table(["scenario", "trap", "what the wait saw", "events and logs"], rows)))
 
 
 def previous(outcome: Outcome, out_root: str | Path = "outputs") -> None:
@@ -197,86 +305,3 @@ def verdict(findings: Sequence[Finding] = (), outcomes: Sequence[Outcome] = (), 
     if not result.ok:
         raise RunbookFailed("runbook verdict FAIL: " + "; ".join(reasons))
     return result
-
-
-# ---------------------------------------------------------------------------------------------------
-# coldstart run: papermill + nbconvert
-
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-_SHOWN_INPUT_TAGS = {"parameters", "injected-parameters"}
-
-
-@dataclass
-class RunResult:
-    notebook: Path
-    html: Path
-    timings: Path | None
-    ok: bool
-    error: str | None
-
-
-def notebook_path(name: str) -> Path:
-    """A notebook stem (`rollout`, `weight_load`) or a path to an .ipynb."""
-    path = Path(name)
-    if path.suffix != ".ipynb":
-        path = NOTEBOOKS / f"{name}.ipynb"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")))
-        raise InputError(f"notebook {name!r} not found; known runbooks: {known}")
-    return path
-
-
-def _param(value: str) -> Any:
-    """`-p key value` values typed the way papermill's CLI types them (YAML scalars)."""
-    try:
-        return yaml.safe_load(value)
-    except yaml.YAMLError:
-        return value
-
-
-def to_html(executed: Path, out: Path) -> Path:
-    """HTML with code hidden except the parameters cells, so the report says what produced it."""
-    import nbformat
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
-
-    nb = nbformat.read(executed, as_version=4)
-    for cell in nb.cells:
-        tags = set(cell.get("metadata", {}).get("tags", []))
-        if cell.cell_type == "code" and not tags & _SHOWN_INPUT_TAGS:
-            cell.metadata["tags"] = sorted(tags | {"remove_input"})
-    exporter = HTMLExporter(exclude_input_prompt=True, exclude_output_prompt=True)
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"remove_input"}, enabled=True), True)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": executed.stem}})
-    out.write_text(body)
-    return out
-
-
-def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", params: dict[str, str] | None = None,
-                 out_root: str | Path = "outputs") -> RunResult:
-    """Validate every input, execute the runbook with papermill, render its HTML report into
-    outputs/<profile>/<run-id>/ and say whether its verdict passed."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    from coldstart.cluster import check_allowed, new_run_id, parse_target
-    from coldstart.profiles import load_profile
-
-    source = notebook_path(notebook)
-    loaded = load_profile(profile)  # bad input stops here: nothing applied, exit 2
-    check_allowed(parse_target(cluster), loaded)
-    run_id = new_run_id()
-    out_dir = Path(out_root) / loaded.name / run_id
-    out_dir.mkdir(parents=True, exist_ok=True)
-    executed = out_dir / f"{source.stem}.ipynb"
-    parameters = {"profile": profile, "cluster": cluster, "run_id": run_id, "output_dir": str(out_dir),
-                  **{k: _param(v) for k, v in (params or {}).items()}}
-    error = None
-    try:
-        papermill.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name="python3",
-                                   log_output=True, progress_bar=False, cwd=str(source.parent.parent))
-    except PapermillExecutionError as exc:
-        error = f"{exc.ename}: {exc.evalue}"
-    html_path = to_html(executed, out_dir / f"{source.stem}.html")
-    timings = out_dir / "timings.json"
-    return RunResult(executed, html_path, timings if timings.exists() else None, error is None, error)

@@ -1,0 +1,95 @@
+"""`coldstart run`: execute a runbook notebook with papermill, then render its HTML report with nbconvert.
+
+Every input is validated before the kernel starts (profile, cluster target, notebook name), so bad input
+exits 2 with nothing applied. The report hides code but keeps the parameters cells, so every report says
+which profile, cluster and run produced it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from coldstart.errors import InputError
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+_SHOWN_INPUT_TAGS = {"parameters", "injected-parameters"}
+
+
+@dataclass
+class RunResult:
+    notebook: Path
+    html: Path
+    timings: Path | None
+    ok: bool
+    error: str | None
+
+
+def notebook_path(name: str) -> Path:
+    """A notebook stem (`rollout`, `weight_load`) or a path to an .ipynb."""
+    path = Path(name)
+    if path.suffix != ".ipynb":
+        path = NOTEBOOKS / f"{name}.ipynb"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")))
+        raise InputError(f"notebook {name!r} not found; known runbooks: {known}")
+    return path
+
+
+def _param(value: str) -> Any:
+    """`-p key value` values typed the way papermill's CLI types them (YAML scalars)."""
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
+def to_html(executed: Path, out: Path) -> Path:
+    """HTML with code hidden except the parameters cells, so the report says what produced it."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    nb = nbformat.read(executed, as_version=4)
+    for cell in nb.cells:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if cell.cell_type == "code" and not tags & _SHOWN_INPUT_TAGS:
+            cell.metadata["tags"] = sorted(tags | {"remove_input"})
+    exporter = HTMLExporter(exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"remove_input"}, enabled=True), True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": executed.stem}})
+    out.write_text(body)
+    return out
+
+
+def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", params: dict[str, str] | None = None,
+                 out_root: str | Path = "outputs") -> RunResult:
+    """Validate every input, execute the runbook with papermill, render its HTML report into
+    outputs/<profile>/<run-id>/ and say whether its verdict passed."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from coldstart.cluster import check_allowed, new_run_id, parse_target
+    from coldstart.profiles import load_profile
+
+    source = notebook_path(notebook)
+    loaded = load_profile(profile)  # bad input stops here: nothing applied, exit 2
+    check_allowed(parse_target(cluster), loaded)
+    run_id = new_run_id()
+    out_dir = Path(out_root) / loaded.name / run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / f"{source.stem}.ipynb"
+    parameters = {"profile": profile, "cluster": cluster, "run_id": run_id, "output_dir": str(out_dir),
+                  **{k: _param(v) for k, v in (params or {}).items()}}
+    error = None
+    try:
+        papermill.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name="python3",
+                                   log_output=True, progress_bar=False, cwd=str(source.parent.parent))
+    except PapermillExecutionError as exc:
+        error = f"{exc.ename}: {exc.evalue}"
+    html_path = to_html(executed, out_dir / f"{source.stem}.html")
+    timings = out_dir / "timings.json"
+    return RunResult(executed, html_path, timings if timings.exists() else None, error is None, error)

@@ -75,6 +75,7 @@ class Autoscaler:
         for cc in sorted(self.store.list(COMPUTE_CLASS)[0], key=lambda c: c["metadata"]["name"]):
             name, spec = cc["metadata"]["name"], cc.get("spec") or {}
             priorities = [p for p in spec.get("priorities") or [] if not p.get("nodepools")]
+            streaming = ((spec.get("nodePoolConfig") or {}).get("imageStreaming") or {}).get("enabled")
             if spec.get("whenUnsatisfiable") == "ScaleUpAnyway":
                 priorities.append({"spot": False})
             for rank, prio in enumerate(priorities):
@@ -84,7 +85,7 @@ class Autoscaler:
                 digest = hashlib.sha256(f"{name}/{rank}".encode()).hexdigest()[:8]
                 out.append(NodeGroup(f"nap-{machine}-{'spot-' if spot else ''}{digest}", machine,
                                      int(gpu.get("count") or profile.nodes.gpus_per_node), spot, name, rank,
-                                     profile.nodes.max_nodes, gpu.get("type") or ""))
+                                     profile.nodes.max_nodes, gpu.get("type") or "", streaming))
         return out
 
     def _template(self, group: NodeGroup, name: str | None = None) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from coldstart.embedded.autoscaler import Autoscaler
 from coldstart.embedded.clock import Controller
 from coldstart.embedded.context import SimContext
+from coldstart.embedded.daemonsets import DaemonSetController
 from coldstart.embedded.gc import GarbageCollector
 from coldstart.embedded.kserve import KServeController
 from coldstart.embedded.nodes import NodeLifecycle
@@ -22,5 +23,5 @@ def control_plane(ctx: SimContext) -> list[Controller]:
     """Every D1 controller, wired to one shared context."""
     lifecycle = NodeLifecycle(ctx)
     return [GarbageCollector(ctx), PersistentVolumeController(ctx), KServeController(ctx), DeploymentController(ctx),
-            ReplicaSetController(ctx), StatefulSetController(ctx), Scheduler(ctx), Autoscaler(ctx, lifecycle),
-            lifecycle]
+            ReplicaSetController(ctx), StatefulSetController(ctx), DaemonSetController(ctx), Scheduler(ctx),
+            Autoscaler(ctx, lifecycle), lifecycle]

@@ -37,6 +37,7 @@ class NodeGroup:
     rank: int = 0  # order of preference within its ComputeClass
     max_nodes: int = 1
     accelerator: str = ""  # GPU type; the profile's when empty
+    image_streaming: bool | None = None  # the pool's setting; the cluster's (profile gke.image_streaming) when None
 
 
 def zone(profile: Profile) -> str:
@@ -93,7 +94,10 @@ def node_object(profile: Profile, name: str, group: NodeGroup | None, index: int
     if gke:
         labels.update({"cloud.google.com/gke-nodepool": pool, "cloud.google.com/machine-family": machine.split("-")[0],
                        "cloud.google.com/gke-os-distribution": "cos", "topology.gke.io/zone": zone(profile)})
-        if profile.gke is not None and profile.gke.image_streaming:
+        streaming = group.image_streaming if group is not None else None
+        if streaming is None:
+            streaming = profile.gke is not None and profile.gke.image_streaming
+        if streaming:
             labels[IMAGE_STREAMING_LABEL] = "true"
     if group is not None:
         labels.update(gpu_labels(profile, group, gpu_ready))

@@ -17,10 +17,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from coldstart.kubetime import parse_go_duration, parse_timestamp
-from coldstart.structured import decode_documents
+from coldstart.structured import decode_documents, gc_paused
 
 _WATCH_TYPES = {"ADDED", "MODIFIED", "DELETED"}
 _UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -60,32 +61,51 @@ class Event:
         return match.group(1) if match else self.info.get("container")
 
 
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    cached = _TIMES.get(value)
+    if cached is None:
+        cached = parse_timestamp(value)
+        if len(_TIMES) > 200_000:
+            _TIMES.clear()
+        _TIMES[value] = cached
+    return cached
+
+
+_TIMES: dict[Any, datetime | None] = {}
+
+
 def event_from_object(obj: Mapping[str, Any]) -> Event | None:
     """An Event from a decoded core/v1 or events.k8s.io/v1 object (or a watch event wrapping one)."""
-    if obj.get("type") in _WATCH_TYPES and isinstance(obj.get("object"), Mapping):
+    get = obj.get
+    if get("type") in _WATCH_TYPES and isinstance(get("object"), Mapping):
         obj = obj["object"]
-    if obj.get("kind", "Event") != "Event" or not ("reason" in obj or "involvedObject" in obj or "regarding" in obj):
+        get = obj.get
+    if get("kind", "Event") != "Event" or not ("reason" in obj or "involvedObject" in obj or "regarding" in obj):
         return None
-    ref = obj.get("involvedObject") or obj.get("regarding") or {}
-    source = obj.get("source") or obj.get("deprecatedSource") or {}
-    series = obj.get("series") or {}
-    first = (parse_timestamp(obj.get("firstTimestamp")) or parse_timestamp(obj.get("deprecatedFirstTimestamp"))
-             or parse_timestamp(obj.get("eventTime")))
+    ref = get("involvedObject") or get("regarding") or _EMPTY
+    source = get("source") or get("deprecatedSource") or _EMPTY
+    series = get("series") or _EMPTY
+    first = _time(get("firstTimestamp")) or _time(get("deprecatedFirstTimestamp")) or _time(get("eventTime"))
     if first is None:
-        first = parse_timestamp((obj.get("metadata") or {}).get("creationTimestamp"))
-    last = (parse_timestamp(series.get("lastObservedTime")) or parse_timestamp(obj.get("lastTimestamp"))
-            or parse_timestamp(obj.get("deprecatedLastTimestamp")) or first)
-    count = series.get("count") or obj.get("count") or obj.get("deprecatedCount") or 1
-    event = Event(
-        reason=obj.get("reason") or "", type=obj.get("type") or "",
-        message=(obj.get("message") or obj.get("note") or "").strip(),
-        kind=ref.get("kind") or "", namespace=ref.get("namespace") or "", name=ref.get("name") or "",
-        field_path=ref.get("fieldPath") or "", uid=ref.get("uid") or "",
-        component=source.get("component") or obj.get("reportingComponent") or obj.get("reportingController") or "",
-        host=source.get("host") or "", first=first, last=last, count=int(count),
-    )
-    interpret(event)
+        first = _time((get("metadata") or _EMPTY).get("creationTimestamp"))
+    last = (_time(series.get("lastObservedTime")) or _time(get("lastTimestamp"))
+            or _time(get("deprecatedLastTimestamp")) or first)
+    message = get("message") or get("note") or ""
+    reason = get("reason") or ""
+    event = Event(reason, get("type") or "", message.strip() if message[-1:].isspace() else message,
+                  ref.get("kind") or "", ref.get("namespace") or "", ref.get("name") or "",
+                  ref.get("fieldPath") or "", ref.get("uid") or "",
+                  source.get("component") or get("reportingComponent") or get("reportingController") or "",
+                  source.get("host") or "", first, last, None, None,
+                  int(series.get("count") or get("count") or get("deprecatedCount") or 1))
+    if reason:
+        event.info = _meaning(reason, event.message)
     return event
+
+
+_EMPTY: Mapping[str, Any] = {}
 
 
 def events_from_objects(objects: Iterable[Any]) -> list[Event]:
@@ -108,38 +128,34 @@ def parse_events(source: str | bytes | Mapping[str, Any] | Iterable[Any]) -> lis
     """Events from text (JSON, YAML or kubectl tables) or already-decoded objects, in time order."""
     if isinstance(source, bytes):
         source = source.decode("utf-8", errors="replace")
-    if isinstance(source, Mapping):
-        events = events_from_objects([source])
-    elif isinstance(source, str):
-        events = events_from_objects(decode_documents(source))
-        if not events:
-            from coldstart.event_tables import parse_event_tables
+    with gc_paused():
+        if isinstance(source, Mapping):
+            events = events_from_objects([source])
+        elif isinstance(source, str):
+            events = events_from_objects(decode_documents(source))
+            if not events:
+                from coldstart.event_tables import parse_event_tables
 
-            events = parse_event_tables(source)
-    else:
-        events = events_from_objects(source)
-    return order_events(events)
+                events = parse_event_tables(source)
+        else:
+            events = events_from_objects(source)
+        return order_events(events)
 
 
 def order_events(events: list[Event]) -> list[Event]:
     """Oldest first by last observation, as kubectl sorts them; stable, so ties keep input order.
 
     Table events sort by age (larger = older); objects by timestamp. Events with neither keep their place
-    relative to each other at the end.
+    relative to each other at the end. Tables and objects together cannot be compared: input order stays.
     """
-    def key(ev: Event) -> tuple[int, float]:
-        if ev.last is not None:
-            return (0, ev.last.timestamp())
-        age = ev.last_age if ev.last_age is not None else ev.first_age
-        if age is not None:
-            return (0, -age)
-        return (1, 0.0)
-
-    timed = any(ev.last is not None for ev in events)
-    aged = any(ev.last_age is not None or ev.first_age is not None for ev in events)
-    if timed and aged:  # two clocks that cannot be compared: keep the input order
+    timed = [ev for ev in events if ev.last is not None]
+    aged = [ev for ev in events if ev.last is None and (ev.last_age is not None or ev.first_age is not None)]
+    if timed and aged:
         return list(events)
-    return sorted(events, key=key)
+    rest = [ev for ev in events if ev.last is None and ev.last_age is None and ev.first_age is None]
+    timed.sort(key=attrgetter("last"))
+    aged.sort(key=lambda ev: -(ev.last_age if ev.last_age is not None else ev.first_age))
+    return [*timed, *aged, *rest]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -293,9 +309,26 @@ _INTERPRETERS = {
 }
 
 
+_MEANINGS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _meaning(reason: str, message: str) -> dict[str, Any]:
+    """Cached by (reason, message): a scale-out repeats the same few messages for every replica."""
+    key = (reason, message)
+    info = _MEANINGS.get(key)
+    if info is None:
+        reader = _INTERPRETERS.get(reason.lower())
+        info = reader(message) if reader is not None and message else {}
+        if len(_MEANINGS) > 50_000:
+            _MEANINGS.clear()
+        _MEANINGS[key] = info
+    return info
+
+
 def interpret(event: Event) -> Event:
-    """Fill `event.info` with what the message means for its reason (empty when there is nothing to read)."""
-    reader = _INTERPRETERS.get(event.reason.lower())
-    if reader is not None and event.message:
-        event.info = reader(event.message)
+    """Fill `event.info` with what the message means for its reason (empty when there is nothing to read).
+
+    The dict may be shared between events with the same reason and message: read it, do not change it.
+    """
+    event.info = _meaning(event.reason, event.message)
     return event

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from coldstart.kubetime import parse_age, parse_timestamp
-from coldstart.structured import decode_documents
+from coldstart.structured import decode_documents, gc_paused
 
 CONDITION_TYPES = ("PodScheduled", "PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready")
 _WATCH_TYPES = {"ADDED", "MODIFIED", "DELETED"}
@@ -185,7 +185,8 @@ def parse_pods(source: str | bytes | Mapping[str, Any] | Iterable[Any]) -> list[
         return pods_from_objects([source])
     if not isinstance(source, str):
         return pods_from_objects(source)
-    pods = pods_from_objects(decode_documents(source))
+    with gc_paused():
+        pods = pods_from_objects(decode_documents(source))
     if pods:
         return pods
     return merge_pods([*parse_describe_pods(source), *parse_pod_table(source)])

@@ -8,15 +8,37 @@ text is not structured data at all (tables and logs are someone else's job).
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
 
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around bulk parsing.
+
+    100,000 decoded events are millions of live containers; every generation-2 collection triggered by
+    the objects we create would walk all of them again (measured: parsing 1,000 pods next to 100,000 live
+    events went from ~20 ms to ~650 ms). What we build is acyclic, so reference counting frees it.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_KEY_START = re.compile(r'^\s*"[^"]+"\s*:')
+_KEY_START = re.compile(r'\s*"[^"]+"\s*:')
+_LEADING_SPACE = re.compile(r"\s*")
 
 
 def _json_stream(text: str) -> list[Any] | None:
@@ -81,10 +103,15 @@ def decode_documents(text: str, *, tolerant: bool = True) -> list[Any]:
 
     Returns [] for text that is not structured data (a kubectl table, a log), so callers can fall back.
     """
-    stripped = text.strip()
-    if not stripped:
+    start = _LEADING_SPACE.match(text).end()
+    if start == len(text):
         return []
-    if stripped[0] in "{[":
+    if text[start] in "{[":
+        try:
+            return [json.loads(text)]  # the common case, without copying a 100 MB dump first
+        except json.JSONDecodeError:
+            pass
+        stripped = text.strip()
         docs = _json_stream(stripped)
         if docs is not None:
             return docs
@@ -92,15 +119,17 @@ def decode_documents(text: str, *, tolerant: bool = True) -> list[Any]:
             repaired = _repair_json(stripped)
             if repaired is not None:
                 return [repaired]
-    elif tolerant and _KEY_START.match(stripped):
-        repaired = _repair_json(stripped)
+    elif tolerant and _KEY_START.match(text, start):
+        repaired = _repair_json(text)
         if repaired is not None:
             return [repaired]
     docs = _yaml_docs(text)
     if docs is None and tolerant:
         docs = _yaml_docs(textwrap.dedent(text))
         lines = textwrap.dedent(text).splitlines()
-        while docs is None and len(lines) > 1:  # an excerpt cut mid-value: drop lines from the end
+        for _ in range(3):  # an excerpt cut mid-value: drop its last lines (a few: this is not a search)
+            if docs is not None or len(lines) < 2:
+                break
             lines.pop()
             docs = _yaml_docs("\n".join(lines))
     if not docs:

@@ -14,17 +14,16 @@ only ages: positions are then seconds since the oldest event of the pod, and no 
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from coldstart.errors import InputError
-from coldstart.events import Event, parse_events
-from coldstart.pod_status import PodStatus, merge_pods, parse_pods
-from coldstart.vllm_log import VllmLog, parse_vllm_log
+from coldstart.events import Event
+from coldstart.pod_status import PodStatus, merge_pods
+from coldstart.structured import gc_paused
+from coldstart.vllm_log import VllmLog
 
 REASONS = {"FailedScheduling", "NotTriggerScaleUp", "Preempted", "BackOff", "Failed", "Unhealthy", "Killing",
            "OOMKilling", "OOMKilled", "SystemOOM", "Evicted", "FailedMount", "FailedAttachVolume",
@@ -118,10 +117,10 @@ class _Clock:
         return self.of(ev.first, ev.first_age if ev.first_age is not None else ev.last_age)
 
 
-def _vllm_container(pod: PodStatus | None, events: list[Event]) -> str | None:
+def _vllm_container(pod: PodStatus | None, started: list[Event]) -> str | None:
     names = [c.name for c in pod.containers] if pod else []
     names += [n for n in (pod.spec_images if pod else {}) if n not in names]
-    names += [e.container for e in events if e.reason == "Started" and e.container and e.container not in names]
+    names += [e.container for e in started if e.container and e.container not in names]
     for wanted in _VLLM_NAMES:
         for name in names:
             if wanted in name.lower():
@@ -148,6 +147,11 @@ def _assign_events(events: list[Event], pods: dict[str, PodStatus]) -> dict[str,
 def build_timeline(events: Sequence[Event], pods: Sequence[PodStatus],
                    logs: Sequence[tuple[str, VllmLog]] = ()) -> Timeline:
     """Per-pod timelines from parsed events, pod statuses and (file, vLLM log) pairs."""
+    with gc_paused():
+        return _build(events, pods, logs)
+
+
+def _build(events: Sequence[Event], pods: Sequence[PodStatus], logs: Sequence[tuple[str, VllmLog]]) -> Timeline:
     statuses = {p.name or "": p for p in merge_pods(list(pods))}
     by_pod = _assign_events(list(events), statuses)
     uid_to_name = {p.uid: name for name, p in statuses.items() if p.uid}
@@ -163,7 +167,9 @@ def build_timeline(events: Sequence[Event], pods: Sequence[PodStatus],
                 preemptions.setdefault(by, []).append(ev)
         elif ev.kind == "Node" and ev.name:
             node_events.setdefault(ev.name, []).append(ev)
-    names = list(dict.fromkeys([*statuses, *by_pod]))
+    # given pod documents, those are the replicas (events about buffer or system pods only add marks);
+    # with events alone, every pod they mention gets a timeline
+    names = list(statuses) if statuses else list(by_pod)
     log_for = _associate_logs(names, logs)
     result = Timeline(logs=list(logs))
     for name in names:
@@ -175,9 +181,11 @@ def build_timeline(events: Sequence[Event], pods: Sequence[PodStatus],
 def _associate_logs(names: list[str], logs: Sequence[tuple[str, VllmLog]]) -> dict[str, tuple[str, VllmLog]]:
     """A log belongs to the pod whose name its file name carries; a lone pod takes a lone log."""
     found: dict[str, tuple[str, VllmLog]] = {}
+    known = set(names)
     for file, log in logs:
         stem = Path(file).name
-        match = max((n for n in names if n and n in stem), key=len, default=None)
+        exact = stem.rsplit(".", 1)[0] if "." in stem else stem
+        match = exact if exact in known else max((n for n in names if n and n in stem), key=len, default=None)
         if match is None and len([n for n in names if n]) == 1 and len(logs) == 1:
             match = next(n for n in names if n)
         if match is not None:
@@ -191,14 +199,16 @@ def _pod_timeline(name: str, pod: PodStatus | None, events: list[Event], rs_crea
     key = pod.key if pod and pod.key else (f"{events[0].namespace}/{name}" if events and events[0].namespace
                                            else name)
     tl = PodTimeline(pod=key or "(unnamed pod)", node=pod.node if pod else None)
-    absolute = [e.first for e in events if e.first is not None]
+    by_reason: dict[str, list[Event]] = {}
+    for ev in events:  # one pass; every later question is a dict lookup
+        by_reason.setdefault(ev.reason, []).append(ev)
     if pod is not None and pod.created is not None:
         tl.t0, tl.t0_source = pod.created, "creationTimestamp"
     elif rs_created is not None:
         tl.t0, tl.t0_source = rs_created, "ReplicaSet 'Created pod' event"
-    elif absolute:
+    elif absolute := [e.first for e in events if e.first is not None]:
         tl.t0, tl.t0_source = min(absolute), "first event"
-    ages = [a for e in events for a in (e.first_age, e.last_age) if a is not None]
+    ages = [] if tl.t0 is not None else [a for e in events for a in (e.first_age, e.last_age) if a is not None]
     if tl.t0 is None and ages:
         tl.clock, tl.t0_source = "relative", "oldest event age (kubectl table)"
     clock = _Clock(tl.t0, max(ages) if tl.t0 is None and ages else None)
@@ -209,7 +219,7 @@ def _pod_timeline(name: str, pod: PodStatus | None, events: list[Event], rs_crea
     if tl.t0_source in ("creationTimestamp", "ReplicaSet 'Created pod' event"):
         marks["created"] = 0.0
     for reason, mark in (("TriggeredScaleUp", "scale_up"), ("Nominated", "nominated"), ("Scheduled", "scheduled")):
-        at = next((clock.first(e) for e in events if e.reason == reason), None)
+        at = clock.first(by_reason[reason][0]) if reason in by_reason else None
         if at is not None:
             marks[mark] = at
     if preemptions:
@@ -219,11 +229,11 @@ def _pod_timeline(name: str, pod: PodStatus | None, events: list[Event], rs_crea
     if pod is not None and (at := clock.of(pod.transition("PodScheduled"))) is not None:
         marks["scheduled"] = at
     if tl.node is None:
-        tl.node = next((e.info["node"] for e in events if e.reason == "Scheduled" and e.info.get("node")), None)
-    tl.victim = any(e.reason == "Preempted" for e in events)
-    _pulls(tl, events, clock, node_events.get(tl.node or "", []))
-    container = _vllm_container(pod, events)
-    started = [e for e in events if e.reason == "Started" and (container is None or e.container == container)]
+        tl.node = next((e.info["node"] for e in by_reason.get("Scheduled", []) if e.info.get("node")), None)
+    tl.victim = "Preempted" in by_reason
+    _pulls(tl, by_reason, clock, node_events.get(tl.node or "", []))
+    container = _vllm_container(pod, by_reason.get("Started", []))
+    started = [e for e in by_reason.get("Started", []) if container is None or e.container == container]
     started_at = max((s for s in (clock.first(e) for e in started) if s is not None), default=None)
     if started_at is None and pod is not None:
         status = next((c for c in pod.containers if c.name == container), pod.containers[0] if pod.containers else None)
@@ -239,18 +249,18 @@ def _pod_timeline(name: str, pod: PodStatus | None, events: list[Event], rs_crea
         tl.log = log[0]
         _log_marks(tl, log[1], clock, pod)
     _phases(tl)
-    _reasons(tl, pod, events, clock, node_events.get(tl.node or "", []), log[1] if log else None)
+    _reasons(tl, pod, by_reason, clock, node_events.get(tl.node or "", []), log[1] if log else None)
     return tl
 
 
-def _pulls(tl: PodTimeline, events: list[Event], clock: _Clock, node_events: list[Event]) -> None:
+def _pulls(tl: PodTimeline, by_reason: dict[str, list[Event]], clock: _Clock, node_events: list[Event]) -> None:
     streamed = {e.info.get("image") for e in node_events if e.reason == "ImageStreaming"}
     pulling = {}
-    for ev in events:
-        if ev.reason.lower() == "pulling" and ev.info.get("image"):
+    for ev in [*by_reason.get("Pulling", ()), *by_reason.get("pulling", ())]:
+        if ev.info.get("image"):
             pulling.setdefault(ev.info["image"], clock.first(ev))
-    for ev in events:
-        if ev.reason.lower() != "pulled" or not ev.info.get("image"):
+    for ev in [*by_reason.get("Pulled", ()), *by_reason.get("pulled", ())]:
+        if not ev.info.get("image"):
             continue
         info = ev.info
         pull = ImagePull(image=info["image"], container=ev.container, seconds=info.get("seconds"),
@@ -312,12 +322,12 @@ def _phases(tl: PodTimeline) -> None:
         phases["api_ready"] = Span(marks["api_server"], marks["ready"])
 
 
-def _reasons(tl: PodTimeline, pod: PodStatus | None, events: list[Event], clock: _Clock, node_events: list[Event],
-             log: VllmLog | None) -> None:
+def _reasons(tl: PodTimeline, pod: PodStatus | None, by_reason: dict[str, list[Event]], clock: _Clock,
+             node_events: list[Event], log: VllmLog | None) -> None:
     out = tl.reasons
-    for ev in [*events, *[e for e in node_events if e.info.get("oom")]]:
-        if ev.reason in REASONS:
-            out.append(Reason(ev.reason, ev.message, clock.first(ev), ev.count))
+    picked = [ev for reason, evs in by_reason.items() if reason in REASONS for ev in evs]
+    for ev in [*picked, *[e for e in node_events if e.info.get("oom")]]:
+        out.append(Reason(ev.reason, ev.message, clock.first(ev), ev.count))
     for cs in pod.all_containers() if pod else []:
         if cs.last_reason:
             code = f", exit code {cs.last_exit_code}" if cs.last_exit_code is not None else ""
@@ -338,47 +348,22 @@ def _reasons(tl: PodTimeline, pod: PodStatus | None, events: list[Event], clock:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Files (the CLI's edge)
+# Inputs (the CLI's edge) live in coldstart.timeline_inputs; these names are the stable entry points.
 
 
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file; check the path") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text; give kubectl output, a JSON/YAML document or a log file") from None
+def timeline_from_texts(events: Sequence[tuple[str, Any]] = (), pods: Sequence[tuple[str, Any]] = (),
+                        logs: Sequence[tuple[str, Any]] = ()) -> Timeline:
+    """The timeline from (name, content) pairs: text, or already-decoded objects (see timeline_inputs)."""
+    from coldstart.timeline_inputs import from_texts
+
+    return from_texts(events, pods, logs)
 
 
 def timeline_from_files(events: Sequence[str] = (), pods: Sequence[str] = (), logs: Sequence[str] = ()) -> Timeline:
-    """Read every file (each may hold events, pods or both, e.g. `kubectl describe pod`) and build the timeline.
+    """Read every file (`-` is stdin) and build the timeline; InputError names an unreadable or empty file."""
+    from coldstart.timeline_inputs import from_files
 
-    Raises InputError naming the file when it is unreadable or holds nothing recognisable.
-    """
-    all_events: list[Event] = []
-    all_pods: list[PodStatus] = []
-    all_logs: list[tuple[str, VllmLog]] = []
-    for path in [*events, *pods]:
-        text = _read(path)
-        found_events, found_pods = parse_events(text), parse_pods(text)
-        if not found_events and not found_pods:
-            raise InputError(f"no events/pods/vLLM lines recognised in {path}; give `kubectl get events -o json`, "
-                             "`kubectl describe pod`, `kubectl get pod -o yaml` or similar output")
-        all_events += found_events
-        all_pods += found_pods
-    for path in logs:
-        log = parse_vllm_log(_read(path), name=path)
-        if not log.recognised:
-            raise InputError(f"no events/pods/vLLM lines recognised in {path}; give the vLLM container's log "
-                             "(`kubectl logs --timestamps <pod>`)")
-        all_logs.append((path, log))
-    return build_timeline(all_events, all_pods, all_logs)
+    return from_files(events, pods, logs)
 
 
 def format_timeline(result: Timeline, fmt: str = "table") -> str:

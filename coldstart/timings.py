@@ -17,6 +17,7 @@ import jsonschema
 from coldstart.errors import InputError
 from coldstart.kubetime import to_iso
 from coldstart.stats import check_budgets, efficiency, physical_floor, run_statistics, thresholds_from_profile
+from coldstart.structured import gc_paused
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("timings.schema.json")
@@ -54,6 +55,11 @@ def pod_json(pod: Any) -> dict[str, Any]:
 
 def timings_document(timeline: Any, *, profile: Any = None, run_id: str | None = None) -> dict[str, Any]:
     """The whole document for a Timeline; with a profile also budgets, floor and efficiency."""
+    with gc_paused():
+        return _document(timeline, profile, run_id)
+
+
+def _document(timeline: Any, profile: Any, run_id: str | None) -> dict[str, Any]:
     stats = run_statistics(timeline.pods)
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION, "run_id": run_id, "profile": getattr(profile, "name", None),

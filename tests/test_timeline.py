@@ -23,7 +23,7 @@ from coldstart.stats import (
     summarize,
     thresholds_from_profile,
 )
-from coldstart.timeline import PodTimeline, Span, build_timeline, timeline_from_files
+from coldstart.timeline import PodTimeline, Span, build_timeline, timeline_from_files, timeline_from_texts
 from coldstart.timings import read_timings, timings_document, validation_errors, write_timings
 from coldstart.vllm_log import parse_vllm_log
 from tests.conftest import FIXTURES, need
@@ -115,8 +115,20 @@ def test_full_replica_timeline() -> None:
     assert vllm.mb_per_s == pytest.approx(8400 / 38.5) and not vllm.cached
     assert [r.reason for r in pod.reasons] == ["FailedScheduling", "Unhealthy"]
     assert pod.reasons[1].count == 9 and pod.log == "logs/vllm-0.log"
+    assert [p.pod for p in timeline.pods] == ["llm/vllm-0"]  # pod documents name the replicas
+
+
+def test_events_alone_give_every_pod_and_buffer_victims_stay_out_of_statistics() -> None:
+    pause = [_event("Pulled", 'Container image "registry.k8s.io/pause:3.10" already present on machine', 11,
+                    pod="buffer-0"),
+             _event("Started", "Started container pause", 12, pod="buffer-0")]
+    timeline = build_timeline(parse_events([*EVENTS, *pause]), [])
     buffer = next(p for p in timeline.pods if p.pod == "llm/buffer-0")
-    assert buffer.victim and run_statistics(timeline.pods)["time_to_ready"]["count"] == 1
+    assert buffer.victim and {p.pod for p in timeline.pods} == {"llm/vllm-0", "llm/buffer-0"}
+    assert "container_start" in buffer.phases
+    assert run_statistics(timeline.pods)["container_start"]["count"] == 1  # the buffer pod is not a replica
+    vllm = next(p for p in timeline.pods if p.pod == "llm/vllm-0")
+    assert vllm.t0_source == "first event" and "scheduling" not in vllm.phases  # creation unknown: absent
 
 
 def test_cached_images_leave_image_pull_absent() -> None:
@@ -134,7 +146,7 @@ def test_wall_clock_log_in_another_zone_is_aligned_to_the_container_start() -> N
                          "INFO 06-02 04:01:05 [default_loader.py:267] Loading weights took 12.60 seconds\n")
     (pod,) = build_timeline([], parse_pods(_pod()), [("vllm-0.log", log)]).pods  # container started 11:00:41 UTC
     assert pod.phases["weights_load"].end == pytest.approx(155)
-    assert any("UTC+-7h" in n or "UTC-7h" in n for n in pod.notes)
+    assert any("UTC-7h" in n for n in pod.notes)
 
 
 def test_relative_tables_make_relative_timelines() -> None:
@@ -275,3 +287,13 @@ def test_every_fixture_goes_through_the_cli(capsys) -> None:
     for path in sorted((FIXTURES / "vllm_logs").glob("*.log")):
         assert main(["timeline", "--log", str(path), "--format", "json"]) == 0, path
         assert validation_errors(json.loads(capsys.readouterr().out)) == [], path
+
+
+def test_decoded_objects_and_text_as_inputs() -> None:
+    """The live recorder will hand over watch events, pod dicts and pods/log text rather than files."""
+    watch = [{"type": "ADDED", "object": e} for e in EVENTS]
+    timeline = timeline_from_texts(events=[("watch", watch)], pods=[("pod", _pod())], logs=[("vllm-0", LOG)])
+    (pod,) = timeline.pods
+    assert pod.phases["api_ready"].seconds == 35 and pod.log == "vllm-0"
+    with pytest.raises(InputError, match="no events/pods/vLLM lines recognised in watch"):
+        timeline_from_texts(events=[("watch", [{"type": "ADDED", "object": {"kind": "ConfigMap"}}])])

@@ -270,3 +270,22 @@ def test_same_seed_same_timeline():
                       for e in ctx.store.list("/Event")[0])
 
     assert run() == run()
+
+
+def test_empty_gpu_nodes_are_removed_after_ten_minutes_unless_a_buffer_holds_them():
+    ctx, sim = _sim()
+    ctx.store.create(priority_class("buffer", -5))
+    ctx.store.create(_vllm("vllm"))
+    ctx.store.create(_vllm("pause", priority_class="buffer"))
+    sim.run_until_idle(limit=900)
+    assert len(_gpu_nodes(ctx)) == 2
+    ctx.store.mutate("apps/Deployment", "default", "vllm", lambda d: d["spec"].update(replicas=0))
+    sim.run_for(590)
+    assert len(_gpu_nodes(ctx)) == 2  # --scale-down-unneeded-time is 10 minutes
+    sim.run_for(30)
+    (kept,) = _gpu_nodes(ctx)
+    (pause,) = _pods(ctx, "pause")
+    assert pause["spec"]["nodeName"] == kept["metadata"]["name"]
+    (removed,) = events(ctx.store, "ScaleDown")
+    assert removed["message"] == "node removed by cluster autoscaler" and removed["involvedObject"]["kind"] == "Node"
+    assert removed["involvedObject"]["name"] != kept["metadata"]["name"]

@@ -26,6 +26,7 @@ from coldstart.embedded.store import Change
 
 EXPENDABLE_CUTOFF = -10  # --expendable-pods-priority-cutoff
 SCAN_INTERVAL = 10.0  # --scan-interval
+UNNEEDED_SECONDS = 600.0  # --scale-down-unneeded-time
 BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 300.0, 1800.0  # --initial/--max-node-group-backoff-duration
 COMPUTE_CLASS = "cloud.google.com/ComputeClass"
 CLASS_LABEL = "cloud.google.com/compute-class"
@@ -50,6 +51,8 @@ class Autoscaler:
         self.attempts: list[Attempt] = []
         self.backoff: dict[str, float] = {}  # group name -> until
         self.failures: dict[str, int] = {}  # group name -> failed scale-ups in a row
+        self.empty_since: dict[str, float] = {}  # node name -> when it last held a pod that keeps it
+        self._wakeups: set[float] = set()
         self._timer: Any = None
 
     # -- watching ------------------------------------------------------------------------------------
@@ -129,6 +132,38 @@ class Autoscaler:
                 waiting.append(pod)
         if waiting:
             self._scale_up(waiting, now)
+        self._scale_down(pods, now)
+
+    def _scale_down(self, pods: list[dict], now: float) -> None:
+        """Remove GPU nodes that held nothing but daemons and expendable pods for --scale-down-unneeded-time."""
+        busy = set()
+        for pod in pods:
+            node = pod["spec"].get("nodeName") or (pod.get("status") or {}).get("nominatedNodeName")
+            refs = pod["metadata"].get("ownerReferences") or []
+            daemon = any(r.get("kind") == "DaemonSet" for r in refs)
+            if node and not daemon and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed") \
+                    and pod_priority(self.store, pod) >= EXPENDABLE_CUTOFF:
+                busy.add(node)
+        for name in sorted(self.members):
+            if name in busy or self._upcoming(self.store.get("/Node", "", name) or {"status": {}}):
+                self.empty_since.pop(name, None)
+                continue
+            since = self.empty_since.setdefault(name, now)
+            if now - since < UNNEEDED_SECONDS:
+                if since + UNNEEDED_SECONDS not in self._wakeups:
+                    self._wakeups.add(since + UNNEEDED_SECONDS)
+                    self.ctx.clock.call_at(since + UNNEEDED_SECONDS, self._dirty)
+                continue
+            node = self.store.get("/Node", "", name)
+            for pod in pods:  # drain what is left (daemons and expendable pods)
+                if pod["spec"].get("nodeName") == name and self.store.get("/Pod", pod["metadata"]["namespace"],
+                                                                          pod["metadata"]["name"]) is not None:
+                    self.store.delete("/Pod", pod["metadata"]["namespace"], pod["metadata"]["name"])
+            if node is not None:
+                self.events.event(node, "Normal", "ScaleDown", "node removed by cluster autoscaler")
+                self.store.delete("/Node", "", name)
+            del self.members[name]
+            self.empty_since.pop(name, None)
 
     def _unschedulable(self, pods: list[dict]) -> list[dict]:
         out = []

@@ -86,8 +86,16 @@ def invariants(findings: Sequence[Finding], title: str = "Invariants", *, lever:
                           [_STYLE[f.status] for f in rows])))
 
 
+def _dry(outcome: Outcome) -> bool:
+    if outcome.dry_run:
+        display(Markdown("*Dry run (`apply = False`): nothing was applied, so nothing was measured.*"))
+    return outcome.dry_run
+
+
 def timeline(outcome: Outcome, title: str | None = None) -> None:
     """The waterfall of every replica, then the per-phase quantiles across replicas."""
+    if _dry(outcome):
+        return
     display(figures.waterfall(outcome.timeline, title or f"{outcome.scenario.name}: cold start per replica"))
     quantiles(outcome)
 
@@ -101,6 +109,8 @@ def quantiles(outcome: Outcome) -> None:
 
 def budgets(outcome: Outcome) -> None:
     """Every budget overrun named; nothing to say when all phases are inside the profile's budgets."""
+    if _dry(outcome):
+        return
     if not outcome.overruns:
         display(Markdown(f"All phases within the budgets of profile `{outcome.scenario.profile.name}`."))
         return
@@ -111,6 +121,7 @@ def budgets(outcome: Outcome) -> None:
 
 
 def floor(outcome: Outcome) -> None:
+    """The profile's physical floor and how close the measured run came to it."""
     f = outcome.floor
     eff = f"{outcome.efficiency:.0%}" if outcome.efficiency else "n/a"
     display(HTML(_table(["physical floor", "seconds"], [
@@ -129,6 +140,9 @@ def _phase_p50(outcome: Outcome) -> dict[str, float]:
 def compare(outcomes: Sequence[Outcome], title: str = "Time to /health") -> None:
     """Side by side: a stacked bar per scenario and a table with time to ready and the ratio to the first."""
     rows = [(o.scenario.name, _phase_p50(o), o.time_to_ready, o.failure) for o in outcomes]
+    if not rows:
+        display(Markdown("*Nothing to compare: no scenario was measured.*"))
+        return
     display(figures.comparison(rows, title))
     base = outcomes[0].time_to_ready if outcomes else None
     table = []
@@ -144,7 +158,7 @@ def compare(outcomes: Sequence[Outcome], title: str = "Time to /health") -> None
 
 def save(outcome: Outcome, out_dir: str | Path | None) -> Path | None:
     """Write timings.json for this outcome (validated against the schema); no output_dir, nothing written."""
-    if not out_dir:
+    if not out_dir or outcome.dry_run:
         return None
     path = write_timings(Path(out_dir) / "timings.json", outcome.timeline, profile=outcome.scenario.profile,
                          run_id=outcome.run_id)
@@ -258,6 +272,8 @@ def failures(outcomes: Sequence[Outcome]) -> None:
 
 def previous(outcome: Outcome, out_root: str | Path = "outputs") -> None:
     """What changed since the last run of the same profile in outputs/ (if there is one)."""
+    if _dry(outcome):
+        return
     runs = sorted((Path(out_root) / outcome.scenario.profile.name).glob("*/timings.json"),
                   key=lambda p: p.stat().st_mtime)
     runs = [p for p in runs if p.parent.name != outcome.run_id]

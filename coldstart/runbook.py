@@ -78,10 +78,11 @@ class Outcome:
     warm_up_failure: str | None = None
     truth: dict[tuple[str, str], Any] | None = None
     requests_per_pod: float | None = None
+    dry_run: bool = False
 
     @property
     def as_expected(self) -> bool:
-        return self.ready == self.scenario.expect_ready
+        return self.dry_run or self.ready == self.scenario.expect_ready
 
     @property
     def time_to_ready(self) -> float | None:
@@ -217,6 +218,24 @@ def _requests_per_pod(conn: Cluster, replicas: int) -> float | None:
     if conn.embedded is None:
         return None
     return len(conn.embedded.api.requests) / max(1, replicas)
+
+
+def rollout(profile: Profile, cluster: str = "embedded", *, replicas: int = 1, apply: bool = True,
+            timeout: float | None = None, run_id: str | None = None,
+            progress: Callable[[Progress], None] | None = None) -> Outcome:
+    """The rollout's main scenario: the recommended render scaled from zero (or, with apply=False, nothing:
+    the plan shows what would change and no measurement is made)."""
+    scenario = Scenario("recommended", profile, replicas=replicas, timeout=timeout)
+    if apply:
+        return run(scenario, cluster, progress=progress, run_id=run_id)
+    floor = physical_floor(profile)
+    return Outcome(scenario, run_id or "dry-run", cluster, False, None, Timeline(), {}, [], floor, None,
+                   dry_run=True)
+
+
+def present(outcomes: list[Outcome | None]) -> list[Outcome]:
+    """The outcomes that measured something (drops skipped scenarios and dry runs)."""
+    return [o for o in outcomes if o is not None and not o.dry_run]
 
 
 def compare(scenarios: list[Scenario], cluster: str = "embedded", *,

@@ -478,3 +478,20 @@ def test_ground_truth_phases_are_recorded_in_order(cluster: Cluster):
 
 def _epoch(stamp: str) -> float:
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def test_bad_input_from_a_manifest_is_reported_not_crashed_on(cluster: Cluster):
+    """An unparseable image, a Never policy without the image, unexpanded numbers: kubelet answers, sim goes on."""
+    cluster.pod("a", [sidecar("registry.local:5000/Tools/App:1.0")])
+    cluster.pod("b", [sidecar("registry.local:5000/tools/app:9.9") | {"imagePullPolicy": "Never"}])
+    odd = engine(cluster.profile.image.vllm, ["--model=Qwen/Qwen2.5-7B-Instruct", "--tensor-parallel-size=$(TP)",
+                                              "--gpu-memory-utilization=${UTIL}"], env=OFFLINE, memory="lots")
+    odd["startupProbe"]["periodSeconds"] = "often"
+    cluster.pod("c", [odd], volumes=[SHM])
+    cluster.run(300)
+    assert cluster.events("a", "InspectFailed")[0]["message"].endswith("invalid reference format")
+    assert cluster.container("a", "helper")["state"]["waiting"]["reason"] == "InvalidImageName"
+    assert cluster.messages("b", "ErrImageNeverPull") == [
+        'Container image "registry.local:5000/tools/app:9.9" is not present with pull policy of Never']
+    assert cluster.container("b", "helper")["state"]["waiting"]["reason"] == "ErrImageNeverPull"
+    assert cluster.log("c")  # the engine ran with vLLM's defaults for what it could not read

@@ -13,6 +13,7 @@ registry every time, and a tag that moved since downloads the new image. GKE ima
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 from coldstart.embedded.context import ImageRef, SimContext
@@ -24,6 +25,9 @@ STREAMING_REFERENCE_BYTES = 5e9  # image streaming starts a 5 GB image in kineti
 UNPACKED_RATIO = 1.97
 MANIFEST_SECONDS = 0.4  # token, tag resolution and manifest round trips every pull pays (all a warm re-pull pays)
 IMMUTABLE_TAG_HOSTS = ("registry.k8s.io",)  # the image promoter never re-pushes a tag there
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+VALID_REFERENCE = re.compile(rf"^(?:[a-zA-Z0-9.-]+(?::\d+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+                             r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$")
 
 
 def go_duration(seconds: float) -> str:
@@ -138,6 +142,7 @@ class EnsureResult:
     digest: str | None
     streamed: bool = False
     pull_seconds: float = 0.0
+    waiting: str | None = None  # the container's waiting reason when the image cannot be had
 
 
 class ImageService:
@@ -157,7 +162,14 @@ class ImageService:
         return stored.lazy_until if stored else None
 
     def ensure(self, node: str, labels: dict[str, str], ref: str, policy: str, now: float) -> EnsureResult:
-        parsed = ImageRef.parse(ref)
+        try:
+            if not VALID_REFERENCE.match(ref):
+                raise ValueError(ref)
+            parsed = ImageRef.parse(ref)
+        except ValueError:
+            return EnsureResult(now, False, "InspectFailed", f'Failed to apply default image tag "{ref}": couldn\'t '
+                                f'parse image name "{ref}": invalid reference format', ref, "", None,
+                                waiting="InvalidImageName")
         store = self.node(node)
         repo = full_repo(parsed)
         present = store.present(parsed, now)

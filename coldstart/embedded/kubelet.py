@@ -167,7 +167,7 @@ class Kubelet:
             self._event(run, c, "Normal", "Pulling", f'Pulling image "{ref}"')
         if result.reason != "Pulled":
             self._event(run, c, "Warning", result.reason, result.message)
-            c.state = {"waiting": {"reason": result.reason, "message": result.message}}
+            c.state = {"waiting": {"reason": result.waiting or result.reason, "message": result.message}}
             self._write(run)
             return
         c.timers.append(self.clock.call_at(result.ready_at, self._pulled, run, c, c.instance, result, first))

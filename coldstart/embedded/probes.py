@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from coldstart.embedded.clock import Timer, VirtualClock
-from coldstart.embedded.process import Health
+from coldstart.embedded.process import Health, as_float, as_int
 
 KINDS = ("startup", "readiness", "liveness")
 
@@ -46,9 +46,9 @@ class Probe:
             handler, port, host = "tcp", _port(spec["tcpSocket"].get("port"), container), spec["tcpSocket"].get("host")
         elif isinstance(spec.get("grpc"), dict):
             handler, port = "grpc", _port(spec["grpc"].get("port"), container)
-        return cls(kind, handler, port, path, scheme, host, float(spec.get("initialDelaySeconds") or 0),
-                   float(spec.get("periodSeconds") or 10), int(spec.get("successThreshold") or 1),
-                   int(spec.get("failureThreshold") or 3))
+        return cls(kind, handler, port, path, scheme, host, as_float(spec.get("initialDelaySeconds"), 0.0),
+                   max(1.0, as_float(spec.get("periodSeconds"), 10.0)), max(1, as_int(spec.get("successThreshold"), 1)),
+                   max(1, as_int(spec.get("failureThreshold"), 3)))
 
 
 def _port(value: object, container: dict) -> int | None:
@@ -59,7 +59,7 @@ def _port(value: object, container: dict) -> int | None:
         return int(value)
     for p in container.get("ports") or []:
         if p.get("name") == value:
-            return int(p.get("containerPort"))
+            return as_int(p.get("containerPort"), 0) or None
     return None
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from coldstart.embedded.store import Store
 from coldstart.embedded.volumes import Mount
+from coldstart.quantity import to_bytes
 
 _REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 FOREVER_WORDS = ("sleep infinity", "infinity", "tail -f", "sleep 1e9", "wait")
@@ -84,6 +85,29 @@ class ContainerEnv:
         return self.pod["metadata"].get("uid", "")
 
 
+def as_int(value: Any, default: int) -> int:
+    """A manifest number (`"2"`, `2`, `"2.0"`); the default when it is not one (e.g. an unexpanded `$(TP)`)."""
+    try:
+        return int(float(str(value)))
+    except (TypeError, ValueError):
+        return default
+
+
+def as_float(value: Any, default: float) -> float:
+    try:
+        return float(str(value))
+    except (TypeError, ValueError):
+        return default
+
+
+def as_bytes(value: Any) -> int | None:
+    """A memory quantity in bytes, None when absent or malformed."""
+    try:
+        return to_bytes(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
 def expand_refs(text: str, env: dict[str, str]) -> str:
     """Kubernetes `$(VAR)` expansion: defined variables are replaced, `$$` becomes `$`, the rest stays."""
     def sub(m: re.Match) -> str:
@@ -112,6 +136,13 @@ def _node_ip(node: dict) -> str:
     return ""
 
 
+def _b64(raw: str) -> str:
+    try:
+        return base64.b64decode(raw).decode(errors="replace")
+    except (ValueError, TypeError):
+        return str(raw)
+
+
 def _keyed(store: Store, kind: str, ns: str, ref: dict) -> str | None:
     obj = store.get(kind, ns, ref.get("name", "")) or {}
     key = ref.get("key", "")
@@ -119,7 +150,7 @@ def _keyed(store: Store, kind: str, ns: str, ref: dict) -> str | None:
         if key in (obj.get("stringData") or {}):
             return obj["stringData"][key]
         raw = (obj.get("data") or {}).get(key)
-        return base64.b64decode(raw).decode(errors="replace") if raw else None
+        return _b64(raw) if raw else None
     return (obj.get("data") or {}).get(key)
 
 
@@ -134,7 +165,7 @@ def resolve_env(store: Store, pod: dict, container: dict, node: dict, pod_ip: st
                 obj = store.get(kind, ns, source[key].get("name", "")) or {}
                 data = dict(obj.get("data") or {})
                 if kind == "/Secret":
-                    data = {k: base64.b64decode(v).decode(errors="replace") for k, v in data.items()}
+                    data = {k: _b64(v) for k, v in data.items()}
                     data.update(obj.get("stringData") or {})
                 env.update({prefix + k: str(v) for k, v in data.items()})
     for item in container.get("env") or []:
@@ -170,7 +201,7 @@ def generic_plan(env: ContainerEnv) -> Plan:
     A storage initializer downloads the model into its emptyDir at the Hub rate first."""
     text = " ".join(env.argv).lower()
     image = env.container.get("image", "").lower()
-    ports = frozenset(int(p["containerPort"]) for p in env.container.get("ports") or [] if p.get("containerPort"))
+    ports = frozenset(as_int(p.get("containerPort"), 0) for p in env.container.get("ports") or [])
     up = Step(0.5, health=Health(ports), memory=64 * 2**20)
     if "storage-initializer" in image:
         seconds = env.extra.get("download_seconds", 30.0)

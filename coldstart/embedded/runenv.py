@@ -11,7 +11,7 @@ import hashlib
 from coldstart.embedded.context import ImageRef, SimContext
 from coldstart.embedded.images import ImageService
 from coldstart.embedded.podstatus import ContainerRun, PodRun
-from coldstart.embedded.process import ContainerEnv, argv_of, resolve_env
+from coldstart.embedded.process import ContainerEnv, argv_of, as_bytes, as_int, resolve_env
 from coldstart.embedded.vllm_model import weight_bytes
 from coldstart.embedded.volumes import NodeSideState, container_mounts, shm_bytes
 from coldstart.quantity import to_bytes
@@ -37,7 +37,7 @@ def node_ready(node: dict | None, gpu_resource: str, gpus_needed: int) -> bool:
         return True
     allocatable = (node.get("status") or {}).get("allocatable") or {}
     try:
-        return int(str(allocatable.get(gpu_resource, "0"))) >= gpus_needed
+        return as_int(allocatable.get(gpu_resource, "0"), 0) >= gpus_needed
     except ValueError:
         return False
 
@@ -49,8 +49,8 @@ def _limit(container: dict, name: str) -> str | None:
 
 def pod_gpus(pod: dict, gpu_resource: str) -> int:
     spec = pod.get("spec", {})
-    mains = sum(int(str(_limit(c, gpu_resource) or 0)) for c in spec.get("containers") or [])
-    inits = max([int(str(_limit(c, gpu_resource) or 0)) for c in spec.get("initContainers") or []] or [0])
+    mains = sum(as_int(_limit(c, gpu_resource), 0) for c in spec.get("containers") or [])
+    inits = max([as_int(_limit(c, gpu_resource), 0) for c in spec.get("initContainers") or []] or [0])
     return max(mains, inits)
 
 
@@ -85,9 +85,10 @@ def container_env(ctx: SimContext, images: ImageService, state: NodeSideState, r
     mounts = container_mounts(store, pod, c.spec, ctx.kinetics)
     memory = _limit(c.spec, "memory")
     limits = [_limit(x, "memory") for x in pod.get("spec", {}).get("containers") or []]
-    pod_limit = sum(to_bytes(x) for x in limits) if limits and all(limits) else None
-    node_memory = to_bytes((node.get("status") or {}).get("allocatable", {}).get("memory")
-                           or ctx.profile.nodes.node_memory)
+    sizes = [as_bytes(x) for x in limits]
+    pod_limit = sum(x for x in sizes if x) if sizes and all(sizes) else None
+    node_memory = as_bytes((node.get("status") or {}).get("allocatable", {}).get("memory")) \
+        or to_bytes(ctx.profile.nodes.node_memory)
     modelcar = next((x for x in run.all if is_modelcar(ctx, x.spec.get("image", ""))), None)
     modelcar_digest = modelcar.image_id.rpartition("@")[2] if modelcar and modelcar.image_id else None
     extra = {}
@@ -96,8 +97,8 @@ def container_env(ctx: SimContext, images: ImageService, state: NodeSideState, r
                                                / (ctx.kinetics.hf_hub_mb_per_s * 1e6))
     return ContainerEnv(
         pod=pod, container=c.spec, node=node, argv=argv_of(c.spec, env), env=env, mounts=mounts,
-        shm_bytes=shm_bytes(mounts, pod_limit, node_memory), memory_limit=to_bytes(memory) if memory else None,
-        gpus=int(str(_limit(c.spec, ctx.profile.gpu.resource) or 0)), started_at=ctx.now(),
+        shm_bytes=shm_bytes(mounts, pod_limit, node_memory), memory_limit=as_bytes(memory),
+        gpus=as_int(_limit(c.spec, ctx.profile.gpu.resource), 0), started_at=ctx.now(),
         restart_count=c.restart_count, pod_ip=run.pod_ip, init=c.init, image_digest=digest,
         image_lazy_until=images.lazy_until(run.node, digest),
         modelcar_lazy_until=images.lazy_until(run.node, modelcar_digest), modelcar=modelcar is not None,

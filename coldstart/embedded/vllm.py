@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from coldstart.embedded import vllm_logs as L
 from coldstart.embedded.context import SimContext
-from coldstart.embedded.process import ContainerEnv, Health, Plan, Step
+from coldstart.embedded.process import ContainerEnv, Health, Plan, Step, as_int
 from coldstart.embedded.vllm_args import EngineArgs
 from coldstart.embedded.vllm_model import DEFAULT_MAX_MODEL_LEN, architecture, is_repo_id, max_length, weight_bytes
 from coldstart.embedded.volumes import NodeSideState, mount_for
@@ -85,7 +85,7 @@ class _Engine:
         self.model = args.model
         self.weights = weight_bytes(self.model, ctx.profile)
         self.tp = args.tensor_parallel
-        self.world = self.tp * int(args.get("pipeline-parallel-size", 1) or 1)
+        self.world = self.tp * max(1, as_int(args.get("pipeline-parallel-size", 1), 1))
         self.gpu_gib = ctx.profile.gpu.memory_gib
         self.util = args.gpu_memory_utilization
         level = args.compilation_level
@@ -249,8 +249,8 @@ class _Engine:
         streamer = self.args.load_format.startswith("runai_streamer")
         storage = self._storage_rate()
         if streamer:
-            concurrency = int(self.args.loader_extra.get("concurrency")
-                              or self.vars.get("RUNAI_STREAMER_CONCURRENCY") or 16)
+            concurrency = max(1, as_int(self.args.loader_extra.get("concurrency")
+                                        or self.vars.get("RUNAI_STREAMER_CONCURRENCY"), 16))
             rate = min(storage, concurrency * k.streamer_gib_per_s_per_stream)
         else:
             rate = min(storage, k.loader_gib_per_s)
@@ -278,10 +278,7 @@ class _Engine:
         """The Run:ai streamer fills its CPU buffer as it reads; a tight memory limit is crossed mid-stream."""
         tl = self.tl
         limit_raw = self.args.loader_extra.get("memory_limit", self.vars.get("RUNAI_STREAMER_MEMORY_LIMIT"))
-        try:
-            limit = int(limit_raw) if limit_raw not in (None, "") else -1
-        except ValueError:
-            limit = -1
+        limit = as_int(limit_raw, -1)
         buffer = min(self.weights, STREAMER_UNBOUNDED_BYTES if limit < 0 else limit)
         base = self.rss + self.shm_used
         tensors = max(1, int(self.weights / 45e6))

@@ -42,15 +42,16 @@ class EngineArgs:
 
     @property
     def port(self) -> int:
-        return int(self.get("port", self.get("http-port", 8080 if self.entry == "kserve" else 8000)))
+        default = 8080 if self.entry == "kserve" else 8000
+        return _number(self.get("port", self.get("http-port", default)), default, int)
 
     @property
     def tensor_parallel(self) -> int:
-        return int(self.get("tensor-parallel-size", 1))
+        return max(1, _number(self.get("tensor-parallel-size", 1), 1, int))
 
     @property
     def gpu_memory_utilization(self) -> float:
-        return float(self.get("gpu-memory-utilization", 0.9))
+        return _number(self.get("gpu-memory-utilization", 0.9), 0.9, float)
 
     @property
     def enforce_eager(self) -> bool:
@@ -98,6 +99,14 @@ class EngineArgs:
             shown[name.replace("-", "_")] = _typed(value)
         shown.setdefault("model", self.model)
         return shown
+
+
+def _number(value: Any, default: Any, cast: type) -> Any:
+    """A numeric flag as vLLM's argparse would read it; the default when it is not a number."""
+    try:
+        return cast(float(str(value))) if cast is int else cast(str(value))
+    except (TypeError, ValueError):
+        return default
 
 
 def _typed(value: Any) -> Any:

@@ -122,7 +122,10 @@ def container_mounts(store: Store, pod: dict, container: dict, kinetics: Kinetic
             mounts.append(Mount(path, vm["name"], "pvc", f"{ns}/{name}", kind, read_rate(kind, sc, kinetics)))
         elif "emptyDir" in volume:
             spec = volume.get("emptyDir") or {}
-            size = to_bytes(spec["sizeLimit"]) if spec.get("sizeLimit") else None
+            try:
+                size = to_bytes(spec["sizeLimit"]) if spec.get("sizeLimit") else None
+            except ValueError:
+                size = None
             kind = "memory" if spec.get("medium") == "Memory" else "emptyDir"
             mounts.append(Mount(path, vm["name"], kind, size_bytes=size, read_gib_per_s=kinetics.disk_gib_per_s))
         else:

@@ -4,7 +4,8 @@ Quantiles follow kube-burner's podLatency so figures can be set side by side wit
 summarises each condition with github.com/montanaflynn/stats v0.7.1 `Percentile` (sort; index = p/100 * n;
 a whole index takes that element, otherwise the mean of the two around it) plus `Max` and `Mean`, and its
 thresholds are `{conditionType, metric: P50|P95|P99|Avg|Max, threshold}` checked as `value > threshold`.
-We keep seconds as floats where kube-burner truncates to whole milliseconds.
+We keep seconds as floats where kube-burner truncates to whole milliseconds, and name its `Max`/`Avg`
+metrics `max`/`mean`.
 """
 
 from __future__ import annotations

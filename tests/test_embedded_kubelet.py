@@ -412,23 +412,36 @@ def test_startup_probe_window_too_short_restarts_then_backs_off():
     assert fixed.condition("a", "Ready")["status"] == "True" and fixed.container("a")["restartCount"] == 0
 
 
-def test_backoff_doubles_from_ten_seconds():
+def test_crash_loop_back_off_doubles_from_ten_seconds_to_five_minutes():
     c = Cluster()
     c.node()
-    crash = {"name": "app", "image": "registry.local:5000/tools/app:1.0",
-             "command": ["sh", "-c", "exit 1"], "livenessProbe": {"tcpSocket": {"port": 9999}, "periodSeconds": 1,
-                                                                  "failureThreshold": 1}}
-    c.pod("a", [crash])
-    c.run(200)
-    starts = [e for e in c.store.list("/Event")[0] if e["reason"] == "Started"]
-    assert starts[0]["count"] >= 4
+    c.pod("a", [{"name": "app", "image": "registry.local:5000/tools/app:1.0", "command": ["sh", "-c", "exit 3"]}])
+    c.run(1800)
+    starts = c.events("a", "Started")  # the recorder opens a new Event object every ten minutes
+    first, last = _epoch(starts[0]["firstTimestamp"]), _epoch(starts[-1]["lastTimestamp"])
+    restarts = sum(e["count"] for e in starts) - 1
+    # restarts: immediately, then after 10, 20, 40, 80, 160, 300, 300 ... seconds (plus ~2 s to start each time)
+    delays = [0, 10, 20, 40, 80, 160] + [300] * 10
+    expected = sum(1 for i in range(len(delays)) if sum(delays[:i + 1]) + 2.2 * (i + 1) <= last - first + 1)
+    assert restarts == pytest.approx(expected, abs=1) and restarts >= 8
+    status = c.container("a", "app")
+    assert status["lastState"]["terminated"]["exitCode"] == 3
+    assert status["state"]["waiting"] == {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed "
+                                          f"container=app pod=a_ns({c.store.get('/Pod', NS, 'a')['metadata']['uid']})"}
     assert go_duration(10) == "10s" and go_duration(70.933) == "1m10.933s" and go_duration(0.4121) == "412ms"
-    waiting = c.container("a", "app")["state"].get("waiting") or {}
-    assert waiting.get("reason") in (None, "CrashLoopBackOff")
-    kills = c.messages("a", "Killing")
-    assert kills == ["Container app failed liveness probe, will be restarted"]
+
+
+def test_liveness_probe_kills_a_process_that_never_answers():
+    c = Cluster()
+    c.node()
+    app = {"name": "app", "image": "registry.local:5000/tools/app:1.0", "command": ["sleep", "infinity"],
+           "livenessProbe": {"tcpSocket": {"port": 9999}, "periodSeconds": 1, "failureThreshold": 1}}
+    c.pod("a", [app])
+    c.run(200)
+    assert c.messages("a", "Killing") == ["Container app failed liveness probe, will be restarted"]
     assert re.fullmatch(r"Liveness probe failed: dial tcp 10\.4\.1\.\d+:9999: connect: connection refused",
                         c.messages("a", "Unhealthy")[0])
+    assert c.container("a", "app")["restartCount"] >= 3
 
 
 def test_deleting_a_running_pod_stops_its_containers_and_drops_its_logs(cluster: Cluster):

@@ -215,8 +215,10 @@ def generic_plan(env: ContainerEnv) -> Plan:
         echoed = re.findall(r"echo\s+'([^']*)'|echo\s+\"([^\"]*)\"", " ".join(env.argv))
         lines = [a or b for a, b in echoed]
         return Plan([Step(0.1, lines)], exit_at=0.2)
-    if re.fullmatch(r"\s*(/bin/)?(sh|bash)\s+-c\s+(true|exit 0|:)\s*", text):
-        return Plan([Step(0.1)], exit_at=0.1)
+    done = re.fullmatch(r"\s*(?:/bin/)?(?:sh|bash)\s+-c\s+(true|false|:|exit\s+(\d+))\s*", text)
+    if done:
+        code = int(done.group(2)) if done.group(2) else (1 if done.group(1) == "false" else 0)
+        return Plan([Step(0.1)], exit_at=0.1, exit_code=code)
     return Plan([up])
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from coldstart.embedded.vllm_args import find_launch
 from tests.conftest import FIXTURES
-from tests.test_embedded_kubelet import GOOD_ARGS, NS, OFFLINE, SHM, Cluster, engine, hf_cache
+from tests.test_embedded_kubelet import GOOD_ARGS, NS, OFFLINE, SHM, Cluster, _epoch, engine, hf_cache
 
 LINE = re.compile(r"^(?:\((?P<proc>APIServer|EngineCore_DP0|Worker_TP\d+) pid=\d+\) )?(?P<level>INFO|WARNING|ERROR) "
                   r"(?P<stamp>\d\d-\d\d \d\d:\d\d:\d\d) \[(?P<src>[\w.]+\.py:\d+)\] (?P<msg>.*)$")
@@ -347,3 +347,23 @@ def test_coldstarts_own_parsers_read_the_simulation_back_to_its_ground_truth():
         assert phase in parsed.phases, phase
         assert parsed.phases[phase].start == pytest.approx(begin - t0, abs=1.6), phase
         assert parsed.phases[phase].end == pytest.approx(end - t0, abs=1.6), phase
+
+
+def test_storage_initializer_downloads_into_an_emptydir_the_engine_then_reads():
+    c = Cluster()
+    c.node()
+    models = {"name": "kserve-provision-location", "emptyDir": {}}
+    mount = {"name": "kserve-provision-location", "mountPath": "/mnt/models"}
+    init = [{"name": "storage-initializer", "image": "kserve/storage-initializer:v0.15.0",
+             "args": [f"hf://{c.profile.model.name}", "/mnt/models"], "volumeMounts": [mount]}]
+    vllm = engine(c.profile.image.vllm, ["--model=/mnt/models", "--gpu-memory-utilization=0.75",
+                                         "--max-model-len=8192"], env=OFFLINE, name="kserve-container", mounts=[mount])
+    c.pod("a", [vllm], init=init, volumes=[SHM, models])
+    c.run(900)
+    assert ready(c)
+    status = c.status("a")["initContainerStatuses"][0]["state"]["terminated"]
+    k = c.profile.kinetics
+    download = c.profile.model.weight_bytes / (k.hf_hub_mb_per_s * 1e6)
+    assert _epoch(status["finishedAt"]) - _epoch(status["startedAt"]) == pytest.approx(download, rel=0.1)
+    assert c.log("a", "storage-initializer")[-1] == "INFO:root:Successfully copied into /mnt/models"
+    assert took(c, "weights_load") == pytest.approx(c.profile.model.weight_bytes / 2**30 / k.loader_gib_per_s, rel=0.1)

@@ -14,10 +14,10 @@ logs are dropped. Ground truth goes to ctx.mark: image_pull, container_start, th
 from __future__ import annotations
 
 from coldstart.embedded.context import SimContext
-from coldstart.embedded.images import ImageService, default_pull_policy, go_duration
+from coldstart.embedded.images import EnsureResult, ImageService, default_pull_policy, go_duration
 from coldstart.embedded.podstatus import ContainerRun, PodRun
 from coldstart.embedded.probes import ProbeCallbacks, ProbeRunner
-from coldstart.embedded.process import Health, Plan, enforce_memory, generic_plan
+from coldstart.embedded.process import Health, Plan, Step, enforce_memory, generic_plan
 from coldstart.embedded.runenv import container_env, node_ip, node_ready, pod_gpus, pod_ip
 from coldstart.embedded.store import Change, rfc3339
 from coldstart.embedded.vllm import engine_plan
@@ -172,7 +172,7 @@ class Kubelet:
             return
         c.timers.append(self.clock.call_at(result.ready_at, self._pulled, run, c, c.instance, result, first))
 
-    def _pulled(self, run: PodRun, c: ContainerRun, inst: int, result, first: bool) -> None:
+    def _pulled(self, run: PodRun, c: ContainerRun, inst: int, result: EnsureResult, first: bool) -> None:
         if self._stale(run, c, inst):
             return
         now = self.clock.now()
@@ -202,9 +202,6 @@ class Kubelet:
         self._event(run, c, "Normal", "Started", f"Started container {c.name}")
         env = container_env(self.ctx, self.images, self.state, run, c, digest)
         launch = None if c.init else find_launch(env.argv, c.spec.get("image", ""), env.env)
-        if "storage-initializer" in c.spec.get("image", ""):
-            location = f"emptyDir:{run.uid}/" + next((m.volume for m in env.mounts), "")
-            env.extra["on_done"] = lambda: self.state.write(location, "weights")
         plan = engine_plan(env, launch, self.ctx, self.state) if launch else generic_plan(env)
         c.plan = plan = enforce_memory(plan, env.memory_limit)
         if plan.engine:
@@ -224,7 +221,7 @@ class Kubelet:
         self._write(run)
         self._next(run)
 
-    def _step(self, run: PodRun, c: ContainerRun, inst: int, step) -> None:
+    def _step(self, run: PodRun, c: ContainerRun, inst: int, step: Step) -> None:
         if self._stale(run, c, inst):
             return
         now = self.clock.now()

@@ -77,7 +77,6 @@ class ContainerEnv:
     image_lazy_until: float | None = None  # image streaming: reads from the image are remote until then
     modelcar_lazy_until: float | None = None  # same, for a modelcar image in the pod (weights at /mnt/models)
     modelcar: bool = False  # the pod carries a KServe modelcar (weights on the node's disk at /mnt/models)
-    storage_initializer: bool = False  # an init container downloaded the weights into an emptyDir
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -208,8 +207,8 @@ def generic_plan(env: ContainerEnv) -> Plan:
         uri = next((a for a in env.argv if "://" in a), "")
         lines = [f"INFO:root:Initializing, args: src_uri [{uri}] dest_path[ [/mnt/models]",
                  "INFO:root:Copying contents of the model to local"]
-        return Plan([Step(0.2, lines), Step(seconds, ["INFO:root:Successfully copied into /mnt/models"],
-                                                     effect=env.extra.get("on_done"))], exit_at=seconds + 0.3)
+        return Plan([Step(0.2, lines), Step(seconds, ["INFO:root:Successfully copied into /mnt/models"])],
+                    exit_at=seconds + 0.3)
     forever = any(word in text for word in FOREVER_WORDS) or "pause" in image
     if env.init and not forever and env.container.get("restartPolicy") != "Always":
         echoed = re.findall(r"echo\s+'([^']*)'|echo\s+\"([^\"]*)\"", " ".join(env.argv))

@@ -101,5 +101,4 @@ def container_env(ctx: SimContext, images: ImageService, state: NodeSideState, r
         gpus=as_int(_limit(c.spec, ctx.profile.gpu.resource), 0), started_at=ctx.now(),
         restart_count=c.restart_count, pod_ip=run.pod_ip, init=c.init, image_digest=digest,
         image_lazy_until=images.lazy_until(run.node, digest),
-        modelcar_lazy_until=images.lazy_until(run.node, modelcar_digest), modelcar=modelcar is not None,
-        storage_initializer=any("storage-initializer" in x.spec.get("image", "") for x in run.inits), extra=extra)
+        modelcar_lazy_until=images.lazy_until(run.node, modelcar_digest), modelcar=modelcar is not None, extra=extra)

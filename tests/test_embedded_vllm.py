@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from coldstart.embedded.vllm_args import find_launch
+from coldstart.embedded.vllm_args import find_launch, with_entrypoint
 from tests.conftest import FIXTURES
 from tests.test_embedded_kubelet import GOOD_ARGS, NS, OFFLINE, SHM, Cluster, _epoch, engine, hf_cache
 
@@ -71,6 +71,14 @@ def test_launch_lines_are_read_as_vllm_reads_them(argv, image, env, model, flags
     assert launch is not None and launch.model == model
     for name, value in flags.items():
         assert launch.get(name) == value
+
+
+def test_args_only_go_to_the_images_entrypoint():
+    container = {"image": "vllm/vllm-openai:v0.11.0", "args": ["Qwen/Qwen2.5-7B-Instruct", "--port", "8080"]}
+    launch = find_launch(with_entrypoint(container, container["args"]), container["image"], {})
+    assert launch is not None and launch.model == "Qwen/Qwen2.5-7B-Instruct" and launch.port == 8080
+    shell = {"image": "vllm/vllm-openai:v0.11.0", "args": ["sh", "-c", "vllm serve x/y"]}
+    assert with_entrypoint(shell, shell["args"]) == shell["args"]
 
 
 def test_not_vllm_is_not_a_launch():

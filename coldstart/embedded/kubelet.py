@@ -21,7 +21,7 @@ from coldstart.embedded.process import Health, Plan, Step, enforce_memory, gener
 from coldstart.embedded.runenv import container_env, node_ip, node_ready, pod_gpus, pod_ip
 from coldstart.embedded.store import Change, rfc3339
 from coldstart.embedded.vllm import engine_plan
-from coldstart.embedded.vllm_args import find_launch
+from coldstart.embedded.vllm_args import find_launch, with_entrypoint
 from coldstart.embedded.volumes import NodeSideState, check_volumes
 
 RETRY_SECONDS = 10.0  # pod worker requeue while volumes are not ready
@@ -201,7 +201,7 @@ class Kubelet:
         c.running_since, c.health, c.memory = now, Health(), 0
         self._event(run, c, "Normal", "Started", f"Started container {c.name}")
         env = container_env(self.ctx, self.images, self.state, run, c, digest)
-        launch = None if c.init else find_launch(env.argv, c.spec.get("image", ""), env.env)
+        launch = None if c.init else find_launch(with_entrypoint(c.spec, env.argv), c.spec.get("image", ""), env.env)
         plan = engine_plan(env, launch, self.ctx, self.state) if launch else generic_plan(env)
         c.plan = plan = enforce_memory(plan, env.memory_limit)
         if plan.engine:

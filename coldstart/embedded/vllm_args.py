@@ -148,6 +148,19 @@ def _commands(script: str) -> list[list[str]]:
     return [c for c in commands if c]
 
 
+def with_entrypoint(container: dict, argv: list[str]) -> list[str]:
+    """argv as the process sees it: without `command`, the image's entrypoint comes first (`vllm serve` in
+    vllm/vllm-openai and its rebuilds, `python -m huggingfaceserver` in KServe's image)."""
+    if container.get("command"):
+        return argv
+    image = str(container.get("image", "")).lower()
+    if "huggingfaceserver" in image:
+        return ["python", "-m", "huggingfaceserver", *argv]
+    if "vllm" in image and (not argv or os.path.basename(argv[0]) not in SHELLS | {"vllm", "python", "python3"}):
+        return ["vllm", "serve", *argv]
+    return argv
+
+
 def find_launch(argv: list[str], image: str, env: dict[str, str]) -> EngineArgs | None:
     """The vLLM (or KServe Hugging Face server) launch in a container's argv, if any."""
     if argv and os.path.basename(argv[0]) in SHELLS:

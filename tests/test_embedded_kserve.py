@@ -191,3 +191,18 @@ def test_merge_and_placeholder_helpers():
     isvc = {"metadata": {"name": "m", "namespace": "ns", "labels": {"team": "a"}, "annotations": {"x/y": "z"}}}
     assert fill_placeholders(["{{.Name}}", "{{ .Namespace }}", "{{.Labels.team}}", '{{index .Annotations "x/y"}}'],
                              isvc) == ["m", "ns", "a", "z"]
+
+
+def test_custom_predictor_containers_need_no_runtime():
+    ctx, sim = _sim()
+    ctx.store.create({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                      "metadata": {"name": "custom", "namespace": "default"},
+                      "spec": {"predictor": {"minReplicas": 1, "containers": [
+                          {"name": "kserve-container", "image": "registry.local:5000/vllm/vllm-openai:v0.11.0",
+                           "args": ["--model", "/mnt/models"],
+                           "env": [{"name": "STORAGE_URI", "value": "pvc://weights/qwen"}]}]}}})
+    sim.run_for(1)
+    spec = _template(ctx, "custom")["spec"]
+    assert [c["name"] for c in spec["containers"]] == ["kserve-container"]
+    assert {"name": "kserve-pvc-source", "persistentVolumeClaim": {"claimName": "weights"}} in spec["volumes"]
+    assert "servingRuntimeName" not in ctx.store.get(ISVC, "default", "custom")["status"]

@@ -289,3 +289,17 @@ def test_empty_gpu_nodes_are_removed_after_ten_minutes_unless_a_buffer_holds_the
     (removed,) = events(ctx.store, "ScaleDown")
     assert removed["message"] == "node removed by cluster autoscaler" and removed["involvedObject"]["kind"] == "Node"
     assert removed["involvedObject"]["name"] != kept["metadata"]["name"]
+
+
+def test_gated_pods_wait_for_their_gates_to_be_removed():
+    ctx, sim = _sim()
+    body = deployment("gated")
+    body["spec"]["template"]["spec"]["schedulingGates"] = [{"name": "example.com/queue"}]
+    ctx.store.create(body)
+    sim.run_for(5)
+    (pod,) = _pods(ctx, "gated")
+    cond = condition(pod, "PodScheduled")
+    assert (cond["status"], cond["reason"]) == ("False", "SchedulingGated") and not pod["spec"].get("nodeName")
+    ctx.store.mutate("/Pod", "default", pod["metadata"]["name"], lambda p: p["spec"].pop("schedulingGates"))
+    sim.run_for(1)
+    assert ctx.store.get("/Pod", "default", pod["metadata"]["name"])["spec"]["nodeName"] == "system-0"

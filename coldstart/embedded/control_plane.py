@@ -13,6 +13,7 @@ from coldstart.embedded.daemonsets import DaemonSetController
 from coldstart.embedded.gc import GarbageCollector
 from coldstart.embedded.kserve import KServeController
 from coldstart.embedded.nodes import NodeLifecycle
+from coldstart.embedded.objects import names
 from coldstart.embedded.persistentvolumes import PersistentVolumeController
 from coldstart.embedded.scheduler import Scheduler
 from coldstart.embedded.statefulsets import StatefulSetController
@@ -21,6 +22,7 @@ from coldstart.embedded.workloads import DeploymentController, ReplicaSetControl
 
 def control_plane(ctx: SimContext) -> list[Controller]:
     """Every D1 controller, wired to one shared context."""
+    names(ctx)  # draw the generated-name seed now, before anyone's jitter, so names do not depend on timing
     lifecycle = NodeLifecycle(ctx)
     return [GarbageCollector(ctx), PersistentVolumeController(ctx), KServeController(ctx), DeploymentController(ctx),
             ReplicaSetController(ctx), StatefulSetController(ctx), DaemonSetController(ctx), Scheduler(ctx),

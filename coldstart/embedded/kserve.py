@@ -89,7 +89,9 @@ def fill_placeholders(obj: Any, isvc: dict) -> Any:
 
 def wire_storage(spec: dict, uri: str) -> None:
     """Make the model at `uri` appear at /mnt/models in the kserve-container, the way KServe does."""
-    main = next(c for c in spec["containers"] if c["name"] == CONTAINER)
+    main = next((c for c in spec["containers"] if c.get("name") == CONTAINER), None)
+    if main is None:
+        return
     limits = {"cpu": "10m", "memory": "15Mi"}
     if uri.startswith("oci://"):
         image = uri.removeprefix("oci://")
@@ -164,7 +166,10 @@ class KServeController(Reconciler):
     def _runtime(self, isvc: dict) -> tuple[dict | None, str, bool, tuple[str, str] | None]:
         """(runtime spec, name, is cluster runtime, failure (reason, message))."""
         namespace = isvc["metadata"]["namespace"]
-        model = (isvc["spec"].get("predictor") or {}).get("model") or {}
+        predictor = isvc["spec"].get("predictor") or {}
+        model = predictor.get("model") or {}
+        if not model and predictor.get("containers"):
+            return {}, "", False, None  # a custom predictor: its own containers, no runtime
         wanted = model.get("runtime")
         if wanted:
             found = self.store.get(RUNTIME, namespace, wanted)
@@ -192,17 +197,22 @@ class KServeController(Reconciler):
         predictor = isvc["spec"].get("predictor") or {}
         model = predictor.get("model") or {}
         containers = fill_placeholders(clone(runtime.get("containers") or []), isvc)
-        index = next((i for i, c in enumerate(containers) if c.get("name") == CONTAINER), 0)
-        mine = {k: v for k, v in model.items() if k not in NOT_CONTAINER_FIELDS}
-        merged = strategic_merge(containers[index], mine)
-        merged["args"] = [*(containers[index].get("args") or []), *(mine.get("args") or [])]
-        merged["name"] = CONTAINER
-        containers[index] = merged
+        if containers:
+            index = next((i for i, c in enumerate(containers) if c.get("name") == CONTAINER), 0)
+            mine = {k: v for k, v in model.items() if k not in NOT_CONTAINER_FIELDS}
+            merged = strategic_merge(containers[index], mine)
+            merged["args"] = [*(containers[index].get("args") or []), *(mine.get("args") or [])]
+            merged["name"] = CONTAINER
+            containers[index] = merged
         base = {k: clone(runtime[k]) for k in RUNTIME_POD_FIELDS if k in runtime}
         spec = strategic_merge(base, {k: v for k, v in predictor.items() if k not in NOT_POD_FIELDS})
-        spec["containers"] = containers + [c for c in predictor.get("containers") or []
+        spec["containers"] = containers + [clone(c) for c in predictor.get("containers") or []
                                            if c.get("name") not in {x.get("name") for x in containers}]
-        uri = model.get("storageUri")
+        if not any(c.get("name") == CONTAINER for c in spec["containers"]) and spec["containers"]:
+            spec["containers"][0]["name"] = spec["containers"][0].get("name") or CONTAINER
+        uri = model.get("storageUri") or next(
+            (e.get("value") for c in spec["containers"] if c.get("name") == CONTAINER
+             for e in c.get("env") or [] if e.get("name") == "STORAGE_URI"), None)
         if uri:
             wire_storage(spec, uri)
         return spec
@@ -221,6 +231,7 @@ class KServeController(Reconciler):
                        if not k.startswith("kubectl.kubernetes.io/")}
         annotations.update(predictor.get("annotations") or {})
         pod_annotations = {**(runtime.get("annotations") or {}), **annotations}
+        spec = self._pod_spec(isvc, runtime)
         uri = (predictor.get("model") or {}).get("storageUri")
         if uri:
             pod_annotations[SOURCE_URI] = uri
@@ -235,12 +246,12 @@ class KServeController(Reconciler):
                                                  "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
                            "template": {"metadata": {"labels": {**(runtime.get("labels") or {}), **labels},
                                                      "annotations": pod_annotations},
-                                        "spec": self._pod_spec(isvc, runtime)}}}
+                                        "spec": spec}}}
         apply_defaults("apps/Deployment", deploy)
         return deploy
 
     def _service(self, isvc: dict, deploy: dict) -> dict:
-        main = next(c for c in deploy["spec"]["template"]["spec"]["containers"] if c["name"] == CONTAINER)
+        main = next((c for c in deploy["spec"]["template"]["spec"]["containers"] if c.get("name") == CONTAINER), {})
         port = next((p.get("containerPort") for p in main.get("ports") or []), 8080)
         name = f"{isvc['metadata']['name']}-predictor"
         return {"apiVersion": "v1", "kind": "Service",

@@ -86,6 +86,11 @@ class Scheduler:
                 != DEFAULT_SCHEDULER:
             return
         now = self.ctx.now()
+        if pod["spec"].get("schedulingGates"):  # not queued until the gates are removed
+            self.store.mutate("/Pod", change.namespace, pod["metadata"]["name"], lambda obj: set_condition(
+                obj.setdefault("status", {}).setdefault("conditions", []), "PodScheduled", "False", "SchedulingGated",
+                "Scheduling is blocked due to non-empty scheduling gates", now, probe_time=True) or False)
+            return
         created = parse_time(pod["metadata"].get("creationTimestamp")) or now
         self.queue[uid] = Queued(change.namespace, pod["metadata"]["name"], uid, max(created, min(now, created + 1)),
                                  ready_at=now)

@@ -1,5 +1,7 @@
 """The kubelets of every simulated node: they run the pods bound to their node (spec.nodeName, set by the
-control plane) the way kubelet v1.33 does, and write what it writes.
+control plane) the way kubelet v1.33 does, and write what it writes. (v1.33, what GKE's channels run: since
+v1.32 `Created container: X` has its colon, v1.35 shortens it to `Container created`, and before v1.35
+`already present on machine` has no `and can be accessed by the pod`; coldstart's parsers read all of them.)
 
 For each pod: claims must be Bound (else `FailedMount`, retried); PD/Hyperdisk claims are attached first
 (`SuccessfulAttachVolume` from the attach/detach controller); the sandbox gets an IP
@@ -103,7 +105,9 @@ class Kubelet:
         check = check_volumes(self.store, pod)
         if check.failure:
             self.recorder.event(run.pod, "Warning", "FailedMount", check.failure, host=run.node)
-            run.timers.append(self.clock.call_later(RETRY_SECONDS, self._volumes, run))
+            run.timers = [t for t in run.timers if not t.cancelled and t.at > self.clock.now()]
+            if not run.timers:  # one pending retry, however many claim changes woke us
+                run.timers.append(self.clock.call_later(RETRY_SECONDS, self._volumes, run))
             return
         run.stage = "attach"
         now = self.clock.now()

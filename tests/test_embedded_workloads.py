@@ -166,8 +166,9 @@ def test_missing_priority_class_is_refused_like_admission_then_created_when_it_a
     sim.run_for(1)
     assert _pods(ctx.store) == []
     (failed,) = events(ctx.store, "FailedCreate")
-    assert failed["type"] == "Warning" and failed["message"].endswith(
-        "is forbidden: no PriorityClass with name vllm-high was found")
+    rs = ctx.store.list("apps/ReplicaSet", "default")[0][0]["metadata"]["name"]
+    assert failed["type"] == "Warning" and failed["message"] == (
+        f'Error creating: pods "{rs}-" is forbidden: no PriorityClass with name vllm-high was found')
     ctx.store.create(priority_class("vllm-high", 1000))
     sim.run_for(1)
     (pod,) = _pods(ctx.store)

@@ -72,7 +72,8 @@ def wait_for(cluster: Any, api_version: str, kind: str, namespace: str | None, *
         items, rv, now = cluster.list(api_version, kind, namespace, label_selector=label_selector)
         start = now if start is None else start
         objects = {o["metadata"]["name"]: o for o in items}
-        _check(objects, done, terminal, what, now - start, timeout, progress)
+        if _check(objects, done, terminal, what, now - start, timeout, progress):
+            return objects
         remaining = timeout - (now - start)
         if remaining <= 0:
             _timeout(objects, done, what, timeout)

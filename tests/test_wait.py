@@ -84,3 +84,9 @@ def test_terminal_states_fail_fast(status, fragment):
 def test_healthy_pods_are_not_terminal():
     pod = _pod("a", containerStatuses=[{"name": "vllm", "restartCount": 0, "state": {"running": {}}}])
     assert pod_terminal_reason(pod) is None
+
+
+def test_already_done_at_the_first_list_needs_no_watch():
+    fake = FakeCluster([([_pod("a", ready=True)], "10", T0)], [])
+    wait_pods_ready(fake, "ns", "app=x", 1, timeout=300)
+    assert fake.requests == ["list"]

@@ -215,7 +215,7 @@ class Scheduler:
             best = next((v for v in feasible if v.name == wanted), None) or min(feasible, key=_score)
             self._bind(item, pod, best, delayed)
             return
-        nominee, post = None, None
+        nominee: str | None = None
         if prefilter is not None:
             post = "preemption: " + fit_error(len(nodes), {}, absent_reason=NOT_HELPFUL)
         else:
@@ -252,14 +252,16 @@ class Scheduler:
             status = obj.setdefault("status", {})
             changed = set_condition(status.setdefault("conditions", []), "PodScheduled", "False", "Unschedulable",
                                     message, now, probe_time=True)
-            if nominee is not None and status.get("nominatedNodeName") != nominee:
+            if nominee and status.get("nominatedNodeName") != nominee:
                 status["nominatedNodeName"], changed = nominee, True
+            elif nominee == "" and status.pop("nominatedNodeName", None):
+                changed = True
             return changed
 
         self.store.mutate("/Pod", meta["namespace"], meta["name"], edit)
         self.events.event(pod, "Warning", "FailedScheduling", message, action="Scheduling")
         item.unschedulable = True
-        if nominee is not None:  # retried as soon as the victims are gone (a pod deletion)
+        if nominee:  # retried as soon as the victims are gone (a pod deletion)
             item.attempts = 0
         if item.flush is not None:
             item.flush.cancel()
@@ -269,7 +271,8 @@ class Scheduler:
     def _preempt(self, pod: dict, priority: int, nodes: dict[str, NodeView],
                  statuses: dict[str, tuple[str, list[str]]], requests: dict[str, int],
                  load: dict[str, tuple[dict, int]]) -> tuple[str | None, str]:
-        """DefaultPreemption's PostFilter: (nominated node or None, `preemption: ...` message or '')."""
+        """DefaultPreemption's PostFilter: (nominated node, or "" to clear a stale nomination, or None to leave it;
+        the `preemption: ...` message, or '' when it nominated)."""
         if pod["spec"].get("preemptionPolicy") == "Never":
             return None, "preemption: not eligible due to preemptionPolicy=Never."
         wanted = (pod.get("status") or {}).get("nominatedNodeName")
@@ -306,8 +309,8 @@ class Scheduler:
                     victims.append(victim)
             prios = [pod_priority(self.store, v) for v in victims]
             options.append(((max(prios, default=-(2**31)), sum(prios), len(victims), name), view, victims))
-        if not options:
-            return None, "preemption: " + fit_error(len(nodes), reasons, absent_reason=NOT_HELPFUL)
+        if not options:  # "" clears a nomination that no longer holds
+            return "", "preemption: " + fit_error(len(nodes), reasons, absent_reason=NOT_HELPFUL)
         _, view, victims = min(options, key=lambda o: o[0])
         for victim in victims:
             self._evict(pod, victim, view.name)

@@ -88,5 +88,5 @@ def runtime_compile(profile: Profile) -> list[Scenario]:
 def naive(profile: Profile) -> Scenario:
     """Every lever off: the deployment most clusters start from."""
     bare = variants.naive_profile(profile)
-    return Scenario("every lever off (naive)", bare, docs=variants.naive(bare), warm_up=False,
+    return Scenario("every lever off (naive)", bare, docs=variants.naive(bare), warm_up=False, timeout=3600,
                     note="vLLM's own Kubernetes example: tag, Hub download, no buffer, no caches")

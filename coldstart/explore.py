@@ -16,6 +16,7 @@ from IPython.display import Markdown, display
 from coldstart import figures, variants
 from coldstart.manifests import flatten, render
 from coldstart.profiles import Profile, load_profile, profile_with, shipped_profiles
+from coldstart.report import show
 from coldstart.runbook import Outcome, Scenario, run
 
 
@@ -97,11 +98,12 @@ def widget(profile: Profile | str = "baseline", **overrides: Any) -> None:
         with output:
             output.clear_output(wait=True)
             outcome = simulate(knobs)
-            display(Markdown(describe(outcome)), figures.waterfall(outcome.timeline, "what-if: cold start"))
+            display(Markdown(describe(outcome)))
+            show(figures.waterfall(outcome.timeline, "what-if: cold start"))
 
     button.on_click(rerun)
     display(w.VBox([w.HBox(list(controls.values())[:5], layout=w.Layout(flex_flow="row wrap")),
                     w.HBox(list(controls.values())[5:] + [button], layout=w.Layout(flex_flow="row wrap")), output]))
     first = simulate(start)
-    display(Markdown("With the values above: " + describe(first)),
-            figures.waterfall(first.timeline, "what-if (starting values): cold start per replica"))
+    display(Markdown("With the values above: " + describe(first)))
+    show(figures.waterfall(first.timeline, "what-if (starting values): cold start per replica"))

@@ -28,6 +28,11 @@ _BANDS = {"engine_init"}
 MAX_ROWS = 40
 
 
+def close(fig: Figure) -> None:
+    """Free a figure once it has been rendered (reports draw many)."""
+    plt.close(fig)
+
+
 def _rows(pods: Sequence[Any]) -> list[Any]:
     """At most MAX_ROWS replicas: with more, an even sample across the time-to-ready order (fastest to slowest)."""
     ordered = sorted(pods, key=lambda p: (p.time_to_ready_seconds is None, p.time_to_ready_seconds or 0, p.pod))

@@ -9,14 +9,14 @@ the report opens with it). `run_notebook` wraps papermill and nbconvert for `col
 from __future__ import annotations
 
 import html
+import io
 import platform
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from IPython.display import HTML, Markdown, display
+from IPython.display import HTML, Image, Markdown, display
 
 from coldstart import __version__, figures
 from coldstart.errors import ColdstartError
@@ -32,6 +32,14 @@ _verdict_handle: Any = None
 
 class RunbookFailed(ColdstartError):
     """The runbook's verdict is a failure: papermill stops here and exits non-zero."""
+
+
+def show(fig: Any) -> None:
+    """Display a matplotlib figure as a PNG (works under any backend, in notebooks and in HTML reports)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    figures.close(fig)
+    display(Image(data=buffer.getvalue(), format="png"))
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], styles: Sequence[str] | None = None) -> str:
@@ -96,7 +104,7 @@ def timeline(outcome: Outcome, title: str | None = None) -> None:
     """The waterfall of every replica, then the per-phase quantiles across replicas."""
     if _dry(outcome):
         return
-    display(figures.waterfall(outcome.timeline, title or f"{outcome.scenario.name}: cold start per replica"))
+    show(figures.waterfall(outcome.timeline, title or f"{outcome.scenario.name}: cold start per replica"))
     quantiles(outcome)
 
 
@@ -143,7 +151,7 @@ def compare(outcomes: Sequence[Outcome], title: str = "Time to /health") -> None
     if not rows:
         display(Markdown("*Nothing to compare: no scenario was measured.*"))
         return
-    display(figures.comparison(rows, title))
+    show(figures.comparison(rows, title))
     base = outcomes[0].time_to_ready if outcomes else None
     table = []
     for o in outcomes:
@@ -156,14 +164,13 @@ def compare(outcomes: Sequence[Outcome], title: str = "Time to /health") -> None
                         [_STYLE["pass"] if o.as_expected else _STYLE["fail"] for o in outcomes])))
 
 
-def save(outcome: Outcome, out_dir: str | Path | None) -> Path | None:
+def save(outcome: Outcome, out_dir: str | Path | None) -> None:
     """Write timings.json for this outcome (validated against the schema); no output_dir, nothing written."""
     if not out_dir or outcome.dry_run:
-        return None
+        return
     path = write_timings(Path(out_dir) / "timings.json", outcome.timeline, profile=outcome.scenario.profile,
                          run_id=outcome.run_id)
     display(Markdown(f"Timings written to `{path}`."))
-    return path
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -197,7 +204,7 @@ def weights(outcomes: Sequence[Outcome]) -> None:
                          f"{rate:.2f}" if rate else "-", f"{expected:.1f}"))
             values.append((f"{o.scenario.name} ({label})", rate))
     display(HTML(_table(["scenario", "replica", "load s", "GiB", "GiB/s", "floor s (bytes / rate)"], rows)))
-    display(figures.bars(values, title="Weight loading rate", xlabel="GiB/s read into the GPU"))
+    show(figures.bars(values, title="Weight loading rate", xlabel="GiB/s read into the GPU"))
 
 
 def pulls(outcomes: Sequence[Outcome]) -> None:
@@ -216,7 +223,7 @@ def pulls(outcomes: Sequence[Outcome]) -> None:
                     values.append((f"{o.scenario.name}, {label}: {image[:24]}", mbs))
     display(HTML(_table(["scenario", "replica", "image", "pull s", "incl. waiting s", "size", "MB/s"], rows)))
     if values:
-        display(figures.bars(values, title="Image pull rate (transfer and unpack)", xlabel="MB/s"))
+        show(figures.bars(values, title="Image pull rate (transfer and unpack)", xlabel="MB/s"))
 
 
 _SCHEDULING_MARKS = {"preempted_buffer": "preempted a buffer pod", "scale_up": "triggered a scale-up",
@@ -292,14 +299,8 @@ def previous(outcome: Outcome, out_root: str | Path = "outputs") -> None:
                         [_STYLE["fail"] if c.verdict == "regressed" else "" for c in changes])))
 
 
-@dataclass
-class Verdict:
-    ok: bool
-    reasons: list[str]
-
-
 def verdict(findings: Sequence[Finding] = (), outcomes: Sequence[Outcome] = (), *,
-            budgeted: Sequence[Outcome] = ()) -> Verdict:
+            budgeted: Sequence[Outcome] = ()) -> None:
     """One verdict: failing invariants, unexpected outcomes (a trap nobody asked for, or an expected failure
     that did not happen) and budget overruns of the `budgeted` outcomes (the recommended runs, whose budgets
     the profile sets). Raises RunbookFailed so papermill stops and exits non-zero."""
@@ -317,7 +318,5 @@ def verdict(findings: Sequence[Finding] = (), outcomes: Sequence[Outcome] = (), 
     if _verdict_handle is not None:
         _verdict_handle.update(Markdown(text))
     display(Markdown(text))
-    result = Verdict(not reasons, reasons)
-    if not result.ok:
+    if reasons:
         raise RunbookFailed("runbook verdict FAIL: " + "; ".join(reasons))
-    return result

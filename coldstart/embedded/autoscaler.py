@@ -242,7 +242,7 @@ class Autoscaler:
         self.attempts.remove(attempt)
         name = attempt.group.name
         self.failures[name] = self.failures.get(name, 0) + 1
-        until = self.ctx.now() + min(BACKOFF_SECONDS * 2 ** (self.failures[name] - 1), MAX_BACKOFF_SECONDS)
+        until = self.ctx.now() + min(BACKOFF_SECONDS * 2 ** min(self.failures[name] - 1, 30), MAX_BACKOFF_SECONDS)
         self.backoff[name] = until
         self.ctx.clock.call_at(until, self._dirty)  # the group may be tried again once the back-off ends
         message = (f"Node scale up in zones {zone(self.ctx.profile)} associated with this pod failed: "

@@ -301,7 +301,7 @@ class Kubelet:
         if c.running_since is not None and now - c.running_since >= BACKOFF_RESET_SECONDS:
             c.exits = 0
         c.exits += 1
-        delay = 0.0 if c.exits == 1 else min(MAX_BACKOFF, 10.0 * 2 ** (c.exits - 2))
+        delay = 0.0 if c.exits == 1 else min(MAX_BACKOFF, 10.0 * 2 ** min(c.exits - 2, 30))  # no overflow
         c.last_state = {"terminated": terminated}
         if delay > 0:
             pod = f"{run.name}_{run.namespace}({run.uid})"

@@ -110,7 +110,7 @@ class Scheduler:
 
     def _activate(self, item: Queued, now: float) -> None:
         item.unschedulable = False
-        backoff = min(INITIAL_BACKOFF * 2 ** max(item.attempts - 1, 0), MAX_BACKOFF)
+        backoff = min(INITIAL_BACKOFF * 2 ** min(max(item.attempts - 1, 0), 30), MAX_BACKOFF)  # no overflow
         item.ready_at = max(now, item.last_attempt + backoff)
         self._kick(item.ready_at)
 

@@ -65,8 +65,8 @@ def runtime_traps(profile: Profile) -> list[Scenario]:
                  expect_ready=False, note="NCCL cannot create its shared memory segments"),
         Scenario("utilization 0.9", profile_with(profile, {"runtime.gpu_memory_utilization": 0.9}),
                  expect_ready=False, note="CUDA OOM during graph capture"),
-        Scenario("memory limit 16Gi", profile, docs=variants.with_memory_limit(docs, "16Gi"), expect_ready=False,
-                 note="below shm + engine RSS + streamer buffer: OOMKilled"),
+        Scenario("memory limit 10Gi", profile, docs=variants.with_memory_limit(docs, "10Gi"), expect_ready=False,
+                 note="below engine RSS + streamer buffer (+ shm pages): OOMKilled while loading"),
         Scenario("startup probe 30s", profile, docs=variants.with_startup_window(docs, 30), expect_ready=False,
                  note="killed before a healthy start completes"),
     ]

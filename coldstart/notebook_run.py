@@ -7,6 +7,8 @@ which profile, cluster and run produced it.
 
 from __future__ import annotations
 
+import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,11 +87,18 @@ def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", para
     parameters = {"profile": profile, "cluster": cluster, "run_id": run_id, "output_dir": str(out_dir),
                   **{k: _param(v) for k, v in (params or {}).items()}}
     error = None
+    log = logging.getLogger("papermill")  # cell output goes to the terminal as it happens (live progress)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
     try:
         papermill.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name="python3",
                                    log_output=True, progress_bar=False, cwd=str(source.parent.parent))
     except PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"
+    finally:
+        log.removeHandler(handler)
     html_path = to_html(executed, out_dir / f"{source.stem}.html")
     timings = out_dir / "timings.json"
     return RunResult(executed, html_path, timings if timings.exists() else None, error is None, error)

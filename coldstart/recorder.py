@@ -95,6 +95,7 @@ class Recorder:
         self.cluster, self.namespace = cluster, namespace
         self._events = _Stream(cluster, "Event", namespace, "uid", None)
         self._pods = _Stream(cluster, "Pod", namespace, "name", label_selector)
+        self._logs: dict[str, str] = {}
 
     def snapshot(self) -> Recording:
         """What has been seen so far, without stopping."""
@@ -109,8 +110,12 @@ class Recorder:
                 raise stream.error
         recording = Recording(events, pods, interruptions=self._events.interruptions + self._pods.interruptions)
         if logs_for:
-            recording.logs = self.fetch_logs(pods, logs_for)
+            recording.logs = {**self._logs, **self.fetch_logs(pods, logs_for)}
         return recording
+
+    def collect_logs(self, component: str = "engine") -> None:
+        """Keep the logs of the pods that run now, before a scale-down deletes them (and their logs)."""
+        self._logs.update(self.fetch_logs(self.snapshot().pods, component))
 
     def fetch_logs(self, pods: list[dict[str, Any]], component: str) -> dict[str, str]:
         """One log request per engine pod that started its container (timestamps on, engine container)."""

@@ -185,7 +185,9 @@ def _replicas(outcome: Outcome) -> list[tuple[str, Any]]:
 
 
 def _log_of(outcome: Outcome, pod: str) -> Any:
-    return next((log for file, log in outcome.timeline.logs if Path(file).stem == pod), None)
+    """The vLLM log recorded for a replica (timeline pods are `namespace/name`, log files `name.log`)."""
+    name = pod.rpartition("/")[2]
+    return next((log for file, log in outcome.timeline.logs if Path(file).stem == name), None)
 
 
 def weights(outcomes: Sequence[Outcome]) -> None:

@@ -191,7 +191,11 @@ def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Pr
                 except WaitFailed as exc:
                     warm_failure = str(exc)
             try:
+                current = 0
                 for count in steps:
+                    if count < current:
+                        recorder.collect_logs()  # a scale-down deletes the pods and their logs
+                    current = count
                     conn.apply(variants.with_replicas(docs, count))
                     _wait_replicas(conn, count, timeout, f"{scenario.name}: {count} replica(s) ready", progress)
             except WaitFailed as exc:

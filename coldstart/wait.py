@@ -53,8 +53,8 @@ def pod_terminal_reason(pod: dict[str, Any]) -> str | None:
             return f"container {cs.get('name')} was OOMKilled (exit {last.get('exitCode')})"
         if cs.get("restartCount", 0) > 0:
             why = last.get("reason") or "restarted"
-            return f"container {cs.get('name')} restarted ({why}, exit {last.get('exitCode')}): a cold start " \
-                   "should never restart; see the pod's events (failed startup probe, crash or OOM)"
+            return f"container {cs.get('name')} restarted ({why}, exit {last.get('exitCode')}); a cold start " \
+                   "should never restart"
     if status.get("phase") == "Failed":
         return f"pod failed: {status.get('reason', '')} {status.get('message', '')}".strip()
     return None
@@ -72,7 +72,7 @@ def wait_for(cluster: Any, api_version: str, kind: str, namespace: str | None, *
         items, rv, now = cluster.list(api_version, kind, namespace, label_selector=label_selector)
         start = now if start is None else start
         objects = {o["metadata"]["name"]: o for o in items}
-        if _check(objects, done, terminal, what, now - start, timeout, progress):
+        if _check(objects, done, terminal, what, now - start, timeout, progress, cluster):
             return objects
         remaining = timeout - (now - start)
         if remaining <= 0:
@@ -87,7 +87,7 @@ def wait_for(cluster: Any, api_version: str, kind: str, namespace: str | None, *
                     objects.pop(name, None)
                 else:
                     objects[name] = obj
-                if _check(objects, done, terminal, what, _age(obj, start), timeout, progress):
+                if _check(objects, done, terminal, what, _age(obj, start), timeout, progress, cluster):
                     return objects
         except WatchExpired:
             continue  # relist: our resourceVersion is older than the server keeps
@@ -102,13 +102,30 @@ def _age(obj: dict, start: float) -> float:
     return max(0.0, max(times) - start) if times else 0.0
 
 
+_TELLING = ("Killing", "OOMKilling", "Failed", "BackOff", "Unhealthy")
+
+
+def explain(cluster: Any, obj: dict) -> str:
+    """The kubelet's own word on why a pod's container stopped: its most telling recent event (one list)."""
+    meta = obj.get("metadata") or {}
+    try:
+        events, _, _ = cluster.list("v1", "Event", meta.get("namespace"),
+                                    field_selector=f"involvedObject.name={meta.get('name')}")
+    except Exception:  # explaining is best effort: the wait's own reason stands without it
+        return ""
+    ranked = sorted((e for e in events if e.get("reason") in _TELLING),
+                    key=lambda e: (_TELLING.index(e["reason"]), -(e.get("count") or 1)))
+    return f" ({ranked[0]['reason']}: {ranked[0].get('message', '')})" if ranked else ""
+
+
 def _check(objects: dict[str, dict], done: Callable, terminal: Callable | None, what: str, elapsed: float,
-           timeout: float, progress: Callable | None) -> bool:
+           timeout: float, progress: Callable | None, cluster: Any = None) -> bool:
     n, total = done(objects)
     if terminal is not None:
         for name, obj in sorted(objects.items()):
             reason = terminal(obj)
             if reason:
+                reason += explain(cluster, obj) if cluster is not None else ""
                 raise WaitFailed(f"{what}: {obj.get('kind', 'object')} {name}: {reason}", reason=reason, obj=name)
     if progress is not None:
         progress(Progress(what, elapsed, timeout, n, total))

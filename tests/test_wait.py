@@ -18,10 +18,13 @@ def _pod(name, ready=False, **status):
 class FakeCluster:
     """Answers list/watch from scripted streams and counts the requests, like an API server would see them."""
 
-    def __init__(self, lists, watches):
-        self.lists, self.watches, self.requests = list(lists), list(watches), []
+    def __init__(self, lists, watches, events=()):
+        self.lists, self.watches, self.requests, self.events = list(lists), list(watches), [], list(events)
 
     def list(self, api_version, kind, namespace, *, label_selector=None, field_selector=None):
+        if kind == "Event":
+            self.requests.append(("events", field_selector))
+            return self.events, "1", T0
         self.requests.append("list")
         items, rv, now = self.lists.pop(0)
         return items, rv, now
@@ -78,7 +81,17 @@ def test_terminal_states_fail_fast(status, fragment):
     fake = FakeCluster([([pod], "10", T0)], [])
     with pytest.raises(WaitFailed, match=fragment):
         wait_pods_ready(fake, "ns", "app=x", 1, timeout=300)
-    assert fake.requests == ["list"]
+    assert fake.requests == ["list", ("events", "involvedObject.name=a")]
+
+
+def test_a_restart_is_explained_by_the_kubelets_event():
+    restarted = _pod("a", containerStatuses=[{"name": "vllm", "restartCount": 1, "state": {"running": {}},
+                                              "lastState": {"terminated": {"reason": "Error", "exitCode": 137}}}])
+    events = [{"reason": "Unhealthy", "message": "Startup probe failed: connection refused", "count": 3},
+              {"reason": "Killing", "message": "Container vllm failed startup probe, will be restarted", "count": 1}]
+    fake = FakeCluster([([restarted], "10", T0)], [], events)
+    with pytest.raises(WaitFailed, match=r"restarted \(Error, exit 137\).*Killing: Container vllm failed startup"):
+        wait_pods_ready(fake, "ns", "app=x", 1, timeout=300)
 
 
 def test_healthy_pods_are_not_terminal():

@@ -34,8 +34,8 @@ def image_pull(profile: Profile) -> list[Scenario]:
                  note="cold pull, then a second replica on the warm node"),
         Scenario("tag + Always", cold, docs=variants.by_tag(docs), replicas=[1, 0, 1], warm_up=False,
                  note="the second replica pulls again"),
-        Scenario("gzip layers", gzip, docs=variants.without_prepull(flatten(render(gzip))), warm_up=False,
-                 note="same image, gzip instead of zstd"),
+        Scenario("gzip layers", gzip, docs=variants.without_prepull(flatten(render(gzip))), replicas=[1, 0, 1],
+                 warm_up=False, note="same image, gzip instead of zstd layers"),
     ]
 
 

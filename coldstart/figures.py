@@ -42,66 +42,78 @@ def _rows(pods: Sequence[Any]) -> list[Any]:
     return [ordered[round(i * step)] for i in range(MAX_ROWS)]
 
 
+_TROUBLE = {"BackOff", "Killing", "OOMKilled", "OOMKilling", "Failed", "Restarted", "Evicted", "SystemOOM"}
+
+
+def _label(pod: Any) -> str:
+    return pod.pod.rpartition("/")[2][-40:]
+
+
+def _spans(ax: Any, row: float, pod: Any) -> None:
+    """One replica's phases at their real positions; engine_init as a thin band under what it contains."""
+    for name, span in pod.phases.items():
+        if name in _BANDS:
+            ax.broken_barh([(span.start, span.seconds)], (row + 0.28, 0.12), color=COLORS.get(name, "#777"))
+        else:
+            ax.broken_barh([(span.start, max(span.seconds, 0.3))], (row - 0.25, 0.5),
+                           color=COLORS.get(name, "#777"), edgecolor="white", linewidth=0.5)
+    for reason in pod.reasons:
+        if reason.at is not None and reason.reason in _TROUBLE:
+            ax.plot(reason.at, row - 0.38, marker="v", color="#b71c1c", markersize=7)
+
+
+def _legend(fig: Figure, pods: Sequence[Any]) -> None:
+    present = [n for n in PHASES if any(n in p.phases for p in pods)]
+    handles = [Patch(color=COLORS[n], label=n.replace("_", " ")) for n in present]
+    if any(r.reason in _TROUBLE for p in pods for r in p.reasons):
+        handles.append(plt.Line2D([], [], marker="v", color="#b71c1c", linestyle="", label="restart / kill / OOM"))
+    if handles:
+        fig.legend(handles=handles, loc="lower center", ncol=min(5, len(handles)), fontsize=8, frameon=False)
+
+
+def _finish(fig: Figure, ax: Any, xlabel: str, title: str) -> Figure:
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_xlim(left=0)
+    fig.tight_layout(rect=(0, min(0.4, 0.65 / fig.get_figheight()), 1, 1))  # room for the legend below
+    return fig
+
+
 def waterfall(timeline: Any, title: str = "Cold start per replica") -> Figure:
     """Gantt chart: one row per replica, its phases from pod creation (0 s) to Ready."""
     pods = _rows([p for p in timeline.pods if not p.victim])
-    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.45 * max(1, len(pods))))
+    fig, ax = plt.subplots(figsize=(11, 2.6 + 0.45 * max(1, len(pods))))
     for row, pod in enumerate(pods):
-        for name, span in pod.phases.items():
-            if name in _BANDS:
-                ax.broken_barh([(span.start, span.seconds)], (row - 0.42, 0.14), color=COLORS.get(name, "#777"))
-            else:
-                ax.broken_barh([(span.start, max(span.seconds, 0.3))], (row - 0.25, 0.5),
-                               color=COLORS.get(name, "#777"), edgecolor="white", linewidth=0.5)
-        for reason in pod.reasons:
-            if reason.at is not None:
-                ax.plot(reason.at, row + 0.33, marker="v", color="#b71c1c", markersize=7)
+        _spans(ax, row, pod)
         end = pod.time_to_ready_seconds
-        label = f"{end:.0f}s" if end is not None else "not ready"
         x = end if end is not None else max((s.end for s in pod.phases.values()), default=0)
-        ax.text(x + 1, row, label, va="center", fontsize=8, color="#212121" if end is not None else "#b71c1c")
-    ax.set_yticks(range(len(pods)), [p.pod[-32:] for p in pods], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("seconds since the pod was created")
-    ax.set_title(title)
-    ax.grid(axis="x", alpha=0.3)
-    present = [n for n in PHASES if any(n in p.phases for p in pods)]
-    handles = [Patch(color=COLORS[n], label=n.replace("_", " ")) for n in present]
-    if any(p.reasons for p in pods):
-        handles.append(plt.Line2D([], [], marker="v", color="#b71c1c", linestyle="", label="restart / failure"))
-    if handles:
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.3 / max(1, len(pods))),
-                  ncol=min(5, len(handles)), fontsize=8, frameon=False)
-    fig.tight_layout()
-    return fig
+        ax.text(x + 1, row, f"{end:.0f}s" if end is not None else "not ready", va="center", fontsize=8,
+                color="#212121" if end is not None else "#b71c1c")
+    ax.set_yticks(range(len(pods)), [_label(p) for p in pods], fontsize=8)
+    ax.set_ylim(-0.7, len(pods) - 0.3)
+    _legend(fig, pods)
+    return _finish(fig, ax, "seconds since the pod was created", title)
 
 
-def comparison(rows: Sequence[tuple[str, dict[str, float], float | None, str | None]],
-               title: str = "Time to /health") -> Figure:
-    """Stacked bars per scenario: (name, P50 seconds per phase, time to ready, failure or None)."""
-    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.7 * max(1, len(rows))))
-    for i, (_name, phases, total, failure) in enumerate(rows):
-        left = 0.0
-        for phase in PHASES:
-            if phase in _BANDS or phase not in phases:
-                continue
-            ax.barh(i, phases[phase], left=left, color=COLORS[phase], edgecolor="white", height=0.55)
-            left += phases[phase]
+def comparison(rows: Sequence[tuple[str, Any, float | None, str | None]], title: str = "Time to /health") -> Figure:
+    """One row per scenario: (name, its median replica's timeline, time to ready, failure or None), the
+    replica's phases at their real positions so rows compare like the waterfall does."""
+    fig, ax = plt.subplots(figsize=(11, 2.6 + 0.6 * max(1, len(rows))))
+    pods = [pod for _, pod, _, _ in rows if pod is not None]
+    for i, (_name, pod, total, failure) in enumerate(rows):
+        if pod is not None:
+            _spans(ax, i, pod)
+        end = total if total is not None else max((s.end for s in pod.phases.values()), default=1.0) if pod else 1.0
         if failure:
-            ax.barh(i, max(left, 1.0), color="none", edgecolor="#b71c1c", hatch="//", height=0.55)
-            ax.text(max(left, 1.0) + 2, i, f"failed: {failure[:70]}", va="center", fontsize=8, color="#b71c1c")
+            ax.text(end + 2, i, f"failed: {failure[:60]}", va="center", fontsize=8, color="#b71c1c")
         elif total is not None:
-            ax.text((total or left) + 2, i, f"{total:.0f}s", va="center", fontsize=9, fontweight="bold")
+            ax.text(end + 2, i, f"{total:.0f}s", va="center", fontsize=9, fontweight="bold")
     ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=9)
-    ax.invert_yaxis()
-    ax.set_xlabel("seconds (median replica; phases stacked in the order they happen)")
-    ax.set_title(title)
-    ax.grid(axis="x", alpha=0.3)
-    present = [n for n in PHASES if n not in _BANDS and any(n in r[1] for r in rows)]
-    ax.legend(handles=[Patch(color=COLORS[n], label=n.replace("_", " ")) for n in present], fontsize=8,
-              loc="lower right", frameon=False)
-    fig.tight_layout()
-    return fig
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    _legend(fig, pods)
+    return _finish(fig, ax, "seconds since the replica was created (median replica of each scenario)", title)
 
 
 def bars(values: Sequence[tuple[str, float | None]], *, title: str, xlabel: str) -> Figure:

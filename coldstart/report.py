@@ -43,12 +43,14 @@ def show(fig: Any) -> None:
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], styles: Sequence[str] | None = None) -> str:
-    head = "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in headers)
+    cell = "text-align:left;vertical-align:top;white-space:normal;overflow-wrap:break-word;"
+    head = "".join(f"<th style='{cell}'>{html.escape(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
-        style = f" style='{styles[i]}'" if styles and styles[i] else ""
-        body.append("<tr>" + "".join(f"<td{style}>{html.escape(str(c))}</td>" for c in row) + "</tr>")
-    return f"<table class='coldstart'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        style = cell + (styles[i] if styles and styles[i] else "")
+        body.append("<tr>" + "".join(f"<td style='{style}'>{html.escape(str(c))}</td>" for c in row) + "</tr>")
+    return (f"<table class='coldstart' style='table-layout:auto;max-width:100%'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
 
 
 def verdict_slot() -> None:
@@ -141,13 +143,19 @@ def floor(outcome: Outcome) -> None:
         ("efficiency (floor / measured)", eff)])))
 
 
-def _phase_p50(outcome: Outcome) -> dict[str, float]:
-    return {n: outcome.statistics[n]["P50"] for n in PHASE_NAMES if outcome.statistics.get(n, {}).get("P50")}
+def median_replica(outcome: Outcome) -> Any:
+    """The replica whose time to ready is the median (the failed one, when none became ready)."""
+    pods = sorted((p for p in outcome.timeline.pods if not p.victim),
+                  key=lambda p: (p.time_to_ready_seconds is None, p.time_to_ready_seconds or 0))
+    ready = [p for p in pods if p.time_to_ready_seconds is not None]
+    if ready:
+        return ready[(len(ready) - 1) // 2]
+    return pods[0] if pods else None
 
 
 def compare(outcomes: Sequence[Outcome], title: str = "Time to /health") -> None:
     """Side by side: a stacked bar per scenario and a table with time to ready and the ratio to the first."""
-    rows = [(o.scenario.name, _phase_p50(o), o.time_to_ready, o.failure) for o in outcomes]
+    rows = [(o.scenario.name, median_replica(o), o.time_to_ready, o.failure) for o in outcomes]
     if not rows:
         display(Markdown("*Nothing to compare: no scenario was measured.*"))
         return

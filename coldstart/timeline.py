@@ -30,7 +30,7 @@ REASONS = {"FailedScheduling", "NotTriggerScaleUp", "Preempted", "BackOff", "Fai
            "FailedCreatePodSandBox", "ErrImagePull"}
 _CREATED_POD = re.compile(r"Created pod: (\S+)")
 _VLLM_NAMES = ("vllm", "kserve-container", "main", "server")
-_LOG_PHASES = (("weights_load", ("weights", "streamer", "model_load")), ("compile", ("compile",)),
+_LOG_PHASES = (("weights_load", ("model_load", "weights", "streamer")), ("compile", ("compile",)),
                ("graph_capture", ("graph_capture",)), ("engine_init", ("engine_init",)))
 
 
@@ -179,15 +179,18 @@ def _build(events: Sequence[Event], pods: Sequence[PodStatus], logs: Sequence[tu
 
 
 def _associate_logs(names: list[str], logs: Sequence[tuple[str, VllmLog]]) -> dict[str, tuple[str, VllmLog]]:
-    """A log belongs to the pod whose name its file name carries; a lone pod takes a lone log."""
+    """A log belongs to the pod whose name its file name carries (with or without the namespace); a lone pod
+    takes a lone log."""
     found: dict[str, tuple[str, VllmLog]] = {}
-    known = set(names)
+    short = {n.rpartition("/")[2]: n for n in names if n}
     for file, log in logs:
         stem = Path(file).name
         exact = stem.rsplit(".", 1)[0] if "." in stem else stem
-        match = exact if exact in known else max((n for n in names if n and n in stem), key=len, default=None)
-        if match is None and len([n for n in names if n]) == 1 and len(logs) == 1:
-            match = next(n for n in names if n)
+        match = exact if exact in names else short.get(exact)
+        if match is None:
+            match = max((full for name, full in short.items() if name in stem), key=len, default=None)
+        if match is None and len(short) == 1 and len(logs) == 1:
+            match = next(iter(short.values()))
         if match is not None:
             found.setdefault(match, (file, log))
     return found
@@ -248,7 +251,7 @@ def _pod_timeline(name: str, pod: PodStatus | None, events: list[Event], rs_crea
     if log is not None:
         tl.log = log[0]
         _log_marks(tl, log[1], clock, pod)
-    _phases(tl)
+    _phases(tl, container)
     _reasons(tl, pod, by_reason, clock, node_events.get(tl.node or "", []), log[1] if log else None)
     return tl
 
@@ -297,17 +300,28 @@ def _log_marks(tl: PodTimeline, log: VllmLog, clock: _Clock, pod: PodStatus | No
     for phase, names in _LOG_PHASES:
         timing = next((t for n in names if (t := log.timing(n)) is not None), None)
         if timing is not None and (end := place(timing.stamp)) is not None:
-            tl.phases[phase] = Span(end - timing.seconds, end)
+            tl.phases[phase] = Span(end - _log_seconds(phase, timing.seconds, log), end)
             tl.marks[{"weights_load": "weights_loaded", "compile": "compiled", "graph_capture": "graphs_captured",
                       "engine_init": "engine_ready"}[phase]] = end
-    up = log.marks.get("ready") or log.marks.get("api_server")
+    up = log.marks.get("api_server") or log.marks.get("ready")  # api_ready: the API server starting -> Ready
     if up is not None and (at := place(up)) is not None:
         tl.marks["api_server"] = at
     if "failure" in log.marks and (at := place(log.marks["failure"])) is not None:
         tl.marks["vllm_failure"] = at
 
 
-def _phases(tl: PodTimeline) -> None:
+def _log_seconds(phase: str, seconds: float, log: VllmLog) -> float:
+    """How long a logged phase took. On a compile-cache hit vLLM's `torch.compile takes X s in total` counts
+    only the Dynamo transform, not loading the compiled graphs, so the phase is the two together."""
+    if phase == "compile" and log.compile_cache_hit:
+        loaded = log.extras.get("compiled_graph_cache_load_seconds")
+        dynamo = log.extras.get("dynamo_bytecode_transform_seconds", seconds)
+        if loaded is not None:
+            return max(seconds, dynamo + loaded)
+    return seconds
+
+
+def _phases(tl: PodTimeline, container: str | None = None) -> None:
     marks, phases = tl.marks, tl.phases
     if "created" in marks and "scheduled" in marks:
         phases["scheduling"] = Span(marks["created"], marks["scheduled"])
@@ -315,7 +329,9 @@ def _phases(tl: PodTimeline) -> None:
     if pulled:
         phases["image_pull"] = Span(min(p.start for p in pulled), max(p.end for p in pulled))
     started = marks.get("started")
-    ready_images = [p.end for p in tl.image_pulls if p.end is not None and (started is None or p.end <= started)]
+    # the engine's own image when the events say which container pulled what (sidecars start later)
+    own = [p for p in tl.image_pulls if container is not None and p.container == container] or tl.image_pulls
+    ready_images = [p.end for p in own if p.end is not None and (started is None or p.end <= started)]
     if started is not None and ready_images:
         phases["container_start"] = Span(max(ready_images), started)
     if "api_server" in marks and "ready" in marks:

@@ -165,7 +165,7 @@ class Kubelet:
         policy = c.spec.get("imagePullPolicy") or default_pull_policy(ref)
         result = self.images.ensure(run.node, node.get("metadata", {}).get("labels") or {}, ref, policy, now)
         first = c.restart_count == 0 and c.exits == 0
-        if first and run.image_first is None:
+        if first and result.pulling and run.image_first is None:  # the phase covers real pulls only
             run.image_first = now
         if result.pulling:
             self._event(run, c, "Normal", "Pulling", f'Pulling image "{ref}"')
@@ -188,7 +188,7 @@ class Kubelet:
                                                  f"Image {c.spec.get('image')} is backed by image streaming.",
                                                  host=run.node)
         c.image, c.image_id = result.image, result.image_id
-        if first:
+        if first and result.pulling:  # an image found already present is not a pull
             run.image_last = max(run.image_last or now, now)
             self.ctx.mark(run.namespace, run.name, "image_pull", run.image_first or now, run.image_last)
         start = self.ctx.jitter(self.ctx.kinetics.container_start_seconds)

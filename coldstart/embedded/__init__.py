@@ -68,6 +68,7 @@ class EmbeddedCluster:
         self.logs = PodLogs()
         self.context = SimContext(profile, self.store, self.clock, self.logs, seed)
         self.api = ApiServer(self.store, self.logs, mutators=mutators, on_client_write=self.clock.touch)
+        self.context.admission = self.api.admission  # controller-made pods meet the same webhooks
         self.simulation = Simulation(self.store, self.clock, quiet_seconds=quiet_seconds)
         self.simulation.add(*control_plane(self.context), *node_side(self.context))
         for obj in bootstrap_objects(profile):

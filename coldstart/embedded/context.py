@@ -12,6 +12,7 @@ import hashlib
 import random
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from coldstart.embedded.clock import VirtualClock
 from coldstart.embedded.recorder import EventRecorder
@@ -73,6 +74,7 @@ class SimContext:
         self.truth: dict[tuple[str, str], PodTruth] = {}
         self.catalog = self._catalog(profile)
         self.recorders: dict[str, EventRecorder] = {}
+        self.admission: Any = None  # the API server's admission chain (with its webhooks), set by EmbeddedCluster
 
     # -- helpers -----------------------------------------------------------------------------------
     def now(self) -> float:

@@ -102,7 +102,7 @@ class DaemonSetController(Reconciler):
             pod = self._pod(ds, node)
             pod["metadata"]["generateName"] = f"{name}-"
             pod["metadata"]["name"] = f"{name}-{rand_suffix(names(self.ctx))}"
-            refused = admit_pod(self.store, pod)
+            refused = admit_pod(self.store, pod, self.ctx.admission)
             if refused:
                 self.events.event(ds, "Warning", "FailedCreate", f"Error creating: {refused}")
                 break

@@ -221,13 +221,14 @@ def pod_priority(store: Store, pod: dict) -> int:
 # Pods made by controllers
 
 
-def admit_pod(store: Store, pod: dict) -> str | None:
+def admit_pod(store: Store, pod: dict, admission: Admission | None = None) -> str | None:
     """Run a pod a controller creates through the API server's admission chain (defaults, the Priority plugin,
-    QoS class, Pending phase, validation), as a real controller's create does; returns the API server's refusal
-    message (e.g. a missing PriorityClass) worded with the generateName prefix, as the controller reports it."""
+    QoS class, Pending phase, validation, and any mutating webhooks the cluster has), as a real controller's
+    create does; returns the API server's refusal message (e.g. a missing PriorityClass) worded with the
+    generateName prefix, as the controller reports it."""
     meta = pod["metadata"]
     try:
-        admitted = Admission(store).admit(BY_KEY["/Pod"], pod, "CREATE")
+        admitted = (admission or Admission(store)).admit(BY_KEY["/Pod"], pod, "CREATE")
     except ApiError as err:
         prefix = meta.get("generateName") or meta.get("name", "")
         return err.message.replace(f'"{meta.get("name", "")}"', f'"{prefix}"', 1)

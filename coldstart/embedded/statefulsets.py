@@ -127,7 +127,7 @@ class StatefulSetController(Reconciler):
         volumes += [{"name": tmpl, "persistentVolumeClaim": {"claimName": claim}} for tmpl, claim in claims.items()]
         if volumes:
             pod["spec"]["volumes"] = volumes
-        refused = admit_pod(self.store, pod)
+        refused = admit_pod(self.store, pod, self.ctx.admission)
         if refused:
             self.events.event(sts, "Warning", "FailedCreate",
                               f"create Pod {pod_name} in StatefulSet {meta['name']} failed error: {refused}")

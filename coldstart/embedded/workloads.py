@@ -109,7 +109,7 @@ class ReplicaSetController(Reconciler):
                 pod["metadata"]["name"] = f"{meta['name']}-{rand_suffix(names(self.ctx))}"
                 if self.store.get("/Pod", meta["namespace"], pod["metadata"]["name"]) is None:
                     break
-            refused = admit_pod(self.store, pod)
+            refused = admit_pod(self.store, pod, self.ctx.admission)
             if refused:
                 self._blocked.add((meta["namespace"], meta["name"]))
                 self.events.event(rs, "Warning", "FailedCreate", f"Error creating: {refused}")

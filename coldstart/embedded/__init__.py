@@ -33,6 +33,20 @@ def _storage_class(name: str, provisioner: str, default: bool = False, **paramet
             "parameters": parameters, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"}
 
 
+def extended_resource_toleration(obj: dict[str, Any], operation: str) -> dict[str, Any] | None:
+    """GKE's ExtendedResourceToleration admission: a pod that requests GPUs tolerates the GPU node taint."""
+    if obj.get("kind") != "Pod" or operation != "CREATE":
+        return None
+    spec = obj.get("spec") or {}
+    wants = any("nvidia.com/gpu" in ((c.get("resources") or {}).get("limits") or {})
+                or "nvidia.com/gpu" in ((c.get("resources") or {}).get("requests") or {})
+                for c in spec.get("containers", []) + spec.get("initContainers", []))
+    tolerations = spec.setdefault("tolerations", [])
+    if wants and not any(t.get("key") == "nvidia.com/gpu" for t in tolerations):
+        tolerations.append({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"})
+    return obj
+
+
 def bootstrap_objects(profile: Profile) -> list[dict[str, Any]]:
     """What a cluster of this kind already has before anyone applies anything: its StorageClasses (GKE's
     built-in ones, or a default class on a generic cluster, plus the class the profile's cache names), and on
@@ -67,6 +81,8 @@ class EmbeddedCluster:
         self.store = Store(now=self.clock.now, history=history)
         self.logs = PodLogs()
         self.context = SimContext(profile, self.store, self.clock, self.logs, seed)
+        if profile.cloud == "gke":
+            mutators = (*mutators, extended_resource_toleration)
         self.api = ApiServer(self.store, self.logs, mutators=mutators, on_client_write=self.clock.touch)
         self.context.admission = self.api.admission  # controller-made pods meet the same webhooks
         self.simulation = Simulation(self.store, self.clock, quiet_seconds=quiet_seconds)

@@ -1,0 +1,56 @@
+"""The embedded cluster as a whole: what it has before anyone applies anything, and cloud admission."""
+
+from __future__ import annotations
+
+from coldstart import runbook
+from coldstart.embedded import EmbeddedCluster, bootstrap_objects, extended_resource_toleration
+from coldstart.profiles import load_profile, profile_with
+
+
+def test_bootstrap_has_the_storage_classes_of_the_cluster_kind():
+    base = {o["metadata"]["name"] for o in bootstrap_objects(load_profile("baseline")) if o["kind"] == "StorageClass"}
+    gke = {o["metadata"]["name"] for o in bootstrap_objects(load_profile("gke")) if o["kind"] == "StorageClass"}
+    assert load_profile("baseline").runtime.cache_storage_class in base
+    assert {"standard-rwo", "premium-rwo", "standard-rwx"} <= gke
+    snapshot = next(o for o in bootstrap_objects(load_profile("gke")) if o["kind"] == "VolumeSnapshot")
+    assert snapshot["metadata"]["name"] == load_profile("gke").gke.hyperdisk_ml.snapshot
+    assert snapshot["status"]["readyToUse"] is True
+
+
+def test_gke_adds_the_gpu_toleration_to_gpu_pods_only():
+    gpu = {"kind": "Pod", "spec": {"containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}
+    cpu = {"kind": "Pod", "spec": {"containers": [{"name": "c", "resources": {"limits": {"cpu": "1"}}}]}}
+    assert extended_resource_toleration(gpu, "CREATE")["spec"]["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert extended_resource_toleration(cpu, "CREATE")["spec"]["tolerations"] == []
+    assert extended_resource_toleration({"kind": "Deployment", "spec": {}}, "CREATE") is None
+
+
+def test_a_gpu_pod_without_toleration_still_runs_on_gke():
+    profile = profile_with(load_profile("gke"), {"gpu.tolerations": []})
+    outcome = runbook.run(runbook.Scenario("no toleration", profile, warm_up=False))
+    assert outcome.ready, outcome.failure
+
+
+def test_mutators_reach_pods_that_controllers_create():
+    seen = []
+
+    def webhook(obj, operation):
+        if obj.get("kind") == "Pod":
+            seen.append(obj["metadata"].get("generateName") or obj["metadata"].get("name"))
+            obj["metadata"].setdefault("labels", {})["webhook"] = "was-here"
+        return obj
+
+    profile = load_profile("baseline")
+    with EmbeddedCluster(profile, mutators=[webhook]) as cluster:
+        cluster.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "t"}})
+        cluster.store.create({"apiVersion": "apps/v1", "kind": "Deployment",
+                              "metadata": {"name": "d", "namespace": "t"},
+                              "spec": {"replicas": 1, "selector": {"matchLabels": {"a": "b"}},
+                                       "template": {"metadata": {"labels": {"a": "b"}},
+                                                    "spec": {"containers": [{"name": "c", "image": "x@sha256:"
+                                                                             + "a" * 64}]}}}})
+        cluster.simulation.stop()
+        cluster.simulation.run_for(30)
+        pods, _ = cluster.store.list("/Pod", "t")
+    assert pods and all(p["metadata"]["labels"].get("webhook") == "was-here" for p in pods)
+    assert seen

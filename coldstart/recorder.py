@@ -80,10 +80,12 @@ class _Stream:
                     return
 
     def stop(self) -> list[dict[str, Any]]:
+        """Stop watching, then list once more: the watch may lag what the caller already saw elsewhere."""
         self.stopped.set()
         if self.current is not None:
             self.current.close()
         self.thread.join(timeout=10)
+        self._relist()
         with self.lock:
             return list(self.items.values())
 

@@ -78,7 +78,7 @@ class EmbeddedCluster:
                  history: int = 100_000, mutators: Iterable[Any] = (), quiet_seconds: float = 0.02):
         self.profile = profile
         self.clock = VirtualClock(start_time)
-        self.store = Store(now=self.clock.now, history=history)
+        self.store = Store(now=self.clock.now, history=history, seed=profile.seed if seed is None else seed)
         self.logs = PodLogs()
         self.context = SimContext(profile, self.store, self.clock, self.logs, seed)
         if profile.cloud == "gke":

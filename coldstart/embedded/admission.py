@@ -11,7 +11,6 @@ immutability; failures are 422 Invalid with one cause per field.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
@@ -104,7 +103,7 @@ class Admission:
         elif key == "/Namespace":
             obj["status"] = {"phase": "Active"}
         elif key == "batch/Job" and isinstance(obj.get("spec"), dict) and not obj["spec"].get("manualSelector"):
-            uid, name = meta.setdefault("uid", str(uuid.uuid4())), meta.get("name", "")
+            uid, name = meta.setdefault("uid", self.store.new_uid()), meta.get("name", "")
             generated = {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
                          "controller-uid": uid, "job-name": name}
             obj["spec"]["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import random
 import re
 import threading
 import time
@@ -49,6 +50,9 @@ class Expired(StoreError):
 
 class BadSelector(StoreError):
     status, reason = 400, "BadRequest"
+
+
+NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +180,10 @@ def parse_field_selector(text: str | None) -> Callable[[dict], bool]:
 class Store:
     """Thread-safe object store with one resourceVersion sequence and watchable change logs."""
 
-    def __init__(self, now: Callable[[], float] = time.time, history: int = 100_000):
+    def __init__(self, now: Callable[[], float] = time.time, history: int = 100_000, seed: int | None = None):
         self.now = now
+        # uids and generated names come from here, so a seeded cluster writes the same names run after run
+        self._rng = random.Random(seed) if seed is not None else random.SystemRandom()
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._rv = 1
@@ -185,6 +191,13 @@ class Store:
         self._all = _Log(history)
         self._by_key: dict[str, _Log] = {}
         self._history = history
+
+    def new_uid(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def name_suffix(self, length: int = 5) -> str:
+        """The random tail of a generateName (Kubernetes' alphabet without vowels and confusable digits)."""
+        return "".join(self._rng.choice(NAME_CHARS) for _ in range(length))
 
     # -- reading -------------------------------------------------------------------------------------
     @property
@@ -239,7 +252,7 @@ class Store:
         key = key_of(obj)
         meta = obj.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+            meta["name"] = meta["generateName"] + self.name_suffix()
         name, namespace = meta.get("name"), self._namespace_of(key, meta)
         if not name:
             raise StoreError("name or generateName is required")
@@ -247,7 +260,7 @@ class Store:
             pool = self._objects.setdefault(key, {}).setdefault(namespace, {})
             if name in pool:
                 raise AlreadyExists(f'{obj.get("kind", key)} "{name}" already exists')
-            meta.setdefault("uid", str(uuid.uuid4()))
+            meta.setdefault("uid", self.new_uid())
             meta.setdefault("creationTimestamp", rfc3339(self.now()))
             meta["generation"] = 1
             if namespace:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import random
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -116,11 +114,11 @@ class Verbs:
         meta = obj["metadata"]
         self._namespace_open(call, meta.get("name") or meta.get("generateName", ""))
         if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = meta["generateName"] + "".join(random.choices(_NAME_CHARS, k=5))
+            meta["name"] = meta["generateName"] + self.store.name_suffix()
         for key in ("resourceVersion", "managedFields", "deletionTimestamp", "deletionGracePeriodSeconds",
                     "creationTimestamp", "selfLink"):
             meta.pop(key, None)
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = self.store.new_uid()
         if split_status(r) and r.key != "/Node":  # a kubelet registers its Node with status; others start empty
             obj.pop("status", None)
         dry = call.dry_run

@@ -256,7 +256,11 @@ class Cluster:
                           namespace=namespace, label_selector=label_selector, field_selector=field_selector,
                           serialize=False)
         body = self._json(resp)
-        return body.get("items") or [], body.get("metadata", {}).get("resourceVersion", ""), self._date(resp)
+        items = body.get("items") or []
+        for item in items:  # list items carry no kind on real API servers; downstream parsers want it
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return items, body.get("metadata", {}).get("resourceVersion", ""), self._date(resp)
 
     def apply(self, docs: Iterable[dict[str, Any]], *, dry_run: bool = False) -> list[Applied]:
         """Server-side apply every document in dependency order (field manager `coldstart`)."""

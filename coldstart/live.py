@@ -32,10 +32,7 @@ def read_back(cluster: Cluster) -> list[dict[str, Any]]:
             items, _, _ = cluster.list(API_VERSIONS[kind], kind, None, label_selector=selector)
         except NotFound:  # kind not served here (no KServe, not GKE): nothing of ours to read
             continue
-        for item in items:
-            item.setdefault("apiVersion", API_VERSIONS[kind])
-            item.setdefault("kind", kind)
-            objects.append(item)
+        objects += items
     return objects
 
 

@@ -1,0 +1,199 @@
+"""Every cold-start trap reproduced on the embedded cluster through `runbook.run`, with the experiments' own
+scenarios: the broken manifest fails the way a real cluster shows it (the kubelet's events and the pod's
+state, the vLLM log) and the fixed one becomes ready. Durations asserted here are cluster seconds taken from
+server timestamps (the timeline), never wall time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from coldstart import experiments, runbook
+from coldstart.profiles import load_profile
+from coldstart.runbook import Outcome, Scenario
+from coldstart.wait import pod_ready
+
+PROFILE = load_profile("baseline")
+COMPONENT = "app.kubernetes.io/component"
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in [*experiments.runtime_traps(PROFILE),
+                                                      *experiments.image_pull(PROFILE),
+                                                      *experiments.node_warmup(PROFILE)]}
+
+
+@pytest.fixture(scope="module")
+def outcome() -> Callable[[str], Outcome]:
+    """Each scenario runs once per module (on its own fresh embedded cluster), whichever tests ask for it."""
+    done: dict[str, Outcome] = {}
+
+    def get(name: str) -> Outcome:
+        if name not in done:
+            done[name] = runbook.run(SCENARIOS[name])
+            assert done[name].as_expected, (name, done[name].failure)
+        return done[name]
+
+    return get
+
+
+def pods(outcome: Outcome, component: str = "engine") -> list[dict]:
+    """The run's pods of one component, oldest first."""
+    found = [p for p in outcome.recording.pods if p["metadata"]["labels"].get(COMPONENT) == component]
+    return sorted(found, key=lambda p: (p["metadata"]["creationTimestamp"], p["metadata"]["name"]))
+
+
+def events(outcome: Outcome, pod: dict | None = None, reason: str | None = None) -> list[dict]:
+    name = pod["metadata"]["name"] if pod else None
+    return [e for e in outcome.recording.events if (name is None or e["involvedObject"]["name"] == name)
+            and (reason is None or e["reason"] == reason)]
+
+
+def engine_status(pod: dict) -> dict:
+    return next(c for c in pod["status"]["containerStatuses"] if c["name"] in ("kserve-container", "vllm"))
+
+
+def phases(outcome: Outcome, pod: dict) -> dict[str, float]:
+    timeline = next(t for t in outcome.timeline.pods if t.pod.endswith("/" + pod["metadata"]["name"]))
+    return {name: span.seconds for name, span in timeline.phases.items()}
+
+
+def never_ready(pod: dict) -> bool:
+    return not pod_ready(pod)
+
+
+# -- the fixed forms ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["recommended", "TP=2 with 16Gi /dev/shm", "digest + IfNotPresent", "warm buffer"])
+def test_the_fixed_form_becomes_ready(outcome, name):
+    result = outcome(name)
+    assert result.ready and result.failure is None and result.time_to_ready is not None
+    engines = pods(result)
+    assert engines and pod_ready(engines[-1]) and engine_status(engines[-1])["restartCount"] == 0
+    assert [f for f in result.findings if f.status == "fail"] == []
+    assert {t.pod for t in result.timeline.pods} == {f"{PROFILE.namespace}/{p['metadata']['name']}" for p in engines}
+
+
+# -- runtime traps -----------------------------------------------------------------------------------
+
+
+def test_utilization_0_9_runs_out_of_gpu_memory_capturing_graphs_and_crash_loops(outcome):
+    result = outcome("utilization 0.9")
+    assert not result.ready and "restarted (Error, exit 1)" in result.failure
+    (engine,) = pods(result)
+    status = engine_status(engine)
+    assert never_ready(engine) and status["restartCount"] >= 1
+    assert status["lastState"]["terminated"]["exitCode"] == 1
+    assert status["state"].get("waiting", {}).get("reason", "CrashLoopBackOff") == "CrashLoopBackOff"
+    assert [e["message"] for e in events(result, engine, "BackOff")][0].startswith(
+        "Back-off restarting failed container")
+    log = result.recording.logs[engine["metadata"]["name"]]
+    assert "torch.OutOfMemoryError: CUDA out of memory" in log
+    assert log.index("Capturing CUDA graphs") < log.index("torch.OutOfMemoryError")  # during graph capture
+    assert "Model loading took" in log  # the weights loaded fine: only the graphs did not fit
+
+
+def test_tp2_with_the_64mi_default_shm_fails_in_nccl_and_never_gets_ready(outcome):
+    result = outcome("TP=2 with the 64Mi default /dev/shm")
+    assert not result.ready
+    (engine,) = pods(result)
+    assert never_ready(engine) and engine_status(engine)["restartCount"] >= 1
+    assert engine_status(engine)["lastState"]["terminated"]["reason"] == "Error"
+    assert events(result, engine, "BackOff")
+    log = result.recording.logs[engine["metadata"]["name"]]
+    assert "NCCL WARN Error while creating shared memory segment /dev/shm" in log
+    assert "No space left on device" in log
+    assert result.time_to_ready is None
+
+
+def test_memory_limit_below_shm_rss_and_streamer_buffer_is_oom_killed(outcome):
+    result = outcome("memory limit 10Gi")
+    assert not result.ready and "OOMKilled (exit 137)" in result.failure
+    (engine,) = pods(result)
+    killed = engine_status(engine)["lastState"]["terminated"]
+    assert (killed["reason"], killed["exitCode"]) == ("OOMKilled", 137)
+    assert never_ready(engine) and events(result, engine, "BackOff")
+    limit = engine_status(engine)  # the container really ran with the lowered limit
+    spec = next(c for c in engine["spec"]["containers"] if c["name"] == limit["name"])
+    assert spec["resources"]["limits"]["memory"] == "10Gi"
+
+
+def test_startup_probe_window_shorter_than_the_start_kills_and_restarts(outcome):
+    result = outcome("startup probe 30s")
+    assert not result.ready and "failed startup probe" in result.failure
+    (engine,) = pods(result)
+    assert [e for e in events(result, engine, "Unhealthy") if e["message"].startswith("Startup probe failed")]
+    killing = [e["message"] for e in events(result, engine, "Killing")]
+    assert any(m.endswith("failed startup probe, will be restarted") for m in killing), killing
+    status = engine_status(engine)
+    assert status["restartCount"] >= 1 and status["lastState"]["terminated"]["exitCode"] == 137
+    assert never_ready(engine)
+
+
+# -- image pull --------------------------------------------------------------------------------------
+
+
+def _second_replica(result: Outcome) -> tuple[dict, dict, list[str]]:
+    first, second = pods(result)
+    vllm = engine_status(second)["image"]
+    return first, second, [e["reason"] + ": " + e["message"] for e in events(result, second)
+                           if e["reason"] in ("Pulling", "Pulled") and vllm in e["message"]]
+
+
+def test_image_by_tag_with_always_is_pulled_again_on_the_warm_node(outcome):
+    result = outcome("tag + Always")
+    first, second, pulls = _second_replica(result)
+    assert second["spec"]["nodeName"] == first["spec"]["nodeName"]  # the same, warm node
+    assert ":v0.11.0" in engine_status(second)["image"]
+    assert [p.split(":")[0] for p in pulls] == ["Pulling", "Pulled"], pulls
+    assert "Successfully pulled image" in pulls[1] and "already present on machine" not in pulls[1]
+    assert phases(result, second).get("image_pull", 0) > 10
+
+
+def test_image_by_digest_with_if_not_present_is_already_on_the_warm_node(outcome):
+    result = outcome("digest + IfNotPresent")
+    first, second, pulls = _second_replica(result)
+    assert second["spec"]["nodeName"] == first["spec"]["nodeName"]
+    assert "@sha256:" in engine_status(second)["image"]
+    assert len(pulls) == 1 and pulls[0].startswith("Pulled: ") and pulls[0].endswith("already present on machine")
+    assert not events(result, second, "Pulling")
+    assert "image_pull" not in phases(result, second)
+
+
+# -- node warm-up ------------------------------------------------------------------------------------
+
+
+def test_without_a_warm_buffer_the_replica_waits_for_a_new_node(outcome):
+    result = outcome("no warm buffer")
+    (engine,) = pods(result)
+    assert [e["message"] for e in events(result, engine, "TriggeredScaleUp")]
+    assert not events(result, reason="Preempted")
+    boot = PROFILE.kinetics.node_boot_seconds + PROFILE.kinetics.driver_install_seconds
+    spread = PROFILE.kinetics.jitter * 2  # every simulated duration varies by the profile's jitter
+    assert boot * (1 - spread) <= phases(result, engine)["scheduling"] <= boot * (1 + spread) + 20
+
+
+def test_with_the_warm_buffer_the_replica_preempts_it_within_seconds(outcome):
+    result = outcome("warm buffer")
+    (engine,) = pods(result)
+    preempted = events(result, reason="Preempted")
+    assert preempted and all(e["involvedObject"]["name"].startswith("coldstart-warm-buffer") for e in preempted)
+    assert engine["metadata"]["uid"] in preempted[0]["message"]
+    assert not events(result, engine, "TriggeredScaleUp")
+    assert phases(result, engine)["scheduling"] <= PROFILE.kinetics.preemption_seconds + 5
+
+
+def test_a_buffer_below_priority_minus_10_never_gets_a_node(outcome):
+    result = outcome("buffer at priority -20")
+    buffers = pods(result, "warm-buffer")
+    assert buffers and all(not p["spec"].get("nodeName") for p in buffers)
+    names = {p["metadata"]["name"] for p in buffers}
+    assert events(result, buffers[0], "FailedScheduling")
+    assert not [e for e in events(result) if e["involvedObject"]["name"] in names
+                and e["reason"] in ("TriggeredScaleUp", "Scheduled")]
+    assert "warm buffer holding GPU nodes: timed out" in result.warm_up_failure
+    (engine,) = pods(result)  # so the replica waits for a new node as if there were no buffer
+    assert events(result, engine, "TriggeredScaleUp")
+    assert phases(result, engine)["scheduling"] >= PROFILE.kinetics.node_boot_seconds
+    assert {f.invariant for f in result.findings if f.status == "fail"} >= {"buffer-below-workload",
+                                                                            "warm-buffer-running"}

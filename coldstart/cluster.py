@@ -106,8 +106,9 @@ def _translate(exc: Exception, verb: str, obj: str) -> ClusterError:
         except (TypeError, ValueError, AttributeError):
             detail = str(exc.reason or "")
         message = f"{verb} {obj}: {detail or exc.reason} (HTTP {status})"
-        cls = {404: NotFound, 409: Conflict, 401: Forbidden, 403: Forbidden, 400: Invalid, 422: Invalid}.get(
-            status, ServerError if status is None or status >= 500 else ClusterError)
+        # 410 may come as the HTTP status (not only as a watch stream's ERROR event): either way, relist.
+        cls = {404: NotFound, 409: Conflict, 401: Forbidden, 403: Forbidden, 400: Invalid, 422: Invalid,
+               410: WatchExpired}.get(status, ServerError if status is None or status >= 500 else ClusterError)
         return cls(message, verb=verb, obj=obj, status=status)
     if isinstance(exc, ResourceNotFoundError):
         return NotFound(f"{verb} {obj}: the API server does not serve this kind ({exc}); is its CRD installed?",

@@ -172,12 +172,14 @@ def compare(outcomes: Sequence[Outcome], title: str = "Time to /health") -> None
                         [_STYLE["pass"] if o.as_expected else _STYLE["fail"] for o in outcomes])))
 
 
-def save(outcome: Outcome, out_dir: str | Path | None) -> None:
-    """Write timings.json for this outcome (validated against the schema); no output_dir, nothing written."""
+def save(outcome: Outcome, out_dir: str | Path | None, run_id: str | None = None) -> None:
+    """Write timings.json for this outcome (validated against the schema); no output_dir, nothing written.
+    `run_id` is the notebook run's (the folder's name), so a record names the run it is filed under; a scenario
+    of `runbook.compare` has its own cluster run id, used when none is given."""
     if not out_dir or outcome.dry_run:
         return
     path = write_timings(Path(out_dir) / "timings.json", outcome.timeline, profile=outcome.scenario.profile,
-                         run_id=outcome.run_id)
+                         run_id=run_id or outcome.run_id)
     display(Markdown(f"Timings written to `{path}`."))
 
 
@@ -287,15 +289,18 @@ def failures(outcomes: Sequence[Outcome]) -> None:
         display(HTML(_table(["scenario", "trap", "what the wait saw", "events and logs"], rows)))
 
 
-def previous(outcome: Outcome, out_root: str | Path = "outputs") -> None:
-    """What changed since the last run of the same profile in outputs/ (if there is one)."""
+def previous(outcome: Outcome, out_dir: str | Path | None = None) -> None:
+    """What changed since the last run of the same profile (if there is one). Earlier runs are the siblings of
+    this run's folder `out_dir` (outputs/<profile>/<run-id>, wherever `coldstart run --out` put it), so a run
+    is compared with runs filed beside it; without a folder, with those in outputs/<profile>."""
     if _dry(outcome):
         return
-    runs = sorted((Path(out_root) / outcome.scenario.profile.name).glob("*/timings.json"),
-                  key=lambda p: p.stat().st_mtime)
-    runs = [p for p in runs if p.parent.name != outcome.run_id]
+    here = Path(out_dir) if out_dir else None
+    folder = here.parent if here else Path("outputs") / outcome.scenario.profile.name
+    runs = sorted(folder.glob("*/timings.json"), key=lambda p: p.stat().st_mtime)
+    runs = [p for p in runs if p.parent != here and p.parent.name != outcome.run_id]
     if not runs:
-        display(Markdown("No previous run of this profile in `outputs/`: nothing to compare with yet."))
+        display(Markdown(f"No previous run of this profile in `{folder}`: nothing to compare with yet."))
         return
     before = read_timings(runs[-1])["statistics"]
     changes = [c for c in compare_runs(before, outcome.statistics) if c.metric == "P50" and c.verdict != "unchanged"]

@@ -54,6 +54,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = run_notebook(args.notebook, profile=args.profile, cluster=args.cluster, params=params,
                           out_root=args.out)
     print(f"report: {result.html}")
+    if not result.ok:
+        print(f"coldstart: runbook failed: {result.error}", file=sys.stderr)
     return 0 if result.ok else 1
 
 

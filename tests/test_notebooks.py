@@ -408,6 +408,8 @@ def failing_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Co
 def test_failing_profile_exits_1_with_fail_at_the_top(failing_run: tuple[subprocess.CompletedProcess[str], Path]):
     proc, out = failing_run
     assert proc.returncode == 1, proc.stderr[-2000:]
+    reason = proc.stderr.strip().splitlines()[-1]
+    assert reason.startswith("coldstart: runbook failed: RunbookFailed") and "gpu-mem-util-range" in reason, reason
     html = Path(proc.stdout.strip().removeprefix("report: "))
     assert html.is_file() and out in html.parents
     report = parse_report(html)

@@ -334,10 +334,16 @@ def _describe(error: dict[str, Any], merged: dict, origin: dict[tuple, Path], fa
 
 
 def load_profile(ref: str | Path) -> Profile:
-    """Load and validate a profile by shipped name or path; raise ProfileError naming file and key."""
+    """Load and validate a profile by shipped name or path; raise ProfileError naming file and key.
+
+    A file that extends another but names no profile of its own is named after the file, so its runs are
+    never filed (and compared) under the name of the profile it extends."""
     path = resolve_profile_path(ref)
     origin: dict[tuple, Path] = {}
     merged = _load_chain(path, origin)
+    if origin.get(("name",)) != path:
+        merged["name"] = path.stem
+        origin[("name",)] = path
     try:
         return Profile.model_validate(merged)
     except ValidationError as exc:

@@ -319,7 +319,8 @@ def verdict(findings: Sequence[Finding] = (), outcomes: Sequence[Outcome] = (), 
     """One verdict: failing invariants, unexpected outcomes (a trap nobody asked for, or an expected failure
     that did not happen) and budget overruns of the `budgeted` outcomes (the recommended runs, whose budgets
     the profile sets). Raises RunbookFailed so papermill stops and exits non-zero."""
-    reasons = [f"invariant {f.invariant} fails on {f.object}: {f.message}" for f in findings if f.status == "fail"]
+    failing = {(f.invariant, f.object, f.container): f for f in findings if f.status == "fail"}  # static = live
+    reasons = [f"invariant {f.invariant} fails on {f.object}: {f.message}" for f in failing.values()]
     for o in [*outcomes, *[b for b in budgeted if b not in outcomes]]:
         if not o.as_expected:
             reasons.append(f"scenario '{o.scenario.name}' " + (f"failed: {o.failure}" if o.failure else

@@ -105,3 +105,8 @@ def test_cli_bad_profile_exits_2_with_one_line(tmp_path, capsys):
     assert main(["render", "--profile", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "runtime.shm_size" in err and "Traceback" not in err
+
+
+def test_a_user_profile_without_a_name_is_named_after_its_file(tmp_path):
+    p = load_profile(_write(tmp_path, "extends: gke\nregion: us-east4\n", "prod-east.yaml"))
+    assert p.name == "prod-east" and p.cloud == "gke"

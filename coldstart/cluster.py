@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.discovery import LazyDiscoverer
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 from kubernetes.watch.watch import iter_resp_lines
 
@@ -121,6 +123,15 @@ def _translate(exc: Exception, verb: str, obj: str) -> ClusterError:
 # The connection
 
 
+class _ConnectionDiscoverer(LazyDiscoverer):
+    """The client's lazy discovery without its cache file. That file is named after the server URL and shared
+    by every process, so a new server on a reused loopback port (every embedded cluster) or a cluster whose
+    CRDs changed was answered from another server's resource list."""
+
+    def _write_cache(self) -> None:
+        pass
+
+
 @dataclass
 class Applied:
     """What apply did to one object: created, configured (with the changed fields) or unchanged."""
@@ -152,8 +163,10 @@ class Cluster:
 
     @cached_property
     def dynamic(self) -> DynamicClient:
-        """Discovery happens on first use, not on connect: connecting sends no request."""
-        return DynamicClient(self.api_client)
+        """Discovery happens on first use, not on connect: connecting sends no request. It is remembered for
+        this connection only (a path that is never written, so there is nothing to read)."""
+        never_written = os.path.join(tempfile.gettempdir(), f"coldstart-discovery-{uuid.uuid4().hex}.json")
+        return DynamicClient(self.api_client, cache_file=never_written, discoverer=_ConnectionDiscoverer)
 
     @classmethod
     def connect(cls, target: str | Target = "embedded", *, profile: Profile, run_id: str | None = None,

@@ -48,14 +48,15 @@ def connect(url: str, run_id: str = "errors") -> Cluster:
 class _KmockThread:
     """kmock's KubernetesEmulator serving pods and deployments, on its own event loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._main(),), daemon=True)
 
     async def _main(self) -> None:
         self.stopping = asyncio.Event()
-        async with kmock.KubernetesEmulator() as handler, kmock.Server(handler) as server:
+        async with kmock.KubernetesEmulator() as handler, kmock.Server(handler, port=self.port) as server:
             handler.resources["v1/pods"] = kmock.ResourceInfo(kind="Pod", namespaced=True, subresources={"log"})
             handler.resources["apps/v1/deployments"] = kmock.ResourceInfo(kind="Deployment", namespaced=True)
             self.handler, self.url = handler, str(server.url).rstrip("/")
@@ -166,6 +167,20 @@ def test_a_kind_the_server_does_not_serve_is_not_found_and_says_why(faulty):
     _, conn = faulty
     _raises(NotFound, lambda: conn.list("serving.kserve.io/v1beta1", "InferenceService", "default"),
             "discover", "InferenceService", "is its CRD installed?")
+
+
+def test_discovery_is_not_taken_from_an_earlier_server_at_the_same_url():
+    """The client's discovery cache file is keyed by URL alone: without a connection-own cache, kmock on the
+    port an embedded cluster just left would be believed to serve InferenceService."""
+    with Cluster.connect("embedded", profile=PROFILE) as before:
+        before.list("serving.kserve.io/v1beta1", "InferenceService", NS)  # discovered: KServe is served
+        port = int(before.embedded.url.rsplit(":", 1)[1])
+    with _KmockThread(port) as server:
+        assert server.url.endswith(f":{port}")
+        conn = connect(server.url)
+        _raises(NotFound, lambda: conn.list("serving.kserve.io/v1beta1", "InferenceService", "default"),
+                "discover", "InferenceService", "is its CRD installed?")
+        conn.api_client.close()
 
 
 def test_a_missing_object_is_none_for_get_and_not_an_error(faulty):

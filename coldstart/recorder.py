@@ -20,12 +20,15 @@ _WATCH_SECONDS = 3600  # each stream's server-side timeout; streams are renewed 
 
 @dataclass
 class Recording:
-    """What a run left behind: Event objects, the last version of each pod, and each pod's vLLM log."""
+    """What a run left behind: Event objects, the last version of each pod, and each pod's vLLM log (and, for
+    a container that restarted, the log of its previous run: the current one may be a new start that has
+    not reached the failure yet, as `kubectl logs --previous` knows)."""
 
     events: list[dict[str, Any]] = field(default_factory=list)
     pods: list[dict[str, Any]] = field(default_factory=list)
     logs: dict[str, str] = field(default_factory=dict)
     interruptions: int = 0
+    previous_logs: dict[str, str] = field(default_factory=dict)
 
 
 class _Stream:
@@ -98,6 +101,7 @@ class Recorder:
         self._events = _Stream(cluster, "Event", namespace, "uid", None)
         self._pods = _Stream(cluster, "Pod", namespace, "name", label_selector)
         self._logs: dict[str, str] = {}
+        self._previous_logs: dict[str, str] = {}
 
     def snapshot(self) -> Recording:
         """What has been seen so far, without stopping."""
@@ -113,6 +117,7 @@ class Recorder:
         recording = Recording(events, pods, interruptions=self._events.interruptions + self._pods.interruptions)
         if logs_for:
             recording.logs = {**self._logs, **self.fetch_logs(pods, logs_for)}
+            recording.previous_logs = dict(self._previous_logs)
         return recording
 
     def collect_logs(self, component: str = "engine") -> None:
@@ -120,7 +125,8 @@ class Recorder:
         self._logs.update(self.fetch_logs(self.snapshot().pods, component))
 
     def fetch_logs(self, pods: list[dict[str, Any]], component: str) -> dict[str, str]:
-        """One log request per engine pod that started its container (timestamps on, engine container)."""
+        """One log request per engine pod that started its container (timestamps on, engine container), and
+        one more for the previous run's log when the container restarted (kept for `Recording.previous_logs`)."""
         logs = {}
         for pod in pods:
             meta = pod.get("metadata") or {}
@@ -132,6 +138,10 @@ class Recorder:
                               if c["name"] in ("vllm", "kserve-container")), pod["spec"]["containers"][0]["name"])
             try:
                 logs[meta["name"]] = self.cluster.pod_logs(meta["name"], self.namespace, container)
+                if any(c.get("name") == container and c.get("restartCount")
+                       for c in pod["status"]["containerStatuses"]):
+                    self._previous_logs[meta["name"]] = self.cluster.pod_logs(meta["name"], self.namespace,
+                                                                              container, previous=True)
             except ClusterError:
                 continue  # the pod went away between the list and the log request
         return logs

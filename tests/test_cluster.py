@@ -202,9 +202,10 @@ def _slower(profile: Profile, factor: float) -> Profile:
 
 
 def test_a_rollout_watches_instead_of_polling(embedded_clusters):
-    """Bound: a pod is named by at most 2 requests (its engine log, plus its events if it failed); buffer and
-    pre-pull pods by none. The total does not grow with cluster time: the same rollout 5x slower in virtual
-    time costs the same requests (+-3: a watch renewed), and 4 more replicas cost about their 4 logs."""
+    """Bound: a pod is named by at most 2 requests (its engine log, and its previous run's log if it restarted;
+    its events are listed by field selector, which names no pod in the path); buffer and pre-pull pods by
+    none. The total does not grow with cluster time: the same rollout 5x slower in virtual time costs the
+    same requests (+-3: a watch renewed), and 4 more replicas cost about their 4 logs."""
     profile = _profile("baseline")
     outcomes = {}
     for label, prof, replicas in (("fast", profile, 1), ("five", profile, 5), ("slow", _slower(profile, 5), 1)):

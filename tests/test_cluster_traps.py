@@ -11,15 +11,31 @@ from collections.abc import Callable
 import pytest
 
 from coldstart import experiments, runbook
+from coldstart.cluster import RUN_LABEL, Cluster
 from coldstart.profiles import load_profile
 from coldstart.runbook import Outcome, Scenario
-from coldstart.wait import pod_ready
+from coldstart.wait import pod_ready, wait_for
 
 PROFILE = load_profile("baseline")
 COMPONENT = "app.kubernetes.io/component"
+ENGINE = f"{COMPONENT}=engine"
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in [*experiments.runtime_traps(PROFILE),
                                                       *experiments.image_pull(PROFILE),
                                                       *experiments.node_warmup(PROFILE)]}
+
+
+def _on_the_warm_node(outcome: Outcome) -> bool:
+    """The second replica landed on the node the first one warmed (what the image experiments are about)."""
+    nodes = [p["spec"].get("nodeName") for p in pods(outcome)]
+    return len(nodes) == 2 and nodes[0] == nodes[1]
+
+
+# The embedded clock runs on whenever the client is between requests; on an overloaded machine the client can
+# stall long enough between scaling to zero and scaling back up for the idle node's 10-minute scale-down to
+# pass in cluster time. Such a run did not set up the experiment, so it is run again (not judged).
+PRECONDITIONS: dict[str, Callable[[Outcome], bool]] = {"tag + Always": _on_the_warm_node,
+                                                       "digest + IfNotPresent": _on_the_warm_node}
+ATTEMPTS = 4
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +45,10 @@ def outcome() -> Callable[[str], Outcome]:
 
     def get(name: str) -> Outcome:
         if name not in done:
-            done[name] = runbook.run(SCENARIOS[name])
+            for _ in range(ATTEMPTS):
+                done[name] = runbook.run(SCENARIOS[name])
+                if PRECONDITIONS.get(name, lambda _: True)(done[name]):
+                    break
             assert done[name].as_expected, (name, done[name].failure)
         return done[name]
 
@@ -61,6 +80,24 @@ def never_ready(pod: dict) -> bool:
     return not pod_ready(pod)
 
 
+def restarted_in_events(outcome: Outcome, pod: dict) -> bool:
+    """The kubelet's events tell of a restart: the engine container Started again, or backing off."""
+    container = engine_status(pod)["name"]
+    started = sum(e.get("count") or 1 for e in events(outcome, pod, "Started")
+                  if e["message"] == f"Started container {container}")
+    return started >= 2 or bool(events(outcome, pod, "BackOff"))
+
+
+def failed_start_log(outcome: Outcome, pod: dict, marker: str) -> str:
+    """The engine log of a start that failed with `marker`: the current log, or the previous run's when the
+    kubelet has already begun a new start (as `kubectl logs --previous` shows it)."""
+    name = pod["metadata"]["name"]
+    found = [log for log in (outcome.recording.logs.get(name, ""), outcome.recording.previous_logs.get(name, ""))
+             if marker in log]
+    assert found, f"no engine log of {name} shows {marker!r}"
+    return found[0]
+
+
 # -- the fixed forms ---------------------------------------------------------------------------------
 
 
@@ -85,12 +122,36 @@ def test_utilization_0_9_runs_out_of_gpu_memory_capturing_graphs_and_crash_loops
     assert never_ready(engine) and status["restartCount"] >= 1
     assert status["lastState"]["terminated"]["exitCode"] == 1
     assert status["state"].get("waiting", {}).get("reason", "CrashLoopBackOff") == "CrashLoopBackOff"
-    assert [e["message"] for e in events(result, engine, "BackOff")][0].startswith(
-        "Back-off restarting failed container")
-    log = result.recording.logs[engine["metadata"]["name"]]
-    assert "torch.OutOfMemoryError: CUDA out of memory" in log
+    assert restarted_in_events(result, engine)  # the first restart is immediate; CrashLoopBackOff: see below
+    log = failed_start_log(result, engine, "torch.OutOfMemoryError: CUDA out of memory")
     assert log.index("Capturing CUDA graphs") < log.index("torch.OutOfMemoryError")  # during graph capture
     assert "Model loading took" in log  # the weights loaded fine: only the graphs did not fit
+
+
+def test_a_start_that_keeps_failing_ends_in_crash_loop_back_off():
+    """The runbook stops at the first restart (which the kubelet does at once); left alone, the second failure
+    puts the container in CrashLoopBackOff, with the kubelet's BackOff event."""
+    scenario = SCENARIOS["utilization 0.9"]
+    with Cluster.connect("embedded", profile=scenario.profile) as conn:
+        conn.ensure_namespace(PROFILE.namespace)
+        conn.apply(scenario.manifests())
+
+        def backing_off(objects: dict[str, dict]) -> tuple[int, int]:
+            return sum(1 for p in objects.values() for c in (p.get("status") or {}).get("containerStatuses") or []
+                       if ((c.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"), 1
+
+        (pod,) = wait_for(conn, "v1", "Pod", PROFILE.namespace, label_selector=f"{RUN_LABEL}={conn.run_id},{ENGINE}",
+                          done=backing_off, timeout=3600, what="engine in CrashLoopBackOff").values()
+        status = engine_status(pod)
+        assert status["restartCount"] >= 1 and status["lastState"]["terminated"]["exitCode"] == 1
+        assert status["state"]["waiting"]["message"].startswith("back-off 10s restarting failed container")
+        backoff, _, _ = conn.list("v1", "Event", PROFILE.namespace,
+                                  field_selector=f"involvedObject.name={pod['metadata']['name']},reason=BackOff")
+        assert backoff and backoff[0]["message"].startswith("Back-off restarting failed container")
+        name = pod["metadata"]["name"]  # the clock may have started the next run: look at the previous one too
+        logs = [conn.pod_logs(name, PROFILE.namespace, status["name"], previous=previous) for previous in (False, True)]
+        assert any("torch.OutOfMemoryError: CUDA out of memory" in log for log in logs)
+        conn.delete_run()
 
 
 def test_tp2_with_the_64mi_default_shm_fails_in_nccl_and_never_gets_ready(outcome):
@@ -99,9 +160,8 @@ def test_tp2_with_the_64mi_default_shm_fails_in_nccl_and_never_gets_ready(outcom
     (engine,) = pods(result)
     assert never_ready(engine) and engine_status(engine)["restartCount"] >= 1
     assert engine_status(engine)["lastState"]["terminated"]["reason"] == "Error"
-    assert events(result, engine, "BackOff")
-    log = result.recording.logs[engine["metadata"]["name"]]
-    assert "NCCL WARN Error while creating shared memory segment /dev/shm" in log
+    assert restarted_in_events(result, engine)
+    log = failed_start_log(result, engine, "NCCL WARN Error while creating shared memory segment /dev/shm")
     assert "No space left on device" in log
     assert result.time_to_ready is None
 
@@ -112,7 +172,7 @@ def test_memory_limit_below_shm_rss_and_streamer_buffer_is_oom_killed(outcome):
     (engine,) = pods(result)
     killed = engine_status(engine)["lastState"]["terminated"]
     assert (killed["reason"], killed["exitCode"]) == ("OOMKilled", 137)
-    assert never_ready(engine) and events(result, engine, "BackOff")
+    assert never_ready(engine) and restarted_in_events(result, engine)
     limit = engine_status(engine)  # the container really ran with the lowered limit
     spec = next(c for c in engine["spec"]["containers"] if c["name"] == limit["name"])
     assert spec["resources"]["limits"]["memory"] == "10Gi"

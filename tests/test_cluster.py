@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,7 +23,7 @@ from coldstart.invariants import check_documents
 from coldstart.live import live_findings, read_back
 from coldstart.manifests import flatten, object_name, render
 from coldstart.profiles import Profile, load_profile, profile_with
-from coldstart.recorder import Recorder
+from coldstart.recorder import Recorder, Recording
 from coldstart.wait import pod_ready, wait_pods_ready
 
 ENGINE = "app.kubernetes.io/component=engine"
@@ -273,6 +274,7 @@ def test_wait_and_recorder_relist_after_410_gone_and_miss_nothing():
         recorder = Recorder(conn, profile.namespace, label_selector=recorder_pods)
         conn.apply(flatten(render(profile)))
         ready = wait_pods_ready(conn, profile.namespace, engine, 1, timeout=_timeout(profile))
+        live = _seen_live(recorder, ready[0]["metadata"]["name"])  # by the watches, before stop() lists again
         recording = recorder.stop()
 
         assert conn.pending == set()  # every churn happened
@@ -293,7 +295,20 @@ def test_wait_and_recorder_relist_after_410_gone_and_miss_nothing():
         assert {p["metadata"]["name"] for p in pods} <= set(recorded)
         assert all(pod_ready(recorded[p["metadata"]["name"]]) for p in ready)
         assert any(e["reason"] == "Started" for e in recording.events)
+        assert pod_ready(live.pods[0]) and {e["involvedObject"]["name"] for e in live.events} >= {live.pods[0][
+            "metadata"]["name"]}
         embedded.check()
+
+
+def _seen_live(recorder: Recorder, pod: str, patience: float = 10.0) -> Recording:
+    """The recorder's view once its watches have delivered `pod` Ready (they may trail the wait a moment)."""
+    deadline = time.monotonic() + patience
+    while True:
+        seen = recorder.snapshot()
+        mine = [p for p in seen.pods if p["metadata"]["name"] == pod and pod_ready(p)]
+        if mine or time.monotonic() > deadline:
+            return Recording(seen.events, mine or seen.pods)
+        time.sleep(0.01)
 
 
 # -- 5. what an admission webhook changed -----------------------------------------------------------

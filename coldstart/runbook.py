@@ -190,6 +190,8 @@ def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Pr
                     _warm_up(conn, docs, timeout, progress)
                 except WaitFailed as exc:
                     warm_failure = str(exc)
+            # what the cluster holds once applied and warm, before the scale-up takes a buffer pod's node
+            findings, _ = live_findings(conn)
             try:
                 current = 0
                 for count in steps:
@@ -202,7 +204,6 @@ def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Pr
                 failure = str(exc)
         finally:
             recording = recorder.stop()
-        findings, _ = live_findings(conn)
         if conn.embedded is not None:
             conn.embedded.check()
         truth = dict(conn.embedded.truth) if conn.embedded is not None else None

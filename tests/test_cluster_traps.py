@@ -30,12 +30,10 @@ def _on_the_warm_node(outcome: Outcome) -> bool:
     return len(nodes) == 2 and nodes[0] == nodes[1]
 
 
-# The embedded clock runs on whenever the client is between requests; on an overloaded machine the client can
-# stall long enough between scaling to zero and scaling back up for the idle node's 10-minute scale-down to
-# pass in cluster time. Such a run did not set up the experiment, so it is run again (not judged).
+# The second replica must land on the node the first one warmed, or the image experiments prove nothing;
+# the embedded clock stands still while the client is busy between scaling to zero and back, so it does.
 PRECONDITIONS: dict[str, Callable[[Outcome], bool]] = {"tag + Always": _on_the_warm_node,
                                                        "digest + IfNotPresent": _on_the_warm_node}
-ATTEMPTS = 4
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +43,9 @@ def outcome() -> Callable[[str], Outcome]:
 
     def get(name: str) -> Outcome:
         if name not in done:
-            for _ in range(ATTEMPTS):
-                done[name] = runbook.run(SCENARIOS[name])
-                if PRECONDITIONS.get(name, lambda _: True)(done[name]):
-                    break
+            done[name] = runbook.run(SCENARIOS[name])
             assert done[name].as_expected, (name, done[name].failure)
+            assert PRECONDITIONS.get(name, lambda _: True)(done[name]), f"{name}: experiment not set up"
         return done[name]
 
     return get
@@ -172,7 +168,9 @@ def test_memory_limit_below_shm_rss_and_streamer_buffer_is_oom_killed(outcome):
     (engine,) = pods(result)
     killed = engine_status(engine)["lastState"]["terminated"]
     assert (killed["reason"], killed["exitCode"]) == ("OOMKilled", 137)
-    assert never_ready(engine) and restarted_in_events(result, engine)
+    # the wait stops at the kill; the restart's own events may still be a second or two of cluster time away
+    assert never_ready(engine) and engine_status(engine)["restartCount"] >= 1
+    assert [e for e in events(result, engine, "Started") if e["message"].endswith(engine_status(engine)["name"])]
     limit = engine_status(engine)  # the container really ran with the lowered limit
     spec = next(c for c in engine["spec"]["containers"] if c["name"] == limit["name"])
     assert spec["resources"]["limits"]["memory"] == "10Gi"

@@ -9,6 +9,7 @@ behaves, traps included, comes from the manifests.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -85,7 +86,8 @@ class EmbeddedCluster:
             mutators = (*mutators, extended_resource_toleration)
         self.api = ApiServer(self.store, self.logs, mutators=mutators, on_client_write=self.clock.touch)
         self.context.admission = self.api.admission  # controller-made pods meet the same webhooks
-        self.simulation = Simulation(self.store, self.clock, quiet_seconds=quiet_seconds)
+        self.simulation = Simulation(self.store, self.clock, quiet_seconds=quiet_seconds,
+                                     may_advance=self._client_waits, max_rate=self.MAX_RATE)
         self.simulation.add(*control_plane(self.context), *node_side(self.context))
         for obj in bootstrap_objects(profile):
             self.store.create(obj)
@@ -94,6 +96,18 @@ class EmbeddedCluster:
     @property
     def url(self) -> str:
         return self.api.url
+
+    # A client that is busy (applying, listing, reading logs) is not waiting for the cluster: time stands still,
+    # so no node scales down and no probe fires between two of its requests however slow the machine is.
+    # Time runs while the client waits on a watch it opened after its last other request, or after a few
+    # seconds of silence (a client that polls, or nobody at all).
+    IDLE_SECONDS = 3.0
+    MAX_RATE = 2000.0  # virtual seconds per wall second: a ten-minute cold start takes ~0.3 s
+
+    def _client_waits(self) -> bool:
+        if time.monotonic() - self.api.last_request >= self.IDLE_SECONDS:
+            return True
+        return self.api.watching_since(self.api.last_call)
 
     def start(self) -> EmbeddedCluster:
         if not self._started:

@@ -70,6 +70,9 @@ class ApiServer:
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         self._streams = 0
+        self._watches: dict[int, float] = {}  # open watch streams -> wall monotonic time they were opened
+        self.last_request = time.monotonic()  # any client request, for the simulation's clock
+        self.last_call = time.monotonic()  # any client request but a watch: the client was busy then
         for name in SYSTEM_NAMESPACES:
             if store.get("/Namespace", "", name) is None:
                 store.create({"apiVersion": "v1", "kind": "Namespace",
@@ -207,9 +210,12 @@ class ApiServer:
 
     def handle(self, h: _Handler, method: str) -> None:
         """Serve one HTTP request on handler h (called from the connection's thread)."""
+        self.last_request = time.monotonic()
         split = urlsplit(h.path)
         path = unquote(split.path).rstrip("/") or "/"
         query = dict(parse_qsl(split.query, keep_blank_values=True))
+        if query.get("watch") not in ("true", "1"):
+            self.last_call = self.last_request
         target: Route | None = None
         try:
             try:
@@ -267,6 +273,8 @@ class ApiServer:
         content_type = "application/json" if watch else "text/plain"
         with self._conns_lock:
             self._streams += 1
+            if watch:
+                self._watches[id(chunks)] = time.monotonic()
         try:
             h.wfile.write(self._head(h, 200, content_type, None))
             checked = time.monotonic()
@@ -292,9 +300,16 @@ class ApiServer:
         finally:
             with self._conns_lock:
                 self._streams -= 1
+                self._watches.pop(id(chunks), None)
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
+
+    def watching_since(self, moment: float) -> bool:
+        """Is a watch open that the client opened after `moment` (wall monotonic)? That client is waiting
+        for the cluster to do something, which is when the simulation's clock may run."""
+        with self._conns_lock:
+            return any(opened > moment for opened in self._watches.values())
 
     def _track(self, conn: socket.socket, add: bool) -> None:
         with self._conns_lock:

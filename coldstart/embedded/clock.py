@@ -93,8 +93,15 @@ class Simulation:
     """Feeds store changes and due timers to the controllers; moves virtual time when the cluster is quiet."""
 
     def __init__(self, store: Store, clock: VirtualClock, *, quiet_seconds: float = 0.02,
-                 idle_rate: float = 300.0):
+                 idle_rate: float = 300.0, may_advance: Callable[[], bool] | None = None,
+                 max_rate: float | None = None):
         self.store, self.clock = store, clock
+        # At most this many virtual seconds per wall second, even when jumping to the next timer: a client that
+        # has just seen what it waited for gets to its next request before much cluster time has passed.
+        self.max_rate = max_rate
+        # When set, decides whether time may move now (the embedded cluster: only while its client waits);
+        # otherwise time moves once the client has not written for quiet_seconds.
+        self.may_advance = may_advance
         self.controllers: list[Controller] = []
         self.quiet_seconds = quiet_seconds  # wall time the client must be silent before time jumps
         self.idle_rate = idle_rate  # virtual seconds per wall second when nothing is scheduled
@@ -159,12 +166,16 @@ class Simulation:
             while not self._stop.is_set():
                 if self.drain():
                     continue
-                if time.monotonic() - self.clock.last_client_write < self.quiet_seconds:
+                if self.may_advance is not None:
+                    if not self.may_advance():
+                        self.store.wait(self._cursor, 0.01)
+                        continue
+                elif time.monotonic() - self.clock.last_client_write < self.quiet_seconds:
                     self.store.wait(self._cursor, self.quiet_seconds)
                     continue
                 nxt = self.clock.next_at()
                 if nxt is not None:
-                    self.clock.advance_to(nxt)
+                    self._jump(nxt)
                     continue
                 before = time.monotonic()
                 self.store.wait(self._cursor, 0.02)
@@ -172,3 +183,13 @@ class Simulation:
         except BaseException as exc:  # surfaced by EmbeddedCluster so a broken controller is not silent
             self.error = exc
             raise
+
+    def _jump(self, target: float) -> None:
+        """Move to the next timer, no faster than max_rate virtual seconds per wall second."""
+        if self.max_rate is None:
+            self.clock.advance_to(target)
+            return
+        step_start = time.monotonic()
+        self.store.wait(self._cursor, 0.001)  # a client request landing now stops the clock in time
+        allowed = max(time.monotonic() - step_start, 0.001) * self.max_rate
+        self.clock.advance_to(min(target, self.clock.now() + allowed))

@@ -8,6 +8,7 @@ which profile, cluster and run produced it.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ from coldstart.errors import InputError
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 _SHOWN_INPUT_TAGS = {"parameters", "injected-parameters"}
+# Tables and figures reach the terminal as their plain-text repr; only the progress lines are worth showing.
+_DISPLAY_REPR = re.compile(r"^\s*<(IPython\.core\.display\.\w+|ipywidgets\.[\w.]+) object")
 
 
 @dataclass
@@ -90,6 +93,7 @@ def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", para
     log = logging.getLogger("papermill")  # cell output goes to the terminal as it happens (live progress)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(lambda record: not _DISPLAY_REPR.match(str(record.getMessage())))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     try:

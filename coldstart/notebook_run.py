@@ -33,6 +33,15 @@ class RunResult:
     error: str | None
 
 
+def _terminal_lines(record: logging.LogRecord) -> bool:
+    """Keep papermill's cell output readable in a terminal: no display reprs, no doubled newlines."""
+    text = str(record.getMessage())
+    if _DISPLAY_REPR.match(text):
+        return False
+    record.msg, record.args = text.rstrip("\n"), ()
+    return True
+
+
 def notebook_path(name: str) -> Path:
     """A notebook stem (`rollout`, `weight_load`) or a path to an .ipynb."""
     path = Path(name)
@@ -93,7 +102,7 @@ def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", para
     log = logging.getLogger("papermill")  # cell output goes to the terminal as it happens (live progress)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    handler.addFilter(lambda record: not _DISPLAY_REPR.match(str(record.getMessage())))
+    handler.addFilter(_terminal_lines)
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     try:

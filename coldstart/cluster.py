@@ -157,9 +157,10 @@ class Cluster:
     """One cluster (live or embedded) seen through the official client, scoped to one run."""
 
     def __init__(self, api_client: k8s_client.ApiClient, target: Target, profile: Profile, run_id: str,
-                 embedded: Any = None):
+                 embedded: Any = None, *, owns_embedded: bool = False):
         self.api_client, self.target, self.profile, self.run_id = api_client, target, profile, run_id
         self.embedded = embedded
+        self._owns_embedded = owns_embedded  # started by connect(), so stopped by close()
 
     @cached_property
     def dynamic(self) -> DynamicClient:
@@ -174,11 +175,12 @@ class Cluster:
         """Connect to the named target (refusing disallowed live ones before any request)."""
         target = parse_target(target) if isinstance(target, str) else target
         check_allowed(target, profile)
+        owns = False
         if target.kind == "embedded":
             if embedded is None:
                 from coldstart.embedded import EmbeddedCluster
 
-                embedded = EmbeddedCluster(profile).start()
+                embedded, owns = EmbeddedCluster(profile).start(), True
             configuration = k8s_client.Configuration(host=embedded.url)
             api_client = k8s_client.ApiClient(configuration)
         elif target.kind == "kubeconfig":
@@ -196,11 +198,11 @@ class Cluster:
             except k8s_config.ConfigException as exc:
                 raise InputError(f"in-cluster target: {exc} (are we running in a pod?)") from None
             api_client = k8s_client.ApiClient(configuration)
-        return cls(api_client, target, profile, run_id or new_run_id(), embedded)
+        return cls(api_client, target, profile, run_id or new_run_id(), embedded, owns_embedded=owns)
 
     def close(self) -> None:
         self.api_client.close()
-        if self.embedded is not None:
+        if self.embedded is not None and self._owns_embedded:
             self.embedded.stop()
 
     def __enter__(self) -> Cluster:

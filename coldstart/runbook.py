@@ -181,35 +181,37 @@ def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Pr
     docs = scenario.manifests()
     failure = warm_failure = None
     with Cluster.connect(cluster, profile=profile, run_id=run_id or new_run_id()) as conn:
-        conn.ensure_namespace(profile.namespace)
-        recorder = Recorder(conn, profile.namespace, label_selector=f"{RUN_LABEL}={conn.run_id}")
         try:
-            conn.apply(variants.with_replicas(docs, 0))
-            if scenario.warm_up:
-                try:
-                    _warm_up(conn, docs, timeout, progress)
-                except WaitFailed as exc:
-                    warm_failure = str(exc)
-            # what the cluster holds once applied and warm, before the scale-up takes a buffer pod's node
-            findings, _ = live_findings(conn)
+            conn.ensure_namespace(profile.namespace)
+            recorder = Recorder(conn, profile.namespace, label_selector=f"{RUN_LABEL}={conn.run_id}")
             try:
-                current = 0
-                for count in steps:
-                    if count < current:
-                        recorder.collect_logs()  # a scale-down deletes the pods and their logs
-                    current = count
-                    conn.apply(variants.with_replicas(docs, count))
-                    _wait_replicas(conn, count, timeout, f"{scenario.name}: {count} replica(s) ready", progress)
-            except WaitFailed as exc:
-                failure = str(exc)
+                conn.apply(variants.with_replicas(docs, 0))
+                if scenario.warm_up:
+                    try:
+                        _warm_up(conn, docs, timeout, progress)
+                    except WaitFailed as exc:
+                        warm_failure = str(exc)
+                # what the cluster holds once applied and warm, before the scale-up takes a buffer pod's node
+                findings, _ = live_findings(conn)
+                try:
+                    current = 0
+                    for count in steps:
+                        if count < current:
+                            recorder.collect_logs()  # a scale-down deletes the pods and their logs
+                        current = count
+                        conn.apply(variants.with_replicas(docs, count))
+                        _wait_replicas(conn, count, timeout, f"{scenario.name}: {count} replica(s) ready", progress)
+                except WaitFailed as exc:
+                    failure = str(exc)
+            finally:
+                recording = recorder.stop()
+            if conn.embedded is not None:
+                conn.embedded.check()
+            truth = dict(conn.embedded.truth) if conn.embedded is not None else None
+            per_pod = _requests_per_pod(conn, replicas)
         finally:
-            recording = recorder.stop()
-        if conn.embedded is not None:
-            conn.embedded.check()
-        truth = dict(conn.embedded.truth) if conn.embedded is not None else None
-        per_pod = _requests_per_pod(conn, replicas)
-        if not keep:
-            conn.delete_run()
+            if not keep:  # also when the run broke off: a live cluster keeps nothing of a failed run
+                conn.delete_run()
     timeline = _timeline(recording)
     stats = run_statistics(timeline.pods)
     floor = physical_floor(profile)

@@ -301,14 +301,16 @@ class Cluster:
                 results.append(Applied(obj, "configured" if changes else "unchanged", dry_run, changes))
         return results
 
-    def delete_run(self, run_id: str | None = None, namespace: str | None = None) -> list[str]:
+    def delete_run(self, run_id: str | None = None, namespace: str | None = None,
+                   kinds: Iterable[str] | None = None) -> list[str]:
         """Delete every object this run created (by its run label), workloads first; return what was deleted.
 
         Namespaces are left in place: deleting one would delete objects without our label too."""
         run = run_id or self.run_id
         selector = f"{MANAGED_BY}=coldstart,{RUN_LABEL}={run}"
         deleted = []
-        for kind in reversed(KIND_ORDER):
+        wanted = set(kinds) if kinds is not None else set(KIND_ORDER)  # the kinds the run applied, when known
+        for kind in [k for k in reversed(KIND_ORDER) if k in wanted]:
             if kind == "Namespace":
                 continue  # deleting a namespace would take other people's objects in it along
             api_version = API_VERSIONS.get(kind)

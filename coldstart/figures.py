@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import matplotlib
+# Figures are built without pyplot: no global figure registry to leak into or close, no GUI backend to pick;
+# `report.show` renders each one to PNG.
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")  # reports render headless; notebooks display the returned Figure themselves
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from coldstart.phases import PHASES  # noqa: E402
+from coldstart.phases import PHASES
 
 COLORS = {"scheduling": "#9e9e9e", "image_pull": "#42a5f5", "container_start": "#80deea",
           "weights_load": "#66bb6a", "compile": "#ffa726", "graph_capture": "#ef5350",
@@ -28,9 +26,9 @@ _BANDS = {"engine_init"}
 MAX_ROWS = 40
 
 
-def close(fig: Figure) -> None:
-    """Free a figure once it has been rendered (reports draw many)."""
-    plt.close(fig)
+def _axes(width: float, height: float) -> tuple[Figure, Any]:
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots()
 
 
 def _rows(pods: Sequence[Any]) -> list[Any]:
@@ -66,7 +64,7 @@ def _legend(fig: Figure, pods: Sequence[Any]) -> None:
     present = [n for n in PHASES if any(n in p.phases for p in pods)]
     handles = [Patch(color=COLORS[n], label=n.replace("_", " ")) for n in present]
     if any(r.reason in _TROUBLE for p in pods for r in p.reasons):
-        handles.append(plt.Line2D([], [], marker="v", color="#b71c1c", linestyle="", label="restart / kill / OOM"))
+        handles.append(Line2D([], [], marker="v", color="#b71c1c", linestyle="", label="restart / kill / OOM"))
     if handles:
         fig.legend(handles=handles, loc="lower center", ncol=min(5, len(handles)), fontsize=8, frameon=False)
 
@@ -84,7 +82,7 @@ def _finish(fig: Figure, ax: Any, xlabel: str, title: str) -> Figure:
 def waterfall(timeline: Any, title: str = "Cold start per replica") -> Figure:
     """Gantt chart: one row per replica, its phases from pod creation (0 s) to Ready."""
     pods = _rows([p for p in timeline.pods if not p.victim])
-    fig, ax = plt.subplots(figsize=(11, 2.6 + 0.45 * max(1, len(pods))))
+    fig, ax = _axes(11, 2.6 + 0.45 * max(1, len(pods)))
     for row, pod in enumerate(pods):
         _spans(ax, row, pod)
         end = pod.time_to_ready_seconds
@@ -100,7 +98,7 @@ def waterfall(timeline: Any, title: str = "Cold start per replica") -> Figure:
 def comparison(rows: Sequence[tuple[str, Any, float | None, str | None]], title: str = "Time to /health") -> Figure:
     """One row per scenario: (name, its median replica's timeline, time to ready, failure or None), the
     replica's phases at their real positions so rows compare like the waterfall does."""
-    fig, ax = plt.subplots(figsize=(11, 2.6 + 0.6 * max(1, len(rows))))
+    fig, ax = _axes(11, 2.6 + 0.6 * max(1, len(rows)))
     pods = [pod for _, pod, _, _ in rows if pod is not None]
     for i, (_name, pod, total, failure) in enumerate(rows):
         if pod is not None:
@@ -118,7 +116,7 @@ def comparison(rows: Sequence[tuple[str, Any, float | None, str | None]], title:
 
 def bars(values: Sequence[tuple[str, float | None]], *, title: str, xlabel: str) -> Figure:
     """Plain horizontal bars (e.g. GiB/s per loader, MB/s per compression), None drawn as a missing bar."""
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.55 * max(1, len(values))))
+    fig, ax = _axes(9, 1.2 + 0.55 * max(1, len(values)))
     for i, (_name, value) in enumerate(values):
         if value is None:
             ax.text(0, i, "  n/a", va="center", fontsize=9, color="#757575")

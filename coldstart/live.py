@@ -10,6 +10,7 @@ workload's, and on GKE does the node carry Image Streaming.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from coldstart import node_warmup
@@ -23,11 +24,11 @@ _READ_BACK = [k for k in KIND_ORDER if k not in ("Namespace",)]
 IMAGE_STREAMING_LABEL = "cloud.google.com/gke-image-streaming"
 
 
-def read_back(cluster: Cluster) -> list[dict[str, Any]]:
+def read_back(cluster: Cluster, kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """Every object of this run as the API server now holds it (one list per kind)."""
     selector = f"{MANAGED_BY}=coldstart,{RUN_LABEL}={cluster.run_id}"
     objects: list[dict[str, Any]] = []
-    for kind in _READ_BACK:
+    for kind in [k for k in _READ_BACK if kinds is None or k in set(kinds)]:
         try:
             items, _, _ = cluster.list(API_VERSIONS[kind], kind, None, label_selector=selector)
         except NotFound:  # kind not served here (no KServe, not GKE): nothing of ours to read
@@ -99,9 +100,9 @@ def image_streaming_check(cluster: Cluster) -> list[Finding]:
     return out
 
 
-def live_findings(cluster: Cluster) -> tuple[list[Finding], list[dict[str, Any]]]:
+def live_findings(cluster: Cluster, kinds: Iterable[str] | None = None) -> tuple[list[Finding], list[dict[str, Any]]]:
     """Static invariants on the read-back objects plus the cluster-level checks; also returns the objects."""
-    objects = read_back(cluster)
+    objects = read_back(cluster, kinds)
     findings = check_documents(objects, cluster.profile, source="(cluster)")
     findings += buffer_checks(cluster, objects) + image_streaming_check(cluster)
     return findings, objects

@@ -38,7 +38,6 @@ def show(fig: Any) -> None:
     """Display a matplotlib figure as a PNG (works under any backend, in notebooks and in HTML reports)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    figures.close(fig)
     display(Image(data=buffer.getvalue(), format="png"))
 
 

@@ -179,6 +179,7 @@ def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Pr
     replicas = max(steps)
     timeout = scenario.timeout or WAIT_FACTOR * profile.budgets.time_to_ready_seconds
     docs = scenario.manifests()
+    kinds = {d["kind"] for d in docs}
     failure = warm_failure = None
     with Cluster.connect(cluster, profile=profile, run_id=run_id or new_run_id()) as conn:
         try:
@@ -192,7 +193,7 @@ def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Pr
                     except WaitFailed as exc:
                         warm_failure = str(exc)
                 # what the cluster holds once applied and warm, before the scale-up takes a buffer pod's node
-                findings, _ = live_findings(conn)
+                findings, _ = live_findings(conn, kinds)
                 try:
                     current = 0
                     for count in steps:
@@ -211,7 +212,7 @@ def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Pr
             per_pod = _requests_per_pod(conn, replicas)
         finally:
             if not keep:  # also when the run broke off: a live cluster keeps nothing of a failed run
-                conn.delete_run()
+                conn.delete_run(kinds=kinds)
     timeline = _timeline(recording)
     stats = run_statistics(timeline.pods)
     floor = physical_floor(profile)

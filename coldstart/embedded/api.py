@@ -89,7 +89,7 @@ class ApiServer:
     def start(self) -> ApiServer:
         self._stopping.clear()
         self._httpd = _HTTPServer((self.host, self.port), self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01},
                                         name="coldstart-apiserver", daemon=True)
         self._thread.start()
         return self

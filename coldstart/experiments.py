@@ -12,8 +12,10 @@ from coldstart.profiles import Profile, profile_with
 from coldstart.runbook import Scenario
 
 
-def weight_load(profile: Profile) -> list[Scenario]:
+def weight_load(profile: Profile, *, streamer_concurrency: int | None = None) -> list[Scenario]:
     """Run:ai streamer vs vLLM's default loader (and on GKE, Hyperdisk ML vs the balanced disk)."""
+    if streamer_concurrency:
+        profile = profile_with(profile, {"runtime.streamer_concurrency": streamer_concurrency})
     default = profile_with(profile, {"runtime.loader": "auto"})
     scenarios = [Scenario("Run:ai streamer", profile, note="recommended"),
                  Scenario("default loader", default, note="--load-format auto")]
@@ -23,28 +25,30 @@ def weight_load(profile: Profile) -> list[Scenario]:
     return scenarios
 
 
-def image_pull(profile: Profile) -> list[Scenario]:
+def image_pull(profile: Profile, *, gzip: bool = True) -> list[Scenario]:
     """A cold node pulls; the next replica on that warm node finds the images present, unless the images are
     by tag with `Always`. zstd vs gzip layers on the cold pull. No buffer or pre-pull: the pull is the subject."""
     cold = profile_with(profile, {"nodes.warm_buffer": 0})
     docs = variants.without_prepull(flatten(render(cold)))
-    gzip = profile_with(cold, {"image.compression": "gzip"})
-    return [
+    scenarios = [
         Scenario("digest + IfNotPresent", cold, docs=docs, replicas=[1, 0, 1], warm_up=False,
                  note="cold pull, then a second replica on the warm node"),
         Scenario("tag + Always", cold, docs=variants.by_tag(docs), replicas=[1, 0, 1], warm_up=False,
                  note="the second replica pulls again"),
-        Scenario("gzip layers", gzip, docs=variants.without_prepull(flatten(render(gzip))), replicas=[1, 0, 1],
-                 warm_up=False, note="same image, gzip instead of zstd layers"),
     ]
+    if gzip:
+        gzipped = profile_with(cold, {"image.compression": "gzip"})
+        scenarios.append(Scenario("gzip layers", gzipped, docs=variants.without_prepull(flatten(render(gzipped))),
+                                  replicas=[1, 0, 1], warm_up=False, note="same image, gzip instead of zstd layers"))
+    return scenarios
 
 
-def node_warmup(profile: Profile) -> list[Scenario]:
+def node_warmup(profile: Profile, *, spot_unavailable: bool = True) -> list[Scenario]:
     """Scale 0->1 with the warm buffer (preemption) and without it (a new node); on GKE also Spot unavailable."""
     cold = profile_with(profile, {"nodes.warm_buffer": 0})
     scenarios = [Scenario("warm buffer", profile, note=f"{profile.nodes.warm_buffer} pause pod(s) preempted"),
                  Scenario("no warm buffer", cold, note="waits for a new GPU node")]
-    if profile.gke_feature("compute_class"):
+    if spot_unavailable and profile.gke_feature("compute_class"):
         no_spot = profile_with(cold, {"kinetics.spot_available": False})
         scenarios.append(Scenario("no buffer, Spot unavailable", no_spot,
                                   note="ComputeClass falls back from Spot to on-demand"))

@@ -95,13 +95,14 @@ def invariants(findings: Sequence[Finding], title: str = "Invariants", *, lever:
                           [_STYLE[f.status] for f in rows])))
 
 
-def _dry(outcome: Outcome) -> bool:
-    if outcome.dry_run:
+def _dry(outcome: Outcome | None) -> bool:
+    if outcome is None or outcome.dry_run:
         display(Markdown("*Dry run (`apply = False`): nothing was applied, so nothing was measured.*"))
-    return outcome.dry_run
+        return True
+    return False
 
 
-def timeline(outcome: Outcome, title: str | None = None) -> None:
+def timeline(outcome: Outcome | None, title: str | None = None) -> None:
     """The waterfall of every replica, then the per-phase quantiles across replicas."""
     if _dry(outcome):
         return
@@ -171,11 +172,11 @@ def compare(outcomes: Sequence[Outcome], title: str = "Time to /health") -> None
                         [_STYLE["pass"] if o.as_expected else _STYLE["fail"] for o in outcomes])))
 
 
-def save(outcome: Outcome, out_dir: str | Path | None, run_id: str | None = None) -> None:
+def save(outcome: Outcome | None, out_dir: str | Path | None, run_id: str | None = None) -> None:
     """Write timings.json for this outcome (validated against the schema); no output_dir, nothing written.
     `run_id` is the notebook run's (the folder's name), so a record names the run it is filed under; a scenario
     of `runbook.compare` has its own cluster run id, used when none is given."""
-    if not out_dir or outcome.dry_run:
+    if not out_dir or outcome is None or outcome.dry_run:
         return
     path = write_timings(Path(out_dir) / "timings.json", outcome.timeline, profile=outcome.scenario.profile,
                          run_id=run_id or outcome.run_id)
@@ -328,7 +329,9 @@ def verdict(findings: Sequence[Finding] = (), outcomes: Sequence[Outcome] = (), 
         reasons += [f"budget of '{o.scenario.name}': {ov.describe()}" for ov in o.overruns]
     on_purpose = [o.scenario.name for o in outcomes if not o.scenario.expect_ready]
     purpose = f" Traps run on purpose (expected to fail): {', '.join(on_purpose)}." if on_purpose else ""
-    text = ("**Verdict: PASS.** Every invariant holds and every scenario behaved as expected." + purpose if not reasons
+    ran = ("every scenario behaved as expected" if outcomes or budgeted else
+           "no scenario ran (apply = False: nothing was applied or measured)")
+    text = (f"**Verdict: PASS.** Every invariant holds and {ran}." + purpose if not reasons
             else "**Verdict: FAIL.**\n\n" + "\n".join(f"- {r}" for r in reasons))
     if _verdict_handle is not None:
         _verdict_handle.update(Markdown(text))

@@ -10,6 +10,7 @@ Each scenario on the embedded cluster gets a fresh cluster, so experiments never
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -241,15 +242,23 @@ def rollout(profile: Profile, cluster: str = "embedded", *, replicas: int = 1, a
                    dry_run=True)
 
 
+def first(outcomes: list[Outcome]) -> Outcome | None:
+    """The first scenario's outcome (the recommended one in every experiment), None when nothing ran."""
+    return outcomes[0] if outcomes else None
+
+
 def present(outcomes: list[Outcome | None]) -> list[Outcome]:
     """The outcomes that measured something (drops skipped scenarios and dry runs)."""
     return [o for o in outcomes if o is not None and not o.dry_run]
 
 
-def compare(scenarios: list[Scenario], cluster: str = "embedded", *,
-            progress: Callable[[Progress], None] | None = None) -> list[Outcome]:
-    """Run scenarios one after another (each on its own fresh embedded cluster)."""
-    return [run(s, cluster, progress=progress) for s in scenarios]
+def compare(scenarios: list[Scenario], cluster: str = "embedded", *, apply: bool = True,
+            timeout: float | None = None, progress: Callable[[Progress], None] | None = None) -> list[Outcome]:
+    """Run scenarios one after another (each on its own fresh embedded cluster); `timeout` for those that set
+    none. With apply=False nothing runs (a dry run shows its plan instead) and the list is empty."""
+    if not apply:
+        return []
+    return [run(dataclasses.replace(s, timeout=s.timeout or timeout), cluster, progress=progress) for s in scenarios]
 
 
 def with_namespace(profile: Profile, namespace: str | None) -> Profile:

@@ -447,3 +447,18 @@ def test_bad_input_exits_2_with_one_line_and_runs_nothing(argv: list[str], tmp_p
     assert len(lines) == 1 and lines[0].startswith("coldstart: error: "), captured.err
     assert "Traceback" not in captured.err
     assert not out.exists(), "bad input created an outputs folder"
+
+
+@pytest.mark.parametrize("notebook", [n for n in RUNBOOKS if n != "rollout"])
+def test_apply_false_runs_only_the_plan(notebook: str, tmp_path: Path):
+    """A lever runbook with `apply = False` shows the server's dry run and runs no experiment."""
+    result = run_notebook(notebook, profile="baseline", cluster="embedded", params={"apply": "false"},
+                          out_root=tmp_path)
+    assert result.ok, result.error
+    assert result.timings is None  # nothing measured, nothing filed
+    report = parse_report(result.html)
+    first = outputs(report)[0].text.strip()
+    assert first.startswith("Verdict: PASS.") and "no scenario ran" in first, first[:300]
+    texts = " ".join(o.text for o in outputs(report))
+    assert "would be" in texts  # the plan's table: what applying would create or change
+    assert "Nothing to compare" in texts

@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from coldstart import __version__
 from coldstart.errors import ColdstartError
 
 
@@ -66,6 +67,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coldstart", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"coldstart {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("render", help="write the manifests of every lever for a profile")

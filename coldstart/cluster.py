@@ -51,7 +51,23 @@ from coldstart.profiles import Profile
 FIELD_MANAGER = "coldstart"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 RUN_LABEL = "coldstart.dev/run-id"
-_WATCH_READ_TIMEOUT = 300  # wall seconds without a byte (bookmarks keep a healthy stream talking)
+_WATCH_READ_TIMEOUT = 300
+LIST_PAGE = 500  # items per list request, as kubectl pages
+_TEMPLATE_PATHS = (("spec", "template"), ("spec", "jobTemplate", "spec", "template"),
+                   ("spec", "leaderWorkerTemplate", "leaderTemplate"),
+                   ("spec", "leaderWorkerTemplate", "workerTemplate"))
+
+
+def _pod_templates(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pod templates (with their own metadata) a workload embeds: Deployment-like, CronJob, LeaderWorkerSet."""
+    found = []
+    for path in _TEMPLATE_PATHS:
+        node: Any = doc
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            found.append(node)
+    return found  # wall seconds without a byte (bookmarks keep a healthy stream talking)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -215,7 +231,7 @@ class Cluster:
     def _resource(self, api_version: str, kind: str, obj: str) -> Any:
         try:
             return self.dynamic.resources.get(api_version=api_version, kind=kind)
-        except Exception as exc:  # discovery errors: ResourceNotFoundError, API errors
+        except (ResourceNotFoundError, DynamicApiError, urllib3.exceptions.HTTPError, OSError) as exc:
             raise _translate(exc, "discover", obj) from None
 
     def _call(self, verb: str, obj: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -235,15 +251,22 @@ class Cluster:
         return parsedate_to_datetime(header).timestamp() if header else 0.0
 
     # -- objects -----------------------------------------------------------------------------------
+    def namespace_for(self, api_version: str, kind: str) -> str | None:
+        """The profile's namespace for a namespaced kind, None for a cluster-scoped one (asks discovery)."""
+        return self.profile.namespace if self._resource(api_version, kind, kind).namespaced else None
+
+    def run_selector(self, run_id: str | None = None) -> str:
+        """The label selector of everything one run created."""
+        return f"{MANAGED_BY}=coldstart,{RUN_LABEL}={run_id or self.run_id}"
+
     def labelled(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """A copy carrying the managed-by and run labels (and the namespace of this profile)."""
+        """A copy carrying the managed-by and run labels, on the object and on every pod template it holds (so the
+        run's pods are found by the same selector)."""
         doc = json.loads(json.dumps(doc))
-        meta = doc.setdefault("metadata", {})
-        meta.setdefault("labels", {}).update({MANAGED_BY: "coldstart", RUN_LABEL: self.run_id})
-        template = doc.get("spec", {}).get("template")
-        if isinstance(template, dict):
-            template.setdefault("metadata", {}).setdefault("labels", {}).update(
-                {MANAGED_BY: "coldstart", RUN_LABEL: self.run_id})
+        labels = {MANAGED_BY: "coldstart", RUN_LABEL: self.run_id}
+        doc.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
+        for template in _pod_templates(doc):
+            template.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
         return doc
 
     def ensure_namespace(self, namespace: str) -> None:
@@ -266,20 +289,39 @@ class Cluster:
 
     def list(self, api_version: str, kind: str, namespace: str | None = None, *, label_selector: str | None = None,
              field_selector: str | None = None) -> tuple[list[dict[str, Any]], str, float]:
-        """Items, the list's resourceVersion, and the cluster time of the answer."""
+        """Items, the list's resourceVersion, and the cluster time of the answer. Read in pages of LIST_PAGE
+        (a big cluster's events would otherwise come as one huge answer); an expired continue token lists again."""
         resource = self._resource(api_version, kind, kind)
-        resp = self._call("list", f"{kind} in {namespace or 'all namespaces'}", self.dynamic.get, resource,
-                          namespace=namespace, label_selector=label_selector, field_selector=field_selector,
-                          serialize=False)
-        body = self._json(resp)
-        items = body.get("items") or []
-        for item in items:  # list items carry no kind on real API servers; downstream parsers want it
-            item.setdefault("apiVersion", api_version)
-            item.setdefault("kind", kind)
-        return items, body.get("metadata", {}).get("resourceVersion", ""), self._date(resp)
+        what = f"{kind} in {namespace or 'all namespaces'}"
+        for _attempt in range(3):
+            items: list[dict[str, Any]] = []
+            token, first = None, None
+            try:
+                while True:
+                    resp = self._call("list", what, self.dynamic.get, resource, namespace=namespace,
+                                      label_selector=label_selector, field_selector=field_selector, limit=LIST_PAGE,
+                                      _continue=token, serialize=False)
+                    body = self._json(resp)
+                    first = first or (body.get("metadata", {}).get("resourceVersion", ""), self._date(resp))
+                    items += body.get("items") or []
+                    token = body.get("metadata", {}).get("continue")
+                    if not token:
+                        break
+            except ClusterError as exc:
+                if exc.status == 410 and token:  # the continue token expired between pages: start again
+                    continue
+                raise
+            for item in items:  # list items carry no kind on real API servers; downstream parsers want it
+                item.setdefault("apiVersion", api_version)
+                item.setdefault("kind", kind)
+            return items, first[0], first[1]
+        raise ServerError(f"list {what}: the list kept changing under its continue token; try again",
+                          verb="list", obj=what)
 
-    def apply(self, docs: Iterable[dict[str, Any]], *, dry_run: bool = False) -> list[Applied]:
-        """Server-side apply every document in dependency order (field manager `coldstart`)."""
+    def apply(self, docs: Iterable[dict[str, Any]], *, dry_run: bool = False, force: bool = False) -> list[Applied]:
+        """Server-side apply every document in dependency order (field manager `coldstart`). Not forced by default:
+        a field another manager owns (an HPA's replicas, a webhook's sidecar) is a Conflict naming that manager,
+        not silently taken over."""
         results = []
         for doc in apply_order(docs):
             doc = self.labelled(doc)
@@ -292,7 +334,7 @@ class Cluster:
             before = self.get(doc["apiVersion"], doc["kind"], name, namespace if resource.namespaced else None)
             resp = self._call("apply", obj, self.dynamic.server_side_apply, resource, body=doc, name=name,
                               namespace=namespace if resource.namespaced else None, field_manager=FIELD_MANAGER,
-                              force_conflicts=True, dry_run="All" if dry_run else None, serialize=False)
+                              force_conflicts=force or None, dry_run="All" if dry_run else None, serialize=False)
             after = self._json(resp)
             if before is None:
                 results.append(Applied(obj, "created", dry_run))
@@ -306,14 +348,13 @@ class Cluster:
         """Delete every object this run created (by its run label), workloads first; return what was deleted.
 
         Namespaces are left in place: deleting one would delete objects without our label too."""
-        run = run_id or self.run_id
-        selector = f"{MANAGED_BY}=coldstart,{RUN_LABEL}={run}"
+        selector = self.run_selector(run_id)
         deleted = []
         wanted = set(kinds) if kinds is not None else set(KIND_ORDER)  # the kinds the run applied, when known
         for kind in [k for k in reversed(KIND_ORDER) if k in wanted]:
             if kind == "Namespace":
                 continue  # deleting a namespace would take other people's objects in it along
-            api_version = API_VERSIONS.get(kind)
+            api_version = API_VERSIONS[kind]
             try:
                 resource = self._resource(api_version, kind, kind)
             except NotFound:  # kind not served by this cluster (e.g. no KServe): nothing of ours there
@@ -323,12 +364,9 @@ class Cluster:
             for item in items:
                 meta = item["metadata"]
                 obj = object_name({"kind": kind, "metadata": meta})
-                try:
-                    self.dynamic.delete(resource, name=meta["name"], namespace=meta.get("namespace"),
-                                        propagation_policy="Background")
-                except DynamicApiError as exc:
-                    if exc.status != 404:
-                        raise _translate(exc, "delete", obj) from None
+                with contextlib.suppress(NotFound):  # already gone: a garbage collector was faster
+                    self._call("delete", obj, self.dynamic.delete, resource, name=meta["name"],
+                               namespace=meta.get("namespace"), propagation_policy="Background")
                 deleted.append(obj)
         return deleted
 

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from coldstart import node_warmup
-from coldstart.cluster import API_VERSIONS, MANAGED_BY, RUN_LABEL, Cluster
-from coldstart.errors import NotFound
+from coldstart.cluster import API_VERSIONS, RUN_LABEL, Cluster
+from coldstart.errors import Forbidden, NotFound
 from coldstart.invariants import Finding, check_documents
 from coldstart.manifests import KIND_ORDER
 
@@ -26,11 +26,12 @@ IMAGE_STREAMING_LABEL = "cloud.google.com/gke-image-streaming"
 
 def read_back(cluster: Cluster, kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """Every object of this run as the API server now holds it (one list per kind)."""
-    selector = f"{MANAGED_BY}=coldstart,{RUN_LABEL}={cluster.run_id}"
+    selector = cluster.run_selector()
     objects: list[dict[str, Any]] = []
     for kind in [k for k in _READ_BACK if kinds is None or k in set(kinds)]:
-        try:
-            items, _, _ = cluster.list(API_VERSIONS[kind], kind, None, label_selector=selector)
+        try:  # namespaced kinds only in the run's namespace: a namespace-scoped role may list nothing else
+            namespace = cluster.namespace_for(API_VERSIONS[kind], kind)
+            items, _, _ = cluster.list(API_VERSIONS[kind], kind, namespace, label_selector=selector)
         except NotFound:  # kind not served here (no KServe, not GKE): nothing of ours to read
             continue
         objects += items
@@ -88,7 +89,10 @@ def image_streaming_check(cluster: Cluster) -> list[Finding]:
     nodes, _, _ = cluster.list("v1", "Node", None, label_selector=selector or None)
     if not nodes:
         return [_finding("image-streaming-node", "n/a", "Node", f"no {profile.gpu.type} node in the cluster yet")]
-    events, _, _ = cluster.list("v1", "Event", None, field_selector="reason=ImageStreaming")
+    try:  # node events are recorded in the default namespace; without access the node label decides alone
+        events, _, _ = cluster.list("v1", "Event", "default", field_selector="reason=ImageStreaming")
+    except Forbidden:
+        events = []
     streamed = {e.get("involvedObject", {}).get("name") for e in events}
     out = []
     for node in nodes:

@@ -33,8 +33,6 @@ from coldstart.wait import Progress, wait_for, wait_pods_ready
 ENGINE = "app.kubernetes.io/component=engine"
 BUFFER = "app.kubernetes.io/component=warm-buffer"
 PREPULL = "app.kubernetes.io/component=image-prepull"
-CLUSTER_SCOPED = {"PriorityClass", "StorageClass", "ComputeClass", "ClusterServingRuntime", "PersistentVolume",
-                  "Namespace"}
 WAIT_FACTOR = 4.0  # a scenario may take this multiple of the profile's time-to-ready budget before it is cut
 
 
@@ -165,11 +163,10 @@ def plan(profile: Profile, cluster: str = "embedded", docs: list[dict[str, Any]]
     with Cluster.connect(cluster, profile=profile, run_id=run_id or new_run_id()) as conn:
         if conn.get("v1", "Namespace", profile.namespace) is not None:
             return conn.apply(docs, dry_run=True)
-        cluster_scoped = [d for d in docs if d["kind"] in CLUSTER_SCOPED]
+        scoped = [d for d in docs if conn.namespace_for(d["apiVersion"], d["kind"]) is None]
         pending = [Applied(object_name({**d, "metadata": {**d["metadata"], "namespace": profile.namespace}}),
-                           "created", True, ["namespace does not exist yet"])
-                   for d in docs if d["kind"] not in CLUSTER_SCOPED]
-        return conn.apply(cluster_scoped, dry_run=True) + pending
+                           "created", True, ["namespace does not exist yet"]) for d in docs if d not in scoped]
+        return conn.apply(scoped, dry_run=True) + pending
 
 
 def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Progress], None] | None = None,

@@ -354,3 +354,35 @@ def test_live_invariants_catch_what_an_admission_webhook_changed(serving, webhoo
         assert caught and all(f.file == "(cluster)" for f in caught)
         assert {f.object for f in caught} <= {f"{o['kind']}/{profile.namespace}/{o['metadata']['name']}"
                                               for o in objects}
+
+
+def test_lists_are_read_in_pages_and_every_item_arrives():
+    """A list larger than one page comes back whole, one request per page (kubectl's 500 per page)."""
+    from coldstart.cluster import LIST_PAGE
+
+    profile = load_profile("baseline")
+    with EmbeddedCluster(profile) as embedded, Cluster.connect("embedded", profile=profile,
+                                                               embedded=embedded) as conn:
+        for i in range(2 * LIST_PAGE + 7):
+            embedded.store.create({"apiVersion": "v1", "kind": "ConfigMap",
+                                   "metadata": {"name": f"cm-{i:04d}", "namespace": "default"}})
+        before = len(embedded.api.requests)
+        items, rv, _ = conn.list("v1", "ConfigMap", "default")
+        pages = [r for r in embedded.api.requests[before:] if r.verb == "list"]
+    assert len(items) == 2 * LIST_PAGE + 7 and len({i["metadata"]["name"] for i in items}) == len(items)
+    assert len(pages) == 3 and rv and all(i["kind"] == "ConfigMap" for i in items)
+
+
+def test_every_pod_template_carries_the_run_label():
+    """LeaderWorkerSet leader and worker pods (and CronJob pods) are found by the run's selector too."""
+    conn = Cluster(None, Target("embedded"), load_profile("baseline"), "r1")  # labelling sends no request
+    lws = {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "metadata": {"name": "l"},
+           "spec": {"leaderWorkerTemplate": {"leaderTemplate": {"spec": {}}, "workerTemplate": {"spec": {}}}}}
+    cron = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+            "spec": {"jobTemplate": {"spec": {"template": {"spec": {}}}}}}
+    labelled = conn.labelled(lws)["spec"]["leaderWorkerTemplate"]
+    assert labelled["leaderTemplate"]["metadata"]["labels"][RUN_LABEL] == "r1"
+    assert labelled["workerTemplate"]["metadata"]["labels"][RUN_LABEL] == "r1"
+    cron_labels = conn.labelled(cron)["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    assert cron_labels[RUN_LABEL] == "r1"
+    assert lws["metadata"] == {"name": "l"}  # the caller's document is not touched

@@ -19,7 +19,7 @@ import kmock
 import pytest
 from kubernetes import client as k8s
 
-from coldstart.cluster import FIELD_MANAGER, Cluster, Target
+from coldstart.cluster import Cluster, Target
 from coldstart.errors import ClusterError, Conflict, Forbidden, Invalid, NotFound, ServerError, WatchExpired
 from coldstart.profiles import load_profile
 from coldstart.wait import wait_pods_ready
@@ -208,13 +208,10 @@ def test_a_field_owned_by_another_manager_is_a_conflict_unless_forced(embedded):
                                       force=True, _content_type="application/apply-patch+yaml")
     mine = deployment("owned", NS)
     mine["spec"]["replicas"] = 2
-    resource = embedded._resource("apps/v1", "Deployment", "Deployment")
-    error = _raises(Conflict, lambda: embedded._call(
-        "apply", f"Deployment/{NS}/owned", embedded.dynamic.server_side_apply, resource, body=mine, name="owned",
-        namespace=NS, field_manager=FIELD_MANAGER, force_conflicts=False), "apply", f"Deployment/{NS}/owned",
-        'conflict with "kubectl"')
-    assert error.status == 409
-    assert "spec.replicas" in embedded.apply([mine])[0].changes  # what coldstart sends is forced: it wins
+    error = _raises(Conflict, lambda: embedded.apply([mine]), "apply", f"Deployment/{NS}/owned",
+                    'conflict with "kubectl"')
+    assert error.status == 409  # coldstart does not take another manager's field by default
+    assert "spec.replicas" in embedded.apply([mine], force=True)[0].changes  # forced, it wins
 
 
 def test_a_pod_naming_a_missing_priority_class_is_forbidden(embedded):

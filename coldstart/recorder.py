@@ -13,9 +13,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from coldstart.errors import ClusterError, WatchExpired
+from coldstart.errors import ClusterError
 
 _WATCH_SECONDS = 3600  # each stream's server-side timeout; streams are renewed until the recorder stops
+_MAX_FAILURES = 5  # consecutive broken watches (each followed by a relist) before the recorder gives up
 
 
 @dataclass
@@ -59,34 +60,43 @@ class _Stream:
         return rv
 
     def _run(self) -> None:
+        failures = 0
         while not self.stopped.is_set():
             try:
-                self.current = self.cluster.watch("v1", self.kind, self.namespace, resource_version=self.rv,
-                                                  timeout=_WATCH_SECONDS, label_selector=self.label_selector)
-                for type_, obj in self.current:
+                stream = self.cluster.watch("v1", self.kind, self.namespace, resource_version=self.rv,
+                                            timeout=_WATCH_SECONDS, label_selector=self.label_selector)
+                with self.lock:
+                    self.current = stream
+                if self.stopped.is_set():  # stop() ran while the watch was opening: it cannot have closed this one
+                    stream.close()
+                    return
+                for type_, obj in stream:
+                    failures = 0
                     self.rv = (obj.get("metadata") or {}).get("resourceVersion") or self.rv
                     if type_ == "BOOKMARK":
                         continue
                     with self.lock:  # a DELETED pod keeps its last state: its timeline still counts
                         self.items[self._id(obj)] = obj
-            except WatchExpired:
-                self.interruptions += 1
-                self.rv = self._relist()
-            except ClusterError as exc:
+            except ClusterError as exc:  # 410 Gone, a dropped connection, an API server restarting
                 if self.stopped.is_set():
                     return
                 self.interruptions += 1
+                failures += 1
                 try:
+                    if failures > _MAX_FAILURES:
+                        raise exc
                     self.rv = self._relist()
-                except ClusterError:
-                    self.error = exc
+                except ClusterError as error:  # the recording would be incomplete: say so at stop()
+                    self.error = error
                     return
 
     def stop(self) -> list[dict[str, Any]]:
         """Stop watching, then list once more: the watch may lag what the caller already saw elsewhere."""
         self.stopped.set()
-        if self.current is not None:
-            self.current.close()
+        with self.lock:
+            current = self.current
+        if current is not None:
+            current.close()
         self.thread.join(timeout=10)
         self._relist()
         with self.lock:
@@ -99,7 +109,11 @@ class Recorder:
     def __init__(self, cluster: Any, namespace: str, *, label_selector: str | None = None):
         self.cluster, self.namespace = cluster, namespace
         self._events = _Stream(cluster, "Event", namespace, "uid", None)
-        self._pods = _Stream(cluster, "Pod", namespace, "name", label_selector)
+        try:
+            self._pods = _Stream(cluster, "Pod", namespace, "name", label_selector)
+        except BaseException:
+            self._events.stop()  # do not leave the events thread behind
+            raise
         self._logs: dict[str, str] = {}
         self._previous_logs: dict[str, str] = {}
 

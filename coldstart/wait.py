@@ -2,8 +2,9 @@
 
 The deadline is in cluster time (the API server's clock: virtual on the embedded cluster), measured from
 the first list's `Date`; the watch asks the server to end the stream at the deadline, so waiting costs
-one list and one watch per attempt, not a polling loop. A stream that ends early resumes from the last
-resourceVersion; `410 Gone` relists.
+one list and one watch per attempt, not a polling loop. A stream that ends early (its timeout, a dropped
+connection, `410 Gone`) is followed by a fresh list, which also tells the cluster's time; a few broken
+streams in a row end the wait with the error.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from coldstart.errors import WaitFailed, WatchExpired
+from coldstart.errors import ServerError, WaitFailed, WatchExpired
+
+MAX_STREAM_FAILURES = 5  # broken watches in a row before a wait gives up
 
 # Container states a cold start does not come back from without a change to the manifest or cluster.
 TERMINAL_WAITING = {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName",
@@ -68,6 +71,7 @@ def wait_for(cluster: Any, api_version: str, kind: str, namespace: str | None, *
     object or when `timeout` cluster seconds pass. Returns the objects by name."""
     objects: dict[str, dict] = {}
     start: float | None = None
+    failures = 0
     while True:
         items, rv, now = cluster.list(api_version, kind, namespace, label_selector=label_selector)
         start = now if start is None else start
@@ -89,9 +93,14 @@ def wait_for(cluster: Any, api_version: str, kind: str, namespace: str | None, *
                     objects[name] = obj
                 if _check(objects, done, terminal, what, _age(obj, start), timeout, progress, cluster):
                     return objects
+            failures = 0
         except WatchExpired:
             continue  # relist: our resourceVersion is older than the server keeps
-        # The stream ended (server-side timeout or a dropped connection): the next list tells the time.
+        except ServerError:  # a dropped connection, a restarting API server: relist, a few times in a row at most
+            failures += 1
+            if failures > MAX_STREAM_FAILURES:
+                raise
+        # The stream ended (its server-side timeout, or it broke): the next list tells the state and the time.
 
 
 def _age(obj: dict, start: float) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from coldstart.errors import WaitFailed, WatchExpired
+from coldstart.errors import ServerError, WaitFailed, WatchExpired
 from coldstart.wait import Progress, pod_terminal_reason, wait_pods_ready
 
 
@@ -34,7 +34,10 @@ class FakeCluster:
         script = self.watches.pop(0)
         if script == "expired":
             raise WatchExpired("too old")
-        yield from script
+        for item in script:
+            if item == "drop":  # the connection breaks halfway through the stream
+                raise ServerError("watch Pod: cannot reach the API server (ProtocolError)")
+            yield item
 
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -103,3 +106,17 @@ def test_already_done_at_the_first_list_needs_no_watch():
     fake = FakeCluster([([_pod("a", ready=True)], "10", T0)], [])
     wait_pods_ready(fake, "ns", "app=x", 1, timeout=300)
     assert fake.requests == ["list"]
+
+
+def test_a_dropped_watch_relists_and_carries_on():
+    fake = FakeCluster([([_pod("a")], "10", T0), ([_pod("a")], "20", T0 + 50)],
+                       [[("MODIFIED", _pod("a")), "drop"], [("MODIFIED", _pod("a", ready=True))]])
+    wait_pods_ready(fake, "ns", "app=x", 1, timeout=300)
+    assert fake.requests == ["list", ("watch", "10", 300), "list", ("watch", "20", 250)]
+
+
+def test_a_connection_that_keeps_dropping_ends_the_wait():
+    fake = FakeCluster([([_pod("a")], str(i), T0 + i) for i in range(10)], [["drop"]] * 10)
+    with pytest.raises(ServerError):
+        wait_pods_ready(fake, "ns", "app=x", 1, timeout=300)
+    assert fake.requests.count("list") == 6  # the first list, then one per broken stream up to the limit

@@ -1,0 +1,85 @@
+"""The live recorder on its own: relists after broken watches, and says so when it cannot (no silent gaps)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from coldstart.errors import ServerError, WatchExpired
+from coldstart.recorder import Recorder
+
+
+def _pod(name, rv):
+    return {"kind": "Pod", "metadata": {"name": name, "resourceVersion": rv,
+                                        "labels": {"app.kubernetes.io/component": "buffer"}}}
+
+
+class FlakyCluster:
+    """Lists succeed while `lists_work`; each watch breaks in the way the script says, once the test lets them."""
+
+    def __init__(self, breaks):
+        self.breaks, self.lists, self.pod_lists = list(breaks), 0, 0
+        self.lists_work, self.go = True, threading.Event()
+        self.lock = threading.Lock()
+
+    def list(self, api_version, kind, namespace, *, label_selector=None, field_selector=None):
+        with self.lock:
+            if not self.lists_work:
+                raise ServerError(f"list {kind}: cannot reach the API server")
+            self.lists += 1
+            if kind != "Pod":
+                return [], str(self.lists), 0.0
+            self.pod_lists += 1
+            return [_pod(f"p{self.pod_lists}", str(self.lists))], str(self.lists), 0.0
+
+    def watch(self, api_version, kind, namespace, *, resource_version, timeout, label_selector=None):
+        self.go.wait(5)  # nothing breaks before both streams have started
+        with self.lock:
+            how = self.breaks.pop(0) if self.breaks else "block"
+        if how == "expired":
+            raise WatchExpired("too old")
+        if how == "drop":
+            raise ServerError("watch: connection reset")
+        return _Blocking()
+
+
+class _Blocking:
+    """A watch that delivers nothing until closed, like a quiet healthy stream."""
+
+    def __init__(self):
+        self.closed = threading.Event()
+
+    def __iter__(self):
+        self.closed.wait(5)
+        return iter(())
+
+    def close(self):
+        self.closed.set()
+
+
+def test_broken_watches_are_relisted_and_counted():
+    cluster = FlakyCluster(["expired", "drop", "expired", "drop"])
+    recorder = Recorder(cluster, "ns")
+    cluster.go.set()
+    for _ in range(200):
+        if recorder._pods.interruptions + recorder._events.interruptions >= 4:
+            break
+        threading.Event().wait(0.01)
+    recording = recorder.stop(logs_for=None)
+    assert recording.interruptions >= 4
+    names = {p["metadata"]["name"] for p in recording.pods}
+    assert "p1" in names and len(names) >= 2  # the first list's pod survives the relists that found the others
+
+
+def test_a_relist_that_fails_makes_stop_raise():
+    cluster = FlakyCluster(["drop"] * 20)
+    recorder = Recorder(cluster, "ns")
+    cluster.lists_work = False  # from now on every relist fails
+    cluster.go.set()
+    for _ in range(200):
+        if recorder._pods.error is not None and recorder._events.error is not None:
+            break
+        threading.Event().wait(0.01)
+    with pytest.raises(ServerError):
+        recorder.stop(logs_for=None)

@@ -84,25 +84,48 @@ def event_from_object(obj: Mapping[str, Any]) -> Event | None:
         get = obj.get
     if get("kind", "Event") != "Event" or not ("reason" in obj or "involvedObject" in obj or "regarding" in obj):
         return None
+    # 100,000 events per scale-out: cached times are looked up inline, falling back to _time() to parse
+    times = _TIMES.get
     ref = get("involvedObject") or get("regarding") or _EMPTY
     source = get("source") or get("deprecatedSource") or _EMPTY
     series = get("series") or _EMPTY
-    first = _time(get("firstTimestamp")) or _time(get("deprecatedFirstTimestamp")) or _time(get("eventTime"))
+    value = get("firstTimestamp")
+    first = (times(value) or _time(value)) if value else None
     if first is None:
-        first = _time((get("metadata") or _EMPTY).get("creationTimestamp"))
-    last = (_time(series.get("lastObservedTime")) or _time(get("lastTimestamp"))
-            or _time(get("deprecatedLastTimestamp")) or first)
+        value = get("deprecatedFirstTimestamp")
+        first = (times(value) or _time(value)) if value else None
+        if first is None:
+            value = get("eventTime")
+            first = (times(value) or _time(value)) if value else None
+            if first is None:
+                first = _time((get("metadata") or _EMPTY).get("creationTimestamp"))
+    last = None
+    if series is not _EMPTY:
+        value = series.get("lastObservedTime")
+        last = (times(value) or _time(value)) if value else None
+    if last is None:
+        value = get("lastTimestamp")
+        last = (times(value) or _time(value)) if value else None
+        if last is None:
+            last = _time(get("deprecatedLastTimestamp")) or first
     message = get("message") or get("note") or ""
     reason = get("reason") or ""
-    event = Event(reason, get("type") or "", message.strip() if message[-1:].isspace() else message,
-                  ref.get("kind") or "", ref.get("namespace") or "", ref.get("name") or "",
-                  ref.get("fieldPath") or "", ref.get("uid") or "",
-                  source.get("component") or get("reportingComponent") or get("reportingController") or "",
-                  source.get("host") or "", first, last, None, None,
-                  int(series.get("count") or get("count") or get("deprecatedCount") or 1))
-    if reason:
-        event.info = _meaning(reason, event.message)
-    return event
+    type_ = get("type") or ""
+    if message[-1:].isspace():
+        message = message.strip()
+    kind, namespace, name = ref.get("kind") or "", ref.get("namespace") or "", ref.get("name") or ""
+    field_path, uid = ref.get("fieldPath") or "", ref.get("uid") or ""
+    component = source.get("component") or get("reportingComponent") or get("reportingController") or ""
+    host = source.get("host") or ""
+    count = int(series.get("count") or get("count") or get("deprecatedCount") or 1)
+    if reason:  # the meaning cache, looked up inline (see _meaning)
+        info = _MEANINGS.get((reason, message))
+        if info is None:
+            info = _meaning(reason, message)
+    else:
+        info = {}
+    return Event(reason, type_, message, kind, namespace, name, field_path, uid, component, host, first, last,
+                 None, None, count, info)
 
 
 _EMPTY: Mapping[str, Any] = {}
@@ -111,16 +134,18 @@ _EMPTY: Mapping[str, Any] = {}
 def events_from_objects(objects: Iterable[Any]) -> list[Event]:
     """Events from decoded documents: Lists (`items`), watch events, bare Event objects; others skipped."""
     out: list[Event] = []
+    append = out.append
     for obj in objects:
-        if isinstance(obj, list):
-            out.extend(events_from_objects(obj))
-        elif isinstance(obj, Mapping):
+        # plain dicts (what json/yaml decode to) skip the slower ABC check; other Mappings still count
+        if type(obj) is dict or (not isinstance(obj, list) and isinstance(obj, Mapping)):
             if isinstance(obj.get("items"), list):
                 out.extend(events_from_objects(obj["items"]))
                 continue
             event = event_from_object(obj)
             if event is not None:
-                out.append(event)
+                append(event)
+        elif isinstance(obj, list):
+            out.extend(events_from_objects(obj))
     return out
 
 

@@ -167,13 +167,15 @@ def pods_from_objects(objects: Iterable[Any]) -> list[PodStatus]:
     """Pods from decoded documents (Lists, watch events, single objects, fragments); others skipped."""
     out: list[PodStatus] = []
     for obj in objects:
-        if isinstance(obj, list):
-            out.extend(pods_from_objects(obj))
-        elif isinstance(obj, Mapping):
+        # plain dicts (what json/yaml decode to) skip the slower ABC check; other Mappings still count
+        if type(obj) is dict or (not isinstance(obj, list) and isinstance(obj, Mapping)):
             if isinstance(obj.get("items"), list):
                 out.extend(pods_from_objects(obj["items"]))
-            elif (pod := pod_from_object(obj)) is not None:
+            elif ((obj.get("kind") in (None, "Pod") or obj.get("type") in _WATCH_TYPES)  # else no pod: skip fast
+                  and (pod := pod_from_object(obj)) is not None):
                 out.append(pod)
+        elif isinstance(obj, list):
+            out.extend(pods_from_objects(obj))
     return out
 
 

@@ -60,24 +60,29 @@ def from_texts(events: Sequence[tuple[str, Any]] = (), pods: Sequence[tuple[str,
     events/pods input may hold events, pods or both (`kubectl describe pod` does). InputError names the
     input that holds nothing recognisable.
     """
+    with gc_paused():  # once for the whole analysis: bulk inputs are many small objects
+        return _analyse(events, pods, logs)  # its parsed events die with it, before the collector runs again
+
+
+def _analyse(events: Sequence[tuple[str, Any]], pods: Sequence[tuple[str, Any]],
+             logs: Sequence[tuple[str, Any]]) -> Timeline:
     all_events: list[Event] = []
     all_pods: list[PodStatus] = []
     all_logs: list[tuple[str, VllmLog]] = []
-    with gc_paused():  # once for the whole analysis: bulk inputs are many small objects
-        for name, content in [*events, *pods]:
-            found_events, found_pods = _events_and_pods(content)
-            if not found_events and not found_pods:
-                raise InputError(f"no events/pods/vLLM lines recognised in {name}; give `kubectl get events -o "
-                                 "json`, `kubectl describe pod`, `kubectl get pod -o yaml` or similar output")
-            all_events += found_events
-            all_pods += found_pods
-        for name, content in logs:
-            log = parse_vllm_log(content, name=name)
-            if not log.recognised:
-                raise InputError(f"no events/pods/vLLM lines recognised in {name}; give the vLLM container's "
-                                 "log (`kubectl logs --timestamps <pod>`)")
-            all_logs.append((name, log))
-        return build_timeline(all_events, all_pods, all_logs)
+    for name, content in [*events, *pods]:
+        found_events, found_pods = _events_and_pods(content)
+        if not found_events and not found_pods:
+            raise InputError(f"no events/pods/vLLM lines recognised in {name}; give `kubectl get events -o "
+                             "json`, `kubectl describe pod`, `kubectl get pod -o yaml` or similar output")
+        all_events += found_events
+        all_pods += found_pods
+    for name, content in logs:
+        log = parse_vllm_log(content, name=name)
+        if not log.recognised:
+            raise InputError(f"no events/pods/vLLM lines recognised in {name}; give the vLLM container's "
+                             "log (`kubectl logs --timestamps <pod>`)")
+        all_logs.append((name, log))
+    return build_timeline(all_events, all_pods, all_logs)
 
 
 def from_files(events: Sequence[str] = (), pods: Sequence[str] = (), logs: Sequence[str] = ()) -> Timeline:

@@ -24,7 +24,7 @@ from coldstart.runbook import Outcome, Scenario, run
 class Knobs:
     """One point of the exploration space (what the controls set)."""
 
-    profile: str = "baseline"
+    profile: Profile
     streamer: bool = True
     digest_and_prepull: bool = True
     warm_buffer: int = 1
@@ -37,7 +37,7 @@ class Knobs:
 
 def knobs_for(profile: Profile) -> Knobs:
     """The controls' starting values: what the profile itself says."""
-    return Knobs(profile=profile.name, streamer=profile.runtime.loader == "runai_streamer",
+    return Knobs(profile=profile, streamer=profile.runtime.loader == "runai_streamer",
                  warm_buffer=profile.nodes.warm_buffer, eager=profile.runtime.enforce_eager,
                  utilization=profile.runtime.gpu_memory_utilization,
                  image_gb=round(profile.image.compressed_bytes / 1e9, 1),
@@ -46,8 +46,7 @@ def knobs_for(profile: Profile) -> Knobs:
 
 def scenario(knobs: Knobs) -> Scenario:
     """The scale-from-zero these knobs describe."""
-    base = load_profile(knobs.profile)
-    profile = profile_with(base, {
+    profile = profile_with(knobs.profile, {
         "runtime.loader": "runai_streamer" if knobs.streamer else "auto",
         "nodes.warm_buffer": knobs.warm_buffer, "runtime.enforce_eager": knobs.eager,
         "runtime.gpu_memory_utilization": knobs.utilization,
@@ -78,8 +77,11 @@ def widget(profile: Profile | str = "baseline", **overrides: Any) -> None:
 
     start = knobs_for(load_profile(profile) if isinstance(profile, str) else profile)
     start = Knobs(**{**start.__dict__, **overrides})
+    # the profile being explored (a user's own, with its namespace) first, then the shipped ones
+    choices = {start.profile.name: start.profile}
+    choices.update({name: load_profile(name) for name in shipped_profiles() if name not in choices})
     controls = {
-        "profile": w.Dropdown(options=shipped_profiles(), value=start.profile, description="profile"),
+        "profile": w.Dropdown(options=list(choices.items()), value=start.profile, description="profile"),
         "streamer": w.Checkbox(value=start.streamer, description="Run:ai streamer"),
         "digest_and_prepull": w.Checkbox(value=start.digest_and_prepull, description="digests + pre-pull"),
         "warm_buffer": w.IntSlider(value=start.warm_buffer, min=0, max=4, description="warm buffer"),

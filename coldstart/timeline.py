@@ -128,20 +128,40 @@ def _vllm_container(pod: PodStatus | None, started: list[Event]) -> str | None:
     return None
 
 
-def _assign_events(events: list[Event], pods: dict[str, PodStatus]) -> dict[str, list[Event]]:
+def _sort_events(events: Sequence[Event], pods: dict[str, PodStatus]) -> tuple[
+        dict[str, list[Event]], dict[str, datetime], dict[str, list[Event]], dict[str, list[Event]]]:
+    """One pass over every event (a scale-out has 100,000): per pod, the pods' creation by a ReplicaSet, the
+    buffer pods each replica preempted (by replica name) and per node."""
     by_pod: dict[str, list[Event]] = {}
     anonymous: list[Event] = []
+    uid_to_name = {p.uid: name for name, p in pods.items() if p.uid}
+    created: dict[str, datetime] = {}
+    preemptions: dict[str, list[Event]] = {}
+    node_events: dict[str, list[Event]] = {}
     for ev in events:
-        if ev.kind == "Pod" and ev.name:
-            by_pod.setdefault(ev.name, []).append(ev)
-        elif not ev.kind and not ev.name:
+        kind, name, reason = ev.kind, ev.name, ev.reason
+        if kind == "Pod" and name:
+            if (group := by_pod.get(name)) is None:
+                by_pod[name] = group = []
+            group.append(ev)
+        elif not kind and not name:
             anonymous.append(ev)
+        if reason == "SuccessfulCreate" and ev.first and (m := _CREATED_POD.search(ev.message)):
+            created.setdefault(m.group(1), ev.first)
+        elif reason == "Preempted":
+            by = uid_to_name.get(ev.info.get("by_uid", "")) or ev.info.get("by", "").rpartition("/")[2]
+            if by:
+                preemptions.setdefault(by, []).append(ev)
+        elif kind == "Node" and name:
+            if (group := node_events.get(name)) is None:
+                node_events[name] = group = []
+            group.append(ev)
     if anonymous:
         named = next((e.info["pod"] for e in anonymous if e.reason == "Scheduled" and e.info.get("pod")), None)
         if named is None and len(pods) == 1:
             named = next(iter(pods))
         by_pod.setdefault(named or "", []).extend(anonymous)
-    return by_pod
+    return by_pod, created, preemptions, node_events
 
 
 def build_timeline(events: Sequence[Event], pods: Sequence[PodStatus],
@@ -153,20 +173,7 @@ def build_timeline(events: Sequence[Event], pods: Sequence[PodStatus],
 
 def _build(events: Sequence[Event], pods: Sequence[PodStatus], logs: Sequence[tuple[str, VllmLog]]) -> Timeline:
     statuses = {p.name or "": p for p in merge_pods(list(pods))}
-    by_pod = _assign_events(list(events), statuses)
-    uid_to_name = {p.uid: name for name, p in statuses.items() if p.uid}
-    created: dict[str, datetime] = {}
-    preemptions: dict[str, list[Event]] = {}
-    node_events: dict[str, list[Event]] = {}
-    for ev in events:
-        if ev.reason == "SuccessfulCreate" and ev.first and (m := _CREATED_POD.search(ev.message)):
-            created.setdefault(m.group(1), ev.first)
-        elif ev.reason == "Preempted":
-            by = uid_to_name.get(ev.info.get("by_uid", "")) or ev.info.get("by", "").rpartition("/")[2]
-            if by:
-                preemptions.setdefault(by, []).append(ev)
-        elif ev.kind == "Node" and ev.name:
-            node_events.setdefault(ev.name, []).append(ev)
+    by_pod, created, preemptions, node_events = _sort_events(events, statuses)
     # given pod documents, those are the replicas (events about buffer or system pods only add marks);
     # with events alone, every pod they mention gets a timeline
     names = list(statuses) if statuses else list(by_pod)
@@ -183,10 +190,11 @@ def _associate_logs(names: list[str], logs: Sequence[tuple[str, VllmLog]]) -> di
     takes a lone log."""
     found: dict[str, tuple[str, VllmLog]] = {}
     short = {n.rpartition("/")[2]: n for n in names if n}
+    known = set(names)
     for file, log in logs:
         stem = Path(file).name
         exact = stem.rsplit(".", 1)[0] if "." in stem else stem
-        match = exact if exact in names else short.get(exact)
+        match = exact if exact in known else short.get(exact)
         if match is None:
             match = max((full for name, full in short.items() if name in stem), key=len, default=None)
         if match is None and len(short) == 1 and len(logs) == 1:

@@ -17,7 +17,7 @@ def weight_load(profile: Profile, *, streamer_concurrency: int | None = None) ->
     if streamer_concurrency:
         profile = profile_with(profile, {"runtime.streamer_concurrency": streamer_concurrency})
     default = profile_with(profile, {"runtime.loader": "auto"})
-    scenarios = [Scenario("Run:ai streamer", profile, note="recommended"),
+    scenarios = [Scenario("Run:ai streamer", profile, note="recommended", recommended=True),
                  Scenario("default loader", default, note="--load-format auto")]
     if profile.gke_feature("hyperdisk_ml"):
         disk = profile_with(profile, {"gke.hyperdisk_ml.enabled": False})
@@ -46,14 +46,15 @@ def image_pull(profile: Profile, *, gzip: bool = True) -> list[Scenario]:
 def node_warmup(profile: Profile, *, spot_unavailable: bool = True) -> list[Scenario]:
     """Scale 0->1 with the warm buffer (preemption) and without it (a new node); on GKE also Spot unavailable."""
     cold = profile_with(profile, {"nodes.warm_buffer": 0})
-    scenarios = [Scenario("warm buffer", profile, note=f"{profile.nodes.warm_buffer} pause pod(s) preempted"),
+    scenarios = [Scenario("warm buffer", profile, note=f"{profile.nodes.warm_buffer} pause pod(s) preempted",
+                          recommended=True),
                  Scenario("no warm buffer", cold, note="waits for a new GPU node")]
     if spot_unavailable and profile.gke_feature("compute_class"):
         no_spot = profile_with(cold, {"kinetics.spot_available": False})
         scenarios.append(Scenario("no buffer, Spot unavailable", no_spot,
                                   note="ComputeClass falls back from Spot to on-demand"))
     expendable = profile_with(profile, {"nodes.buffer_priority": -20})
-    scenarios.append(Scenario("buffer at priority -20", expendable, expect_ready=True,
+    scenarios.append(Scenario("buffer at priority -20", expendable, expect_ready=True, expect_warm_up=False,
                               note="below -10 the autoscaler never scales up for the buffer: it holds nothing"))
     return scenarios
 
@@ -63,7 +64,7 @@ def runtime_traps(profile: Profile) -> list[Scenario]:
     tp2 = variants.tensor_parallel(profile, 2)
     docs = flatten(render(profile))
     return [
-        Scenario("recommended", profile),
+        Scenario("recommended", profile, recommended=True),
         Scenario("TP=2 with 16Gi /dev/shm", tp2, note="fixed"),
         Scenario("TP=2 with the 64Mi default /dev/shm", tp2, docs=variants.without_shm(flatten(render(tp2))),
                  expect_ready=False, note="NCCL cannot create its shared memory segments"),
@@ -81,7 +82,7 @@ def runtime_compile(profile: Profile) -> list[Scenario]:
     eager = profile_with(profile, {"runtime.enforce_eager": True})
     docs = flatten(render(profile))
     return [
-        Scenario("graphs, cache on PVC: 1st and 2nd replica", profile, replicas=[1, 0, 1],
+        Scenario("graphs, cache on PVC: 1st and 2nd replica", profile, replicas=[1, 0, 1], recommended=True,
                  note="the second start loads the compiled graphs"),
         Scenario("graphs, cache on emptyDir: 1st and 2nd replica", profile,
                  docs=variants.with_cache_on_emptydir(docs), replicas=[1, 0, 1], note="both starts compile"),

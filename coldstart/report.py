@@ -153,8 +153,21 @@ def median_replica(outcome: Outcome) -> Any:
     return pods[0] if pods else None
 
 
-def compare(outcomes: Sequence[Outcome], title: str = "Time to /health") -> None:
-    """Side by side: a stacked bar per scenario and a table with time to ready and the ratio to the first."""
+Outcomes = Outcome | Sequence[Outcome] | None
+
+
+def measured(*groups: Outcomes) -> list[Outcome]:
+    """Outcomes given one by one or in lists, without the skipped ones (None) and dry runs, in order."""
+    flat: list[Outcome] = []
+    for group in groups:
+        flat += [group] if isinstance(group, Outcome) else list(group or [])
+    return [o for o in flat if o is not None and not o.dry_run]
+
+
+def compare(*groups: Outcomes, title: str = "Time to /health") -> None:
+    """Side by side: a row per scenario (its median replica's phases) and a table with time to ready and the
+    ratio to the first scenario."""
+    outcomes = measured(*groups)
     rows = [(o.scenario.name, median_replica(o), o.time_to_ready, o.failure) for o in outcomes]
     if not rows:
         display(Markdown("*Nothing to compare: no scenario was measured.*"))
@@ -314,22 +327,27 @@ def previous(outcome: Outcome, out_dir: str | Path | None = None) -> None:
                         [_STYLE["fail"] if c.verdict == "regressed" else "" for c in changes])))
 
 
-def verdict(findings: Sequence[Finding] = (), outcomes: Sequence[Outcome] = (), *,
-            budgeted: Sequence[Outcome] = ()) -> None:
-    """One verdict: failing invariants, unexpected outcomes (a trap nobody asked for, or an expected failure
-    that did not happen) and budget overruns of the `budgeted` outcomes (the recommended runs, whose budgets
-    the profile sets). Raises RunbookFailed so papermill stops and exits non-zero."""
-    failing = {(f.invariant, f.object, f.container): f for f in findings if f.status == "fail"}  # static = live
+def verdict(findings: Sequence[Finding] = (), *groups: Outcomes, budgeted: Outcomes = None) -> None:
+    """One verdict: failing invariants (the static ones given, and the live ones of every recommended
+    scenario), unexpected outcomes (a trap nobody asked for, an expected failure that did not happen, a warm
+    buffer that never held its node) and budget overruns of the `budgeted` outcomes (the recommended runs, whose
+    budgets the profile sets). Raises RunbookFailed so papermill stops and exits non-zero."""
+    outcomes, budgets = measured(*groups), measured(budgeted)
+    every = outcomes + [b for b in budgets if b not in outcomes]
+    live = [f for o in every if o.scenario.recommended for f in o.findings]
+    failing = {(f.invariant, f.object, f.container): f for f in [*findings, *live] if f.status == "fail"}
     reasons = [f"invariant {f.invariant} fails on {f.object}: {f.message}" for f in failing.values()]
-    for o in [*outcomes, *[b for b in budgeted if b not in outcomes]]:
+    for o in every:
         if not o.as_expected:
             reasons.append(f"scenario '{o.scenario.name}' " + (f"failed: {o.failure}" if o.failure else
                                                              "became ready although it runs a trap on purpose"))
-    for o in budgeted:
+        if o.warm_up_failure and o.scenario.expect_warm_up:
+            reasons.append(f"scenario '{o.scenario.name}': warm-up failed: {o.warm_up_failure}")
+    for o in budgets:
         reasons += [f"budget of '{o.scenario.name}': {ov.describe()}" for ov in o.overruns]
     on_purpose = [o.scenario.name for o in outcomes if not o.scenario.expect_ready]
     purpose = f" Traps run on purpose (expected to fail): {', '.join(on_purpose)}." if on_purpose else ""
-    ran = ("every scenario behaved as expected" if outcomes or budgeted else
+    ran = ("every scenario behaved as expected" if every else
            "no scenario ran (apply = False: nothing was applied or measured)")
     text = (f"**Verdict: PASS.** Every invariant holds and {ran}." + purpose if not reasons
             else "**Verdict: FAIL.**\n\n" + "\n".join(f"- {r}" for r in reasons))

@@ -48,6 +48,8 @@ class Scenario:
     expect_ready: bool = True
     timeout: float | None = None
     note: str = ""
+    recommended: bool = False  # the recommended render: its live invariants count in the verdict
+    expect_warm_up: bool = True  # False where the trap is that the buffer never gets a node
 
     def manifests(self) -> list[dict[str, Any]]:
         return self.docs if self.docs is not None else flatten(render(self.profile))
@@ -231,9 +233,9 @@ def rollout(profile: Profile, cluster: str = "embedded", *, replicas: int = 1, a
             progress: Callable[[Progress], None] | None = None) -> Outcome:
     """The rollout's main scenario: the recommended render scaled from zero (or, with apply=False, nothing:
     the plan shows what would change and no measurement is made)."""
-    scenario = Scenario("recommended", profile, replicas=replicas, timeout=timeout)
+    scenario = Scenario("recommended", profile, replicas=replicas, timeout=timeout or None, recommended=True)
     if apply:
-        return run(scenario, cluster, progress=progress, run_id=run_id)
+        return run(scenario, cluster, progress=progress, run_id=run_id or None)
     floor = physical_floor(profile)
     return Outcome(scenario, run_id or "dry-run", cluster, False, None, Timeline(), {}, [], floor, None,
                    dry_run=True)
@@ -249,13 +251,15 @@ def present(outcomes: list[Outcome | None]) -> list[Outcome]:
     return [o for o in outcomes if o is not None and not o.dry_run]
 
 
-def compare(scenarios: list[Scenario], cluster: str = "embedded", *, apply: bool = True,
+def compare(scenarios: list[Scenario], cluster: str = "embedded", *, apply: bool = True, enabled: bool = True,
             timeout: float | None = None, progress: Callable[[Progress], None] | None = None) -> list[Outcome]:
-    """Run scenarios one after another (each on its own fresh embedded cluster); `timeout` for those that set
-    none. With apply=False nothing runs (a dry run shows its plan instead) and the list is empty."""
-    if not apply:
+    """Run scenarios one after another (each on its own fresh embedded cluster); `timeout` (0: none given) for
+    those that set none. Nothing runs with apply=False (a dry run shows its plan instead) or enabled=False (an
+    experiment switched off by a parameter): the list is empty."""
+    if not (apply and enabled):
         return []
-    return [run(dataclasses.replace(s, timeout=s.timeout or timeout), cluster, progress=progress) for s in scenarios]
+    return [run(dataclasses.replace(s, timeout=s.timeout or timeout or None), cluster, progress=progress)
+            for s in scenarios]
 
 
 def with_namespace(profile: Profile, namespace: str | None) -> Profile:

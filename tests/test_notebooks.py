@@ -41,7 +41,8 @@ SHOWN_TAGS = {"parameters", "injected-parameters"}
 # Logic belongs in coldstart, not in a runbook: a reader of a notebook sees only calls and parameters.
 FORBIDDEN = {ast.FunctionDef: "def", ast.AsyncFunctionDef: "def", ast.ClassDef: "class", ast.Lambda: "lambda",
              ast.For: "for", ast.AsyncFor: "for", ast.comprehension: "for (comprehension)", ast.While: "while",
-             ast.Try: "try", ast.TryStar: "try"}
+             ast.Try: "try", ast.TryStar: "try", ast.If: "if", ast.IfExp: "if (expression)", ast.BoolOp: "and/or",
+             ast.BinOp: "arithmetic", ast.Compare: "comparison"}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -249,9 +250,10 @@ def test_committed_notebook_code_is_only_calls(name: str):
 
 def test_code_check_catches_logic():
     """The ast check above must see a loop, a lambda and a comprehension (or it proves nothing)."""
-    source = "for x in y:\n    pass\nf = lambda: 1\nz = [a for a in b]\ntry:\n    pass\nexcept E:\n    pass\n"
+    source = ("for x in y:\n    pass\nf = lambda: 1\nz = [a for a in b]\ntry:\n    pass\nexcept E:\n    pass\n"
+              "w = a if b else c\nv = a and b\nu = a + b\n")
     seen = {FORBIDDEN[type(n)] for n in ast.walk(ast.parse(source)) if type(n) in FORBIDDEN}
-    assert seen == {"for", "lambda", "for (comprehension)", "try"}
+    assert seen == {"for", "lambda", "for (comprehension)", "try", "if (expression)", "and/or", "arithmetic"}
 
 
 # ---------------------------------------------------------------------------------------------------

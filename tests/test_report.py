@@ -1,0 +1,55 @@
+"""The runbook verdict: what makes it fail, and what a trap run on purpose does not."""
+
+from __future__ import annotations
+
+import pytest
+
+from coldstart import report
+from coldstart.invariants import Finding
+from coldstart.profiles import load_profile
+from coldstart.runbook import Outcome, Scenario
+from coldstart.stats import physical_floor
+from coldstart.timeline import Timeline
+
+PROFILE = load_profile("baseline")
+
+
+def _outcome(name="s", *, ready=True, expect_ready=True, recommended=False, findings=(), warm_up_failure=None,
+             expect_warm_up=True, dry_run=False):
+    scenario = Scenario(name, PROFILE, expect_ready=expect_ready, recommended=recommended,
+                        expect_warm_up=expect_warm_up)
+    return Outcome(scenario, "r", "embedded", ready, None if ready else "CrashLoopBackOff", Timeline(), {}, [],
+                   physical_floor(PROFILE), None, list(findings), warm_up_failure=warm_up_failure, dry_run=dry_run)
+
+
+def _fail(invariant="pull-policy-ifnotpresent"):
+    return Finding(invariant, "fail", "(cluster)", "ServingRuntime/coldstart/vllm", "kserve-container",
+                   "Always (a webhook changed it)")
+
+
+def test_pass_with_traps_run_on_purpose():
+    report.verdict([], _outcome("ok"), [_outcome("trap", ready=False, expect_ready=False)])
+
+
+@pytest.mark.parametrize(("outcomes", "fragment"), [
+    ([_outcome("recommended", recommended=True, findings=[_fail()])], "pull-policy-ifnotpresent"),
+    ([_outcome("trap", ready=True, expect_ready=False)], "became ready although it runs a trap"),
+    ([_outcome("plain", ready=False)], "failed: CrashLoopBackOff"),
+    ([_outcome("warm", warm_up_failure="warm buffer holding GPU nodes: timed out")], "warm-up failed"),
+])
+def test_fails_loudly(outcomes, fragment):
+    with pytest.raises(report.RunbookFailed, match=fragment):
+        report.verdict([], outcomes)
+
+
+def test_live_findings_of_deliberately_broken_scenarios_and_expected_warm_up_failures_do_not_count():
+    broken = _outcome("default loader", findings=[_fail("runai-streamer")])  # not the recommended render
+    expendable = _outcome("buffer at -20", warm_up_failure="never got a node", expect_warm_up=False)
+    report.verdict([], broken, expendable)
+
+
+def test_dry_runs_and_skipped_scenarios_are_not_judged():
+    names = [o.scenario.name for o in report.measured(None, [_outcome("a"), _outcome("b", dry_run=True)],
+                                                      _outcome("c"))]
+    assert names == ["a", "c"]
+    report.verdict([], None, [])

@@ -61,6 +61,36 @@ def _param(value: str) -> Any:
         return value
 
 
+_SET_BY_RUN = {"profile": "--profile", "cluster": "--cluster", "run_id": "coldstart run",
+               "output_dir": "--out"}
+
+
+def check_params(source: Path, params: dict[str, str], profile: Any) -> dict[str, Any]:
+    """`-p key value` pairs typed and checked against the notebook's own parameters cell, before any kernel
+    starts: unknown keys, keys `coldstart run` sets itself and values of the wrong type are bad input."""
+    import ast
+
+    import papermill
+
+    from coldstart.profiles import profile_with
+
+    declared = papermill.inspect_notebook(str(source))
+    values: dict[str, Any] = {}
+    for key, raw in params.items():
+        if key in _SET_BY_RUN:
+            raise InputError(f"-p {key}: set it with {_SET_BY_RUN[key]}, not -p")
+        if key not in declared:
+            known = ", ".join(k for k in declared if k not in _SET_BY_RUN)
+            raise InputError(f"-p {key}: {source.stem} has no such parameter; its parameters are {known}")
+        value, default = _param(raw), ast.literal_eval(declared[key]["default"])
+        if type(default) is not type(value) and not (type(default) is float and type(value) is int):
+            raise InputError(f"-p {key} {raw}: expected {type(default).__name__} like {declared[key]['default']}")
+        values[key] = value
+    if values.get("namespace"):
+        profile_with(profile, {"namespace": values["namespace"]})  # a bad namespace fails here, with exit 2
+    return values
+
+
 def to_html(executed: Path, out: Path) -> Path:
     """HTML with code hidden except the parameters cells, so the report says what produced it."""
     import nbformat
@@ -92,12 +122,12 @@ def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", para
     source = notebook_path(notebook)
     loaded = load_profile(profile)  # bad input stops here: nothing applied, exit 2
     check_allowed(parse_target(cluster), loaded)
+    values = check_params(source, params or {}, loaded)
     run_id = new_run_id()
     out_dir = Path(out_root) / loaded.name / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / f"{source.stem}.ipynb"
-    parameters = {"profile": profile, "cluster": cluster, "run_id": run_id, "output_dir": str(out_dir),
-                  **{k: _param(v) for k, v in (params or {}).items()}}
+    parameters = {**values, "profile": profile, "cluster": cluster, "run_id": run_id, "output_dir": str(out_dir)}
     error = None
     log = logging.getLogger("papermill")  # cell output goes to the terminal as it happens (live progress)
     handler = logging.StreamHandler(sys.stderr)

@@ -432,6 +432,10 @@ BAD_INPUT = {
     "context the profile does not allow": ["run", "rollout", "--cluster", "kubeconfig:production"],
     "in-cluster without allow_in_cluster": ["rollout", "--cluster", "in-cluster"],
     "unknown cluster target": ["run", "rollout", "--cluster", "somewhere"],
+    "a parameter run sets itself": ["rollout", "-p", "cluster", "kubeconfig:production"],
+    "a parameter the notebook lacks": ["run", "weight_load", "-p", "timout_seconds", "60"],
+    "a parameter of the wrong type": ["rollout", "-p", "replicas", "two"],
+    "a namespace that is not a DNS label": ["rollout", "-p", "namespace", "Team_A"],
 }
 
 

@@ -10,6 +10,7 @@ Each scenario on the embedded cluster gets a fresh cluster, so experiments never
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Any
 
 from coldstart import variants
 from coldstart.cluster import RUN_LABEL, Applied, Cluster, new_run_id
-from coldstart.errors import WaitFailed
+from coldstart.errors import ColdstartError, WaitFailed
 from coldstart.invariants import Finding
 from coldstart.live import live_findings
 from coldstart.manifests import flatten, object_name, render
@@ -28,7 +29,7 @@ from coldstart.stats import Floor, Overrun, check_budgets, efficiency, physical_
 from coldstart.stats import thresholds_from_profile as thresholds
 from coldstart.timeline import Timeline, timeline_from_texts
 from coldstart.timings import timings_document
-from coldstart.wait import Progress, wait_for, wait_pods_ready
+from coldstart.wait import Progress, pod_ready, wait_for, wait_pods_ready
 
 ENGINE = "app.kubernetes.io/component=engine"
 BUFFER = "app.kubernetes.io/component=warm-buffer"
@@ -124,9 +125,7 @@ def _warm_up(cluster: Cluster, docs: list[dict[str, Any]], timeout: float, progr
     nodes = {p["spec"].get("nodeName") for p in pods}
 
     def prepulled(objects: dict[str, dict]) -> tuple[int, int]:
-        ready = {p["spec"].get("nodeName") for p in objects.values()
-                 if any(c.get("type") == "Ready" and c.get("status") == "True"
-                        for c in (p.get("status") or {}).get("conditions") or [])}
+        ready = {p["spec"].get("nodeName") for p in objects.values() if pod_ready(p)}
         return len(nodes & ready), len(nodes)
 
     wait_for(cluster, "v1", "Pod", namespace, label_selector=f"{run},{PREPULL}", done=prepulled, timeout=timeout,
@@ -171,48 +170,58 @@ def plan(profile: Profile, cluster: str = "embedded", docs: list[dict[str, Any]]
         return conn.apply(scoped, dry_run=True) + pending
 
 
+def _scale_from_zero(conn: Cluster, scenario: Scenario, docs: list[dict[str, Any]], timeout: float,
+                     progress: Callable | None) -> tuple[list[Finding], str | None, str | None, Recording]:
+    """Record from before the first apply; apply at zero, warm up, read the live invariants, then take the
+    replicas through the scenario's steps. Returns (live findings, warm-up failure, failure, recording)."""
+    warm_failure = failure = None
+    conn.ensure_namespace(conn.profile.namespace)
+    recorder = Recorder(conn, conn.profile.namespace, label_selector=f"{RUN_LABEL}={conn.run_id}")
+    try:
+        conn.apply(variants.with_replicas(docs, 0))
+        if scenario.warm_up:
+            try:
+                _warm_up(conn, docs, timeout, progress)
+            except WaitFailed as exc:
+                warm_failure = str(exc)
+        # what the cluster holds once applied and warm, before the scale-up takes a buffer pod's node
+        findings, _ = live_findings(conn, {d["kind"] for d in docs})
+        current = 0
+        try:
+            for count in scenario.steps():
+                if count < current:
+                    recorder.collect_logs()  # a scale-down deletes the pods and their logs
+                current = count
+                conn.apply(variants.with_replicas(docs, count))
+                _wait_replicas(conn, count, timeout, f"{scenario.name}: {count} replica(s) ready", progress)
+        except WaitFailed as exc:
+            failure = str(exc)
+    finally:
+        recording = recorder.stop()
+    return findings, warm_failure, failure, recording
+
+
 def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Progress], None] | None = None,
         run_id: str | None = None, keep: bool = False) -> Outcome:
     """Apply the scenario's manifests, warm up, scale the model from zero, record and judge; clean up after."""
     profile = scenario.profile
-    steps = scenario.steps()
-    replicas = max(steps)
     timeout = scenario.timeout or WAIT_FACTOR * profile.budgets.time_to_ready_seconds
     docs = scenario.manifests()
     kinds = {d["kind"] for d in docs}
-    failure = warm_failure = None
     with Cluster.connect(cluster, profile=profile, run_id=run_id or new_run_id()) as conn:
         try:
-            conn.ensure_namespace(profile.namespace)
-            recorder = Recorder(conn, profile.namespace, label_selector=f"{RUN_LABEL}={conn.run_id}")
-            try:
-                conn.apply(variants.with_replicas(docs, 0))
-                if scenario.warm_up:
-                    try:
-                        _warm_up(conn, docs, timeout, progress)
-                    except WaitFailed as exc:
-                        warm_failure = str(exc)
-                # what the cluster holds once applied and warm, before the scale-up takes a buffer pod's node
-                findings, _ = live_findings(conn, kinds)
-                try:
-                    current = 0
-                    for count in steps:
-                        if count < current:
-                            recorder.collect_logs()  # a scale-down deletes the pods and their logs
-                        current = count
-                        conn.apply(variants.with_replicas(docs, count))
-                        _wait_replicas(conn, count, timeout, f"{scenario.name}: {count} replica(s) ready", progress)
-                except WaitFailed as exc:
-                    failure = str(exc)
-            finally:
-                recording = recorder.stop()
+            findings, warm_failure, failure, recording = _scale_from_zero(conn, scenario, docs, timeout, progress)
             if conn.embedded is not None:
                 conn.embedded.check()
             truth = dict(conn.embedded.truth) if conn.embedded is not None else None
-            per_pod = _requests_per_pod(conn, replicas)
-        finally:
-            if not keep:  # also when the run broke off: a live cluster keeps nothing of a failed run
-                conn.delete_run(kinds=kinds)
+            per_pod = _requests_per_pod(conn, max(scenario.steps()))
+        except BaseException:
+            if not keep:  # a live cluster keeps nothing of a run that broke off; the first error is the story
+                with contextlib.suppress(ColdstartError):
+                    conn.delete_run(kinds=kinds)
+            raise
+        if not keep:
+            conn.delete_run(kinds=kinds)
     timeline = _timeline(recording)
     stats = run_statistics(timeline.pods)
     floor = physical_floor(profile)

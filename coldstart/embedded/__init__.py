@@ -19,6 +19,7 @@ from coldstart.embedded.context import SimContext
 from coldstart.embedded.control_plane import control_plane
 from coldstart.embedded.node_side import node_side
 from coldstart.embedded.store import PodLogs, Store
+from coldstart.errors import ServerError
 from coldstart.profiles import Profile
 
 __all__ = ["EmbeddedCluster", "bootstrap_objects"]
@@ -131,7 +132,8 @@ class EmbeddedCluster:
     def check(self) -> None:
         """Raise the simulation's error, if a controller crashed (so a broken simulation is never silent)."""
         if self.simulation.error is not None:
-            raise RuntimeError(f"embedded cluster simulation failed: {self.simulation.error!r}") \
+            raise ServerError(f"the embedded cluster's simulation failed ({self.simulation.error!r}); this is a bug "
+                              "in coldstart.embedded, please report it with the profile used") \
                 from self.simulation.error
 
     @property

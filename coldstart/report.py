@@ -192,7 +192,7 @@ def save(outcome: Outcome | None, out_dir: str | Path | None, run_id: str | None
     if not out_dir or outcome is None or outcome.dry_run:
         return
     path = write_timings(Path(out_dir) / "timings.json", outcome.timeline, profile=outcome.scenario.profile,
-                         run_id=run_id or outcome.run_id)
+                         run_id=run_id or outcome.run_id, cluster=outcome.cluster, ready=outcome.ready)
     display(Markdown(f"Timings written to `{path}`."))
 
 
@@ -311,11 +311,15 @@ def previous(outcome: Outcome, out_dir: str | Path | None = None) -> None:
     here = Path(out_dir) if out_dir else None
     folder = here.parent if here else Path("outputs") / outcome.scenario.profile.name
     runs = sorted(folder.glob("*/timings.json"), key=lambda p: p.stat().st_mtime)
-    runs = [p for p in runs if p.parent != here and p.parent.name != outcome.run_id]
-    if not runs:
-        display(Markdown(f"No previous run of this profile in `{folder}`: nothing to compare with yet."))
+    documents = [(p, read_timings(p)) for p in runs if p.parent != here and p.parent.name != outcome.run_id]
+    # only a run that became ready on the same cluster target is a baseline (not embedded against GKE)
+    comparable = [(p, d) for p, d in documents if d.get("cluster") == outcome.cluster and d.get("ready") is not False]
+    if not comparable:
+        display(Markdown(f"No previous ready run of this profile on `{outcome.cluster}` in `{folder}`: nothing "
+                         "to compare with yet."))
         return
-    before = read_timings(runs[-1])["statistics"]
+    runs = [p for p, _ in comparable]
+    before = comparable[-1][1]["statistics"]
     changes = [c for c in compare_runs(before, outcome.statistics) if c.metric == "P50" and c.verdict != "unchanged"]
     if not changes:
         display(Markdown(f"No phase moved beyond run-to-run jitter since run `{runs[-1].parent.name}`."))

@@ -53,10 +53,14 @@ def pod_json(pod: Any) -> dict[str, Any]:
     }
 
 
-def timings_document(timeline: Any, *, profile: Any = None, run_id: str | None = None) -> dict[str, Any]:
-    """The whole document for a Timeline; with a profile also budgets, floor and efficiency."""
+def timings_document(timeline: Any, *, profile: Any = None, run_id: str | None = None, cluster: str | None = None,
+                     ready: bool | None = None) -> dict[str, Any]:
+    """The whole document for a Timeline; with a profile also budgets, floor and efficiency; the cluster target
+    and whether the run became ready, so later runs compare only with comparable ones."""
     with gc_paused():
-        return _document(timeline, profile, run_id)
+        doc = _document(timeline, profile, run_id)
+    doc.update(cluster=cluster, ready=ready)
+    return doc
 
 
 def _document(timeline: Any, profile: Any, run_id: str | None) -> dict[str, Any]:
@@ -93,9 +97,11 @@ def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_timings(path: str | Path, run: Any, *, profile: Any = None, run_id: str | None = None) -> Path:
+def write_timings(path: str | Path, run: Any, *, profile: Any = None, run_id: str | None = None,
+                  cluster: str | None = None, ready: bool | None = None) -> Path:
     """Write a Timeline (or an already-built document) as timings.json; the document is validated first."""
-    doc = run if isinstance(run, dict) else timings_document(run, profile=profile, run_id=run_id)
+    doc = run if isinstance(run, dict) else timings_document(run, profile=profile, run_id=run_id, cluster=cluster,
+                                                             ready=ready)
     problems = validation_errors(doc)
     if problems:
         raise ValueError(f"timings document does not match timings.schema.json: {problems[0]}")

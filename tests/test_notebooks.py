@@ -350,11 +350,12 @@ def test_rollout_compares_with_the_previous_run_in_its_own_outputs(runs: Runs):
     first = runs.get("rollout", "baseline")
     texts = [o.text for o in outputs(first.report)]
     folder = first.out_root / "baseline"
-    assert f"No previous run of this profile in {folder}" in " ".join(texts), "compared with runs elsewhere"
+    assert f"No previous ready run of this profile on embedded in {folder}" in " ".join(texts), \
+        "compared with runs elsewhere"
     second = run_notebook("rollout", profile="baseline", cluster="embedded", out_root=first.out_root)
     assert second.ok, second.error
     texts = [o.text for o in outputs(parse_report(second.html))]
-    assert not [t for t in texts if "No previous run" in t], "the first run was not found beside the second"
+    assert not [t for t in texts if "No previous ready run" in t], "the first run was not found beside the second"
     said = [t for t in texts if f"since run {first.result.notebook.parent.name}" in t]
     table = [t for t in texts if "before s" in t and "now s" in t]
     assert said or table, "the second report says nothing about the first run"

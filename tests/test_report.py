@@ -53,3 +53,20 @@ def test_dry_runs_and_skipped_scenarios_are_not_judged():
                                                       _outcome("c"))]
     assert names == ["a", "c"]
     report.verdict([], None, [])
+
+
+def test_previous_compares_only_with_ready_runs_on_the_same_cluster(tmp_path, monkeypatch):
+    from coldstart import timings
+
+    shown = []
+    monkeypatch.setattr(report, "display", lambda *objs: shown.extend(objs))
+    profile_dir = tmp_path / PROFILE.name
+    for run, cluster, ready in (("r1", "kubeconfig:gke-prod", True), ("r2", "embedded", False)):
+        timings.write_timings(profile_dir / run / "timings.json", Timeline(), profile=PROFILE, run_id=run,
+                              cluster=cluster, ready=ready)
+    report.previous(_outcome(), profile_dir / "r3")
+    assert "No previous ready run" in shown[-1].data and "on `embedded`" in shown[-1].data
+    timings.write_timings(profile_dir / "r4" / "timings.json", Timeline(), profile=PROFILE, run_id="r4",
+                          cluster="embedded", ready=True)
+    report.previous(_outcome(), profile_dir / "r3")
+    assert "since run `r4`" in shown[-1].data

@@ -146,6 +146,15 @@ def _wait_replicas(conn: Cluster, count: int, timeout: float, what: str, progres
              what="scaled to zero", progress=progress)
 
 
+def _wait_gone(conn: Cluster, timeout: float) -> None:
+    """Wait until every pod of the run has terminated (deletion on a live cluster takes its grace period)."""
+    def gone(objects: dict[str, dict]) -> tuple[int, int]:
+        return (1, 1) if not objects else (0, 1)
+
+    wait_for(conn, "v1", "Pod", conn.profile.namespace, label_selector=conn.run_selector(), done=gone,
+             timeout=timeout, what="the run's pods terminated")
+
+
 def _timeline(recording: Recording) -> Timeline:
     engine = [p for p in recording.pods
               if (p.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") == "engine"]
@@ -222,6 +231,8 @@ def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Pr
             raise
         if not keep:
             conn.delete_run(kinds=kinds)
+            if conn.embedded is None:  # a live cluster: the next scenario must not meet this one's pods
+                _wait_gone(conn, timeout)
     timeline = _timeline(recording)
     stats = run_statistics(timeline.pods)
     floor = physical_floor(profile)

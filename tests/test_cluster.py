@@ -386,3 +386,25 @@ def test_every_pod_template_carries_the_run_label():
     cron_labels = conn.labelled(cron)["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
     assert cron_labels[RUN_LABEL] == "r1"
     assert lws["metadata"] == {"name": "l"}  # the caller's document is not touched
+
+
+def test_a_named_kubeconfig_context_runs_the_whole_scenario(tmp_path, monkeypatch):
+    """The live-cluster path end to end: an embedded cluster reached only through a kubeconfig context the
+    profile allows, exactly as a GKE context would be (no in-process shortcuts: no ground truth, no request
+    log), including waiting for the run's pods to terminate before returning."""
+    import yaml
+
+    profile = profile_with(load_profile("baseline"), {"clusters.allowed_contexts": ["sim"]})
+    with EmbeddedCluster(profile) as embedded:
+        kubeconfig = tmp_path / "config"
+        kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "sim",
+            "clusters": [{"name": "sim", "cluster": {"server": embedded.url}}],
+            "users": [{"name": "sre", "user": {"token": "t"}}],
+            "contexts": [{"name": "sim", "context": {"cluster": "sim", "user": "sre"}}]}))
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        outcome = runbook.run(runbook.Scenario("live path", profile), "kubeconfig:sim")
+        leftover, _ = embedded.store.list("/Pod", profile.namespace, f"{RUN_LABEL}={outcome.run_id}")
+    assert outcome.ready and outcome.truth is None and outcome.requests_per_pod is None
+    assert outcome.timeline.pods and outcome.time_to_ready
+    assert leftover == []  # cleaned up and waited for before the next scenario could start

@@ -25,22 +25,10 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import coldstart.embedded
 from coldstart import runbook
 from coldstart.embedded import EmbeddedCluster
 from coldstart.profiles import Profile, load_profile, profile_with
 from coldstart.runbook import Outcome
-
-_built: list[EmbeddedCluster] = []
-
-
-class _Recorded(EmbeddedCluster):
-    """The embedded cluster `runbook.run` builds for itself, kept so its clock and request log can be read."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.started_at = self.clock.now()
-        _built.append(self)
 
 
 @dataclass
@@ -83,10 +71,14 @@ class Figures:
 
 
 def measure(scenario: runbook.Scenario) -> Figures:
+    """Run the scenario on an embedded cluster kept here, so its clock and request log can be read after."""
+    cluster = EmbeddedCluster(scenario.profile)
     start = time.perf_counter()
-    outcome = runbook.run(scenario)
+    with cluster:
+        cluster.started_at = cluster.clock.now()
+        outcome = runbook.run(scenario, embedded=cluster)
     wall = time.perf_counter() - start
-    return Figures(outcome, wall, _built[-1])
+    return Figures(outcome, wall, cluster)
 
 
 def _minutes(seconds: float | None) -> str:
@@ -143,7 +135,6 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=200, help="replicas of the large scale-out")
     parser.add_argument("--skip-large", action="store_true", help="only the one-replica rollout")
     args = parser.parse_args()
-    coldstart.embedded.EmbeddedCluster = _Recorded  # type: ignore[misc]  # Cluster.connect builds this one
     profile = load_profile(args.profile)
     rollout(profile)
     if not args.skip_large:

@@ -211,13 +211,14 @@ def _scale_from_zero(conn: Cluster, scenario: Scenario, docs: list[dict[str, Any
 
 
 def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Progress], None] | None = None,
-        run_id: str | None = None, keep: bool = False) -> Outcome:
+        run_id: str | None = None, keep: bool = False, embedded: Any = None) -> Outcome:
     """Apply the scenario's manifests, warm up, scale the model from zero, record and judge; clean up after."""
     profile = scenario.profile
     timeout = scenario.timeout or WAIT_FACTOR * profile.budgets.time_to_ready_seconds
     docs = scenario.manifests()
     kinds = {d["kind"] for d in docs}
-    with Cluster.connect(cluster, profile=profile, run_id=run_id or new_run_id()) as conn:
+    # `embedded`: a cluster the caller started and keeps (to read its clock or request log); else a fresh one
+    with Cluster.connect(cluster, profile=profile, run_id=run_id or new_run_id(), embedded=embedded) as conn:
         try:
             findings, warm_failure, failure, recording = _scale_from_zero(conn, scenario, docs, timeout, progress)
             if conn.embedded is not None:

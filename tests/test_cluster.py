@@ -14,7 +14,6 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client as k8s
 
-import coldstart.embedded
 from coldstart import runbook
 from coldstart.cluster import MANAGED_BY, RUN_LABEL, Cluster, Target
 from coldstart.embedded import EmbeddedCluster
@@ -175,20 +174,6 @@ def test_cleanup_deletes_only_this_runs_objects():
 # -- 3. no polling -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def embedded_clusters(monkeypatch) -> list[EmbeddedCluster]:
-    """Every embedded cluster `runbook.run` builds, so a test can read its API server's request log."""
-    built: list[EmbeddedCluster] = []
-
-    class Recorded(EmbeddedCluster):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            built.append(self)
-
-    monkeypatch.setattr(coldstart.embedded, "EmbeddedCluster", Recorded)
-    return built
-
-
 def _slower(profile: Profile, factor: float) -> Profile:
     """Every duration of the simulated cluster `factor` times longer (rates divided), budgets to match."""
     changes = {}
@@ -202,7 +187,7 @@ def _slower(profile: Profile, factor: float) -> Profile:
     return profile_with(profile, changes)
 
 
-def test_a_rollout_watches_instead_of_polling(embedded_clusters):
+def test_a_rollout_watches_instead_of_polling():
     """Bound: a pod is named by at most 2 requests (its engine log, and its previous run's log if it restarted;
     its events are listed by field selector, which names no pod in the path); buffer and pre-pull pods by
     none. The total does not grow with cluster time: the same rollout 5x slower in virtual time costs the
@@ -210,9 +195,10 @@ def test_a_rollout_watches_instead_of_polling(embedded_clusters):
     profile = _profile("baseline")
     outcomes = {}
     for label, prof, replicas in (("fast", profile, 1), ("five", profile, 5), ("slow", _slower(profile, 5), 1)):
-        outcome = runbook.run(runbook.Scenario(label, prof, replicas=replicas))
+        with EmbeddedCluster(prof) as embedded:
+            outcome = runbook.run(runbook.Scenario(label, prof, replicas=replicas), embedded=embedded)
         assert outcome.ready, outcome.failure
-        outcomes[label] = (outcome, embedded_clusters[-1].api)
+        outcomes[label] = (outcome, embedded.api)
 
     for label, (outcome, api) in outcomes.items():
         engine_pods = {p["metadata"]["name"] for p in outcome.recording.pods

@@ -29,7 +29,6 @@ SCAN_INTERVAL = 10.0  # --scan-interval
 UNNEEDED_SECONDS = 600.0  # --scale-down-unneeded-time
 BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 300.0, 1800.0  # --initial/--max-node-group-backoff-duration
 COMPUTE_CLASS = "cloud.google.com/ComputeClass"
-CLASS_LABEL = "cloud.google.com/compute-class"
 
 
 @dataclass

@@ -29,7 +29,6 @@ BUILTIN_GROUPS = {"", "apps", "batch", "scheduling.k8s.io", "storage.k8s.io", "p
 PATCH_TYPES = {"application/json-patch+json": patch.json_patch, "application/merge-patch+json": patch.merge_patch,
                "application/strategic-merge-patch+json": patch.strategic_merge}
 APPLY = "application/apply-patch+yaml"
-_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
 class Verbs:

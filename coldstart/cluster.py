@@ -108,6 +108,7 @@ def check_allowed(target: Target, profile: Profile) -> None:
 
 
 def new_run_id() -> str:
+    """A short id for one run: the label that lets cleanup find exactly this run's objects."""
     return uuid.uuid4().hex[:8]
 
 
@@ -217,6 +218,7 @@ class Cluster:
         return cls(api_client, target, profile, run_id or new_run_id(), embedded, owns_embedded=owns)
 
     def close(self) -> None:
+        """Close the connection (and stop an embedded cluster that connect() started for it)."""
         self.api_client.close()
         if self.embedded is not None and self._owns_embedded:
             self.embedded.stop()
@@ -275,6 +277,8 @@ class Cluster:
             self.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}])
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        """The object as the API server holds it, or None when it does not exist (the answer apply and
+        ensure_namespace need; every other error is raised)."""
         obj = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
         resource = self._resource(api_version, kind, obj)
         try:

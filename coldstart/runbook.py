@@ -56,6 +56,7 @@ class Scenario:
         return self.docs if self.docs is not None else flatten(render(self.profile))
 
     def steps(self) -> list[int]:
+        """Replica counts to scale through in order ([1] by default; [1, 0, 1] for a second replica)."""
         if isinstance(self.replicas, list):
             return self.replicas
         return [self.replicas if self.replicas is not None else max(1, self.profile.runtime.replicas)]
@@ -284,4 +285,5 @@ def compare(scenarios: list[Scenario], cluster: str = "embedded", *, apply: bool
 
 
 def with_namespace(profile: Profile, namespace: str | None) -> Profile:
+    """The profile with the runbook's namespace parameter applied (validated; empty keeps the profile's)."""
     return profile_with(profile, {"namespace": namespace}) if namespace else profile

@@ -32,6 +32,7 @@ def cache_claim_name(profile: Profile) -> str:
 
 
 def engine_args(profile: Profile) -> list[str]:
+    """The engine flags this lever owns: parallelism, context length, GPU memory share, eager or -O level."""
     rt = profile.runtime
     args = [f"--tensor-parallel-size={profile.model.tensor_parallel_size}",
             f"--max-model-len={profile.model.max_model_len}",
@@ -65,7 +66,8 @@ def volume_mounts() -> list[dict[str, str]]:
 
 
 def resources(profile: Profile) -> dict[str, dict[str, str]]:
-    """Memory request = limit (no surprise eviction); no CPU limit (throttling slows the start)."""
+    """Memory request = limit (no surprise eviction); no CPU limit (throttling slows the start); the GPUs the
+    profile gives one replica, as request and limit (extended resources need both equal)."""
     memory = format_binary(profile.memory_limit_bytes)
     gpus = str(profile.gpu.count)
     return {"requests": {"cpu": str(profile.runtime.cpu), "memory": memory, profile.gpu.resource: gpus},

@@ -80,26 +80,26 @@ class LineReader:
     @staticmethod
     def split(raw: str) -> tuple[str, Stamp | None, bool]:
         """(message, stamp or None, vLLM-prefixed?) after the runtime timestamp, process and vLLM prefixes."""
-        line = raw
         at = None
-        m = _RUNTIME_TS.match(line)
+        pos = 0  # prefixes are matched in place (none of their patterns looks behind), not on copies
+        m = _RUNTIME_TS.match(raw)
         if m:
             at = parse_timestamp(m.group(1))
-            line = line[m.end():]
-        m = _PROCESS.match(line)
+            pos = m.end()
+        m = _PROCESS.match(raw, pos)
         if m:
-            line = line[m.end():]
-        m = _VLLM_PREFIX.match(line)
+            pos = m.end()
+        m = _VLLM_PREFIX.match(raw, pos)
+        prefixed = m is not None
         if m is None:
-            m = _BRACKET_TS.match(line)
+            m = _BRACKET_TS.match(raw, pos)
         if m:
-            groups = m.groupdict()
-            frac = (groups.get("frac") or "0")[:6].ljust(6, "0")
-            year = int(groups["year"]) if groups.get("year") else None
-            wall = (year, int(groups["mon"]), int(groups["day"]), int(groups["h"]), int(groups["m"]),
-                    int(groups["s"]), int(frac))
-            return line[m.end():], Stamp(at=at, wall=wall), "level" in groups
-        return line, (Stamp(at=at) if at is not None else None), False
+            month, day, hour, minute, second, frac = m.group("mon", "day", "h", "m", "s", "frac")
+            year = None if prefixed else m.group("year")
+            wall = (int(year) if year else None, int(month), int(day), int(hour), int(minute), int(second),
+                    int((frac or "0")[:6].ljust(6, "0")))
+            return raw[m.end():], Stamp(at, wall), prefixed
+        return (raw[pos:] if pos else raw), (Stamp(at) if at is not None else None), False
 
     def stamp_before(self, index: int) -> Stamp:
         """The stamp of the nearest earlier line that has one (tracebacks and uvicorn lines carry none)."""

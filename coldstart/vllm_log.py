@@ -137,15 +137,29 @@ class VllmLog:
         }
 
 
-def _candidates(text: str, starts: list[int]) -> list[int]:
-    """Indexes of the lines holding any keyword, found by scanning the whole text once per keyword.
+# Keywords that start with a capital letter are looked for together, by one regex: the regex engine only
+# stops at capitals, which are few in a log, so one pass replaces sixteen str.find passes (~20% of the scan).
+_CAPITALISED = re.compile("|".join(re.escape(k) for k in KEYWORDS if k[0].isupper()))
+_OTHERS = tuple(k for k in KEYWORDS if not k[0].isupper())
 
-    str.find runs in C over the whole log, so the routine bulk of a log (hundreds of lines nobody times)
-    costs almost nothing; only the lines found here are parsed.
+
+def _candidates(text: str, starts: list[int]) -> list[int]:
+    """Indexes of the lines holding any keyword, found by scanning the whole text for them in C.
+
+    str.find (and the regex engine) run over the whole log, so the routine bulk of a log (hundreds of lines
+    nobody times) costs almost nothing; only the lines found here are parsed.
     """
     found: set[int] = set()
     end = len(text)
-    for keyword in KEYWORDS:
+    search = _CAPITALISED.search
+    match = search(text)
+    while match is not None:
+        line = bisect_right(starts, match.start()) - 1
+        found.add(line)
+        if line + 1 >= len(starts):
+            break
+        match = search(text, starts[line + 1])
+    for keyword in _OTHERS:
         at = text.find(keyword)
         while at != -1:
             line = bisect_right(starts, at) - 1

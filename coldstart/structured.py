@@ -51,8 +51,11 @@ _SCAN = make_scanner(json.JSONDecoder())  # what json.loads decodes every value 
 _WS = WHITESPACE.match  # JSON's own whitespace: space, tab, CR, LF
 
 
+_WS_CHARS = frozenset(" \n\r\t")
+
+
 def _skip_ws(text: str, pos: int) -> int:
-    return _WS(text, pos).end() if text[pos:pos + 1] in (" ", "\n", "\r", "\t") else pos
+    return _WS(text, pos).end() if text[pos:pos + 1] in _WS_CHARS else pos
 
 
 _LIST_KEYS = {"apiVersion", "kind", "metadata", "items"}
@@ -93,20 +96,23 @@ def list_items(text: str) -> Iterator[Any]:
             if text[pos:pos + 1] == "]":
                 pos += 1
             else:
-                while True:
+                while True:  # per element: _skip_ws inlined
                     try:
                         value, pos = _SCAN(text, pos)
                     except StopIteration:
                         raise ValueError("expected a value") from None
                     yield value
-                    pos = _skip_ws(text, pos)
                     char = text[pos:pos + 1]
+                    if char in _WS_CHARS:
+                        pos = _WS(text, pos).end()
+                        char = text[pos:pos + 1]
                     pos += 1
                     if char == "]":
                         break
                     if char != ",":
                         raise ValueError("expected ',' or ']'")
-                    pos = _skip_ws(text, pos)
+                    if text[pos:pos + 1] in _WS_CHARS:
+                        pos = _WS(text, pos).end()
         else:
             try:
                 _, pos = _SCAN(text, pos)

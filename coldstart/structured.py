@@ -29,11 +29,12 @@ def gc_paused() -> Iterator[None]:
     the objects we create would walk all of them again (measured: parsing 1,000 pods next to 100,000 live
     events went from ~20 ms to ~650 ms). What we build is acyclic, so reference counting frees it.
 
-    On leaving, what the pause built and kept (100,000 parsed events, a timeline) joins the oldest generation
-    at once (gc.freeze + gc.unfreeze only relink lists), instead of being walked by the young collection that
+    On leaving a bulk pause, what it built and kept (100,000 parsed events) joins the oldest generation at
+    once (gc.freeze + gc.unfreeze only relink lists), instead of being walked by the young collection that
     the first allocation after the pause would start and by the next one (~80 ms for 100k events). The
-    collector still tracks it and a full collection still walks it. Skipped when the program froze objects
-    itself (a pre-fork server): unfreeze would thaw those too.
+    collector still tracks it and a full collection still walks it. Not after small pauses (their young
+    collection is cheap), nor when the program froze objects itself (a pre-fork server): unfreeze would thaw
+    those too (and counting them walks them, which only a bulk pause can afford).
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -41,10 +42,13 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
-            if not gc.get_freeze_count():
+            if gc.get_count()[0] > _BULK and not gc.get_freeze_count():
                 gc.freeze()
                 gc.unfreeze()
             gc.enable()
+
+
+_BULK = 20_000  # young objects left by a pause (1,000 pods leave ~10,000; 100,000 events ~180,000)
 
 
 _SCAN = make_scanner(json.JSONDecoder())  # what json.loads decodes every value with (the C scanner)

@@ -195,6 +195,9 @@ def order_events(events: list[Event]) -> list[Event]:
     relative to each other at the end. Tables and objects together cannot be compared: input order stays.
     """
     timed = [ev for ev in events if ev.last is not None]
+    if isinstance(events, list) and len(timed) == len(events):  # objects only (usual): nothing aged or undated
+        timed.sort(key=attrgetter("last"))
+        return timed
     aged = [ev for ev in events if ev.last is None and (ev.last_age is not None or ev.first_age is not None)]
     if timed and aged:
         return list(events)

@@ -119,7 +119,8 @@ class LineReader:
         if stamp is not None:
             self.log.marks.setdefault("first_line", stamp)
         if prefixed or not msg.strip():
-            self.flush_config()
+            if self.config_buf:
+                self.flush_config()
         elif self.config_buf:
             self.config_buf.append(msg)  # a hard-wrapped continuation of a config line
         if "**" in msg:
@@ -167,7 +168,8 @@ class LineReader:
             hit = True
         if self.engine_strength < 2:
             self.engine_hint(msg, raw)
-        self.failure(msg, line_no, raw)
+        if found := classify(msg):  # a failure candidate; finish() keeps the most specific
+            self.failures.append((FAILURE_KINDS.index(found[0]), -found[1], line_no, raw, self.stamp))
         if hit:
             log.recognised += 1
 
@@ -283,12 +285,6 @@ class LineReader:
             self.log.engine, self.engine_strength = "V1", 1
         elif "MQLLMEngine" in msg or "VllmWorkerProcess" in raw or " model_runner.py" in raw:
             self.log.engine, self.engine_strength = "V0", 1
-
-    def failure(self, msg: str, line_no: int, raw: str) -> None:
-        found = classify(msg)
-        if found:
-            kind, rank = found
-            self.failures.append((FAILURE_KINDS.index(kind), -rank, line_no, raw, self.stamp))
 
     def finish(self) -> VllmLog:
         self.flush_config()

@@ -138,7 +138,7 @@ class VllmLog:
 
 
 # Keywords that start with a capital letter are looked for together, by one regex: the regex engine only
-# stops at capitals, which are few in a log, so one pass replaces sixteen str.find passes (~20% of the scan).
+# stops at capitals, which are few in a log, so one pass replaces sixteen str.find passes (10-20% of the scan).
 _CAPITALISED = re.compile("|".join(re.escape(k) for k in KEYWORDS if k[0].isupper()))
 _OTHERS = tuple(k for k in KEYWORDS if not k[0].isupper())
 

@@ -18,6 +18,7 @@ from coldstart.checks import (
 )
 from coldstart.engine_args import truthy
 from coldstart.invariants import Context, Finding, found, invariant
+from coldstart.node_warmup import COMPUTE_CLASS_LABEL  # the selector the node lever renders
 from coldstart.quantity import format_binary, gib, to_bytes
 from coldstart.workloads import (
     Buffer,
@@ -36,7 +37,6 @@ from coldstart.workloads import (
 
 DEFAULT_BUDGET_SECONDS = 600.0
 BUFFER_PRIORITY_RANGE = (-10, -1)
-COMPUTE_CLASS_LABEL = "cloud.google.com/compute-class"
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`coldstart` command line: render, verify, timeline, run, rollout.
+"""`coldstart` command line: render, verify, timeline, run, rollout, cleanup.
 
 Exit codes: 0 success, 1 a check failed (an invariant, a budget, a wait), 2 bad input (nothing applied).
 Errors print one line naming what to fix, never a traceback.
@@ -48,6 +48,17 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from coldstart.cluster import Cluster
+    from coldstart.profiles import load_profile
+
+    profile = load_profile(args.profile)
+    with Cluster.connect(args.cluster, profile=profile, run_id=args.run_id) as cluster:
+        for obj in cluster.delete_run():
+            print(f"deleted {obj}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from coldstart.notebook_run import run_notebook
 
@@ -88,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log", action="append", default=[], help="vLLM log files")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_timeline)
+
+    p = sub.add_parser("cleanup", help="delete what one run left on a cluster (by its run-id label)")
+    p.add_argument("run_id", help="the run id (the report's folder name, or the coldstart.dev/run-id label)")
+    p.add_argument("--profile", default="baseline", help="the profile the run used (its namespace and targets)")
+    p.add_argument("--cluster", required=True, help="kubeconfig:<context> or in-cluster (allowed by the profile)")
+    p.set_defaults(func=cmd_cleanup)
 
     for name, helptext in (("run", "run a runbook notebook and render its HTML report"),
                            ("rollout", "run the rollout runbook (what `make rollout` does)")):

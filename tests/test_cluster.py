@@ -394,3 +394,38 @@ def test_a_named_kubeconfig_context_runs_the_whole_scenario(tmp_path, monkeypatc
     assert outcome.ready and outcome.truth is None and outcome.requests_per_pod is None
     assert outcome.timeline.pods and outcome.time_to_ready
     assert leftover == []  # cleaned up and waited for before the next scenario could start
+
+
+def test_cli_cleanup_deletes_one_runs_leftovers_and_nothing_else(tmp_path, monkeypatch, capsys):
+    """`coldstart cleanup RUN_ID` for a run that was kept (or broke off) on a live cluster."""
+    import yaml
+
+    from coldstart.cli import main
+
+    profile_file = tmp_path / "live.yaml"
+    profile_file.write_text("extends: baseline\nclusters: {allowed_contexts: [sim]}\n")
+    profile = load_profile(profile_file)
+    with EmbeddedCluster(profile) as embedded:
+        kubeconfig = tmp_path / "config"
+        kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "sim",
+            "clusters": [{"name": "sim", "cluster": {"server": embedded.url}}],
+            "users": [{"name": "sre", "user": {"token": "t"}}],
+            "contexts": [{"name": "sim", "context": {"cluster": "sim", "user": "sre"}}]}))
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        docs = flatten(render(profile))
+        with Cluster.connect("kubeconfig:sim", profile=profile, run_id="kept") as conn:
+            conn.ensure_namespace(profile.namespace)
+            conn.apply(docs)
+        with Cluster.connect("kubeconfig:sim", profile=profile, run_id="other") as conn:
+            conn.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "theirs"}}])
+        embedded.store.create({"apiVersion": "v1", "kind": "ConfigMap",  # nobody's run: no labels at all
+                               "metadata": {"name": "unlabelled", "namespace": profile.namespace}})
+        assert main(["cleanup", "kept", "--profile", str(profile_file), "--cluster", "kubeconfig:sim"]) == 0
+        with Cluster.connect("kubeconfig:sim", profile=profile, run_id="x") as conn:
+            ours = read_back(conn, {d["kind"] for d in docs})
+            config_maps, _, _ = conn.list("v1", "ConfigMap", profile.namespace)
+    assert f"deleted InferenceService/{profile.namespace}/{profile.model.served_name}" in capsys.readouterr().out
+    assert [o for o in ours if o["metadata"]["labels"].get(RUN_LABEL) == "kept"] == []
+    assert {c["metadata"]["name"] for c in config_maps} >= {"theirs", "unlabelled"}
+    assert main(["cleanup", "kept", "--cluster", "kubeconfig:prod"]) == 2  # not allowed by baseline: refused

@@ -16,7 +16,6 @@ from coldstart.embedded.objects import (
     Reconciler,
     active,
     admit_pod,
-    controller_uid,
     names,
     owned,
     pod_from_template,
@@ -54,23 +53,15 @@ class DaemonSetController(Reconciler):
     def __init__(self, ctx: SimContext):
         super().__init__(ctx)
         self.events = ctx.recorder("daemonset-controller")
-        self._by_uid: dict[str, tuple[str, str]] = {}
 
     def on_change(self, change: Change) -> None:
-        meta = change.obj["metadata"]
         if change.key == DS:
-            if change.type == "DELETED":
-                self._by_uid.pop(meta["uid"], None)
-            else:
-                self._by_uid[meta["uid"]] = (change.namespace, meta["name"])
-                self.enqueue(change.namespace, meta["name"])
+            self.track(change)
         elif change.key == "/Node":
-            for target in sorted(self._by_uid.values()):
+            for target in sorted(self.owners.values()):
                 self.enqueue(*target)
         elif change.key == "/Pod":
-            target = self._by_uid.get(controller_uid(change.obj) or "")
-            if target:
-                self.enqueue(*target)
+            self.enqueue_owner(change)
 
     def _pod(self, ds: dict, node: str) -> dict:
         pod = pod_from_template(ds["spec"].get("template") or {}, ds["metadata"]["namespace"], "", ds,

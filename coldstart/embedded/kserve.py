@@ -18,7 +18,7 @@ from typing import Any
 
 from coldstart.embedded.context import SimContext
 from coldstart.embedded.defaults import apply_defaults
-from coldstart.embedded.objects import Reconciler, condition, controller_uid, owner_ref, parse_time, set_condition
+from coldstart.embedded.objects import Reconciler, condition, owner_ref, parse_time, set_condition
 from coldstart.embedded.store import Change, clone
 
 ISVC = "serving.kserve.io/InferenceService"
@@ -143,22 +143,14 @@ class KServeController(Reconciler):
     def __init__(self, ctx: SimContext):
         super().__init__(ctx)
         self.events = ctx.recorder("v1beta1Controllers")
-        self._by_uid: dict[str, tuple[str, str]] = {}
 
     def on_change(self, change: Change) -> None:
-        meta = change.obj["metadata"]
         if change.key == ISVC:
-            if change.type == "DELETED":
-                self._by_uid.pop(meta["uid"], None)
-            else:
-                self._by_uid[meta["uid"]] = (change.namespace, meta["name"])
-                self.enqueue(change.namespace, meta["name"])
+            self.track(change)
         elif change.key == "apps/Deployment":
-            target = self._by_uid.get(controller_uid(change.obj) or "")
-            if target:
-                self.enqueue(*target)
+            self.enqueue_owner(change)
         elif change.key in (RUNTIME, CLUSTER_RUNTIME):
-            for namespace, name in sorted(self._by_uid.values()):
+            for namespace, name in sorted(self.owners.values()):
                 if change.key == CLUSTER_RUNTIME or namespace == change.namespace:
                     self.enqueue(namespace, name)
 

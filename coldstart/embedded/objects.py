@@ -262,6 +262,23 @@ class Reconciler:
         self.ctx, self.store = ctx, ctx.store
         self._dirty: dict[tuple[str, str], None] = {}
         self._timer: Any = None
+        self.owners: dict[str, tuple[str, str]] = {}  # uid -> (namespace, name) of the objects this one owns
+
+    def track(self, change: Change) -> None:
+        """One of this controller's own objects changed: remember it by uid (forget it once deleted) and
+        reconcile it."""
+        meta = change.obj["metadata"]
+        if change.type == "DELETED":
+            self.owners.pop(meta["uid"], None)
+            return
+        self.owners[meta["uid"]] = (change.namespace, meta["name"])
+        self.enqueue(change.namespace, meta["name"])
+
+    def enqueue_owner(self, change: Change) -> None:
+        """Something this controller made changed: reconcile the object that controls it."""
+        target = self.owners.get(controller_uid(change.obj) or "")
+        if target:
+            self.enqueue(*target)
 
     def on_change(self, change: Change) -> None:  # pragma: no cover - overridden
         raise NotImplementedError

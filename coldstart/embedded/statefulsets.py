@@ -15,7 +15,6 @@ from coldstart.embedded.objects import (
     Reconciler,
     active,
     admit_pod,
-    controller_uid,
     owned,
     pod_from_template,
     pod_ready,
@@ -38,20 +37,12 @@ class StatefulSetController(Reconciler):
     def __init__(self, ctx: SimContext):
         super().__init__(ctx)
         self.events = ctx.recorder("statefulset-controller")
-        self._by_uid: dict[str, tuple[str, str]] = {}
 
     def on_change(self, change: Change) -> None:
-        meta = change.obj["metadata"]
         if change.key == STS:
-            if change.type == "DELETED":
-                self._by_uid.pop(meta["uid"], None)
-            else:
-                self._by_uid[meta["uid"]] = (change.namespace, meta["name"])
-                self.enqueue(change.namespace, meta["name"])
+            self.track(change)
         elif change.key == "/Pod":
-            target = self._by_uid.get(controller_uid(change.obj) or "")
-            if target:
-                self.enqueue(*target)
+            self.enqueue_owner(change)
 
     def reconcile(self, namespace: str, name: str) -> None:
         sts = self.store.get(STS, namespace, name)

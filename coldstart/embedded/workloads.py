@@ -16,7 +16,6 @@ from coldstart.embedded.objects import (
     Reconciler,
     active,
     admit_pod,
-    controller_uid,
     names,
     owned,
     owner_ref,
@@ -61,21 +60,13 @@ class ReplicaSetController(Reconciler):
     def __init__(self, ctx: SimContext):
         super().__init__(ctx)
         self.events = ctx.recorder("replicaset-controller")
-        self._by_uid: dict[str, tuple[str, str]] = {}
         self._blocked: set[tuple[str, str]] = set()  # sets whose pods admission refused (missing PriorityClass)
 
     def on_change(self, change: Change) -> None:
-        meta = change.obj["metadata"]
         if change.key == RS:
-            if change.type == "DELETED":
-                self._by_uid.pop(meta["uid"], None)
-                return
-            self._by_uid[meta["uid"]] = (change.namespace, meta["name"])
-            self.enqueue(change.namespace, meta["name"])
+            self.track(change)
         elif change.key == "/Pod":
-            target = self._by_uid.get(controller_uid(change.obj) or "")
-            if target:
-                self.enqueue(*target)
+            self.enqueue_owner(change)
         elif change.key == "scheduling.k8s.io/PriorityClass" and change.type == "ADDED":
             for target in sorted(self._blocked):
                 self.enqueue(*target)
@@ -166,21 +157,13 @@ class DeploymentController(Reconciler):
     def __init__(self, ctx: SimContext):
         super().__init__(ctx)
         self.events = ctx.recorder("deployment-controller")
-        self._by_uid: dict[str, tuple[str, str]] = {}
         self._deadlines: dict[tuple[str, str], float] = {}  # progress-deadline checks already scheduled
 
     def on_change(self, change: Change) -> None:
-        meta = change.obj["metadata"]
         if change.key == DEPLOY:
-            if change.type == "DELETED":
-                self._by_uid.pop(meta["uid"], None)
-                return
-            self._by_uid[meta["uid"]] = (change.namespace, meta["name"])
-            self.enqueue(change.namespace, meta["name"])
+            self.track(change)
         elif change.key == RS:
-            target = self._by_uid.get(controller_uid(change.obj) or "")
-            if target:
-                self.enqueue(*target)
+            self.enqueue_owner(change)
 
     # -- reconcile -----------------------------------------------------------------------------------
     def reconcile(self, namespace: str, name: str) -> None:

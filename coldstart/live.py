@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from coldstart import node_warmup
-from coldstart.cluster import API_VERSIONS, RUN_LABEL, Cluster
+from coldstart.cluster import API_VERSIONS, Cluster
 from coldstart.errors import Forbidden, NotFound
 from coldstart.invariants import Finding, check_documents
 from coldstart.manifests import KIND_ORDER
@@ -62,8 +62,8 @@ def buffer_checks(cluster: Cluster, objects: list[dict[str, Any]]) -> list[Findi
         out.append(_finding("warm-buffer-running", "n/a", f"Deployment/{namespace}/{node_warmup.BUFFER_NAME}",
                             "the profile keeps no warm buffer (nodes.warm_buffer: 0)"))
         return out
-    pods, _, _ = cluster.list("v1", "Pod", namespace, label_selector=f"{RUN_LABEL}={cluster.run_id},"
-                                                                    "app.kubernetes.io/component=warm-buffer")
+    pods, _, _ = cluster.list("v1", "Pod", namespace,
+                              label_selector=f"{cluster.run_selector()},app.kubernetes.io/component=warm-buffer")
     nodes = {n["metadata"]["name"]: n for n in cluster.list("v1", "Node", None)[0]}
     good = []
     for pod in pods:

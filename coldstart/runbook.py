@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coldstart import variants
-from coldstart.cluster import RUN_LABEL, Applied, Cluster, new_run_id
+from coldstart.cluster import Applied, Cluster, new_run_id
 from coldstart.errors import ColdstartError, WaitFailed
 from coldstart.invariants import Finding
 from coldstart.live import live_findings
@@ -28,7 +28,6 @@ from coldstart.recorder import Recorder, Recording
 from coldstart.stats import Floor, Overrun, check_budgets, efficiency, physical_floor, run_statistics
 from coldstart.stats import thresholds_from_profile as thresholds
 from coldstart.timeline import Timeline, timeline_from_texts
-from coldstart.timings import timings_document
 from coldstart.wait import Progress, pod_ready, wait_for, wait_pods_ready
 
 ENGINE = "app.kubernetes.io/component=engine"
@@ -80,7 +79,6 @@ class Outcome:
     recording: Recording | None = None
     warm_up_failure: str | None = None
     truth: dict[tuple[str, str], Any] | None = None
-    requests_per_pod: float | None = None
     dry_run: bool = False
 
     @property
@@ -90,11 +88,6 @@ class Outcome:
     @property
     def time_to_ready(self) -> float | None:
         return self.statistics.get("time_to_ready", {}).get("P50")
-
-    def timings(self) -> dict[str, Any]:
-        """The versioned timings.json document for this run."""
-        doc = timings_document(self.timeline, profile=self.scenario.profile, run_id=self.run_id)
-        return doc
 
 
 def printer(prefix: str = "") -> Callable[[Progress], None]:
@@ -113,12 +106,12 @@ def printer(prefix: str = "") -> Callable[[Progress], None]:
 def _warm_up(cluster: Cluster, docs: list[dict[str, Any]], timeout: float, progress: Callable | None) -> None:
     """Wait until the buffer holds its nodes and the pre-pull has put the images on them."""
     namespace = cluster.profile.namespace
-    buffers = [d for d in docs if d["kind"] == "Deployment" and BUFFER.split("=")[1] ==
-               d["metadata"].get("labels", {}).get("app.kubernetes.io/component")]
+    buffers = [d for d in docs if d["kind"] == "Deployment" and
+               d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "warm-buffer"]
     count = sum(d["spec"].get("replicas", 1) for d in buffers)
     if count == 0:
         return
-    run = f"{RUN_LABEL}={cluster.run_id}"
+    run = cluster.run_selector()
     pods = wait_pods_ready(cluster, namespace, f"{run},{BUFFER}", count, timeout=timeout,
                            what="warm buffer holding GPU nodes", progress=progress)
     if not any(d["kind"] == "DaemonSet" for d in docs):
@@ -134,26 +127,21 @@ def _warm_up(cluster: Cluster, docs: list[dict[str, Any]], timeout: float, progr
 
 
 def _wait_replicas(conn: Cluster, count: int, timeout: float, what: str, progress: Callable | None) -> None:
-    selector = f"{RUN_LABEL}={conn.run_id},{ENGINE}"
+    selector = f"{conn.run_selector()},{ENGINE}"
     if count:
         wait_pods_ready(conn, conn.profile.namespace, selector, count, timeout=timeout, what=what, progress=progress)
-        return
-
-    def gone(objects: dict[str, dict]) -> tuple[int, int]:
-        alive = sum(1 for p in objects.values() if not p["metadata"].get("deletionTimestamp"))
-        return (1, 1) if alive == 0 else (0, 1)
-
-    wait_for(conn, "v1", "Pod", conn.profile.namespace, label_selector=selector, done=gone, timeout=timeout,
-             what="scaled to zero", progress=progress)
+    else:
+        _wait_gone(conn, selector, timeout, "scaled to zero", progress)
 
 
-def _wait_gone(conn: Cluster, timeout: float) -> None:
-    """Wait until every pod of the run has terminated (deletion on a live cluster takes its grace period)."""
+def _wait_gone(conn: Cluster, selector: str, timeout: float, what: str, progress: Callable | None = None) -> None:
+    """Wait until the selected pods have terminated, not just begun to (a live cluster gives them their grace
+    period, and their GPUs are not free before)."""
     def gone(objects: dict[str, dict]) -> tuple[int, int]:
         return (1, 1) if not objects else (0, 1)
 
-    wait_for(conn, "v1", "Pod", conn.profile.namespace, label_selector=conn.run_selector(), done=gone,
-             timeout=timeout, what="the run's pods terminated")
+    wait_for(conn, "v1", "Pod", conn.profile.namespace, label_selector=selector, done=gone, timeout=timeout,
+             what=what, progress=progress)
 
 
 def _timeline(recording: Recording) -> Timeline:
@@ -186,7 +174,7 @@ def _scale_from_zero(conn: Cluster, scenario: Scenario, docs: list[dict[str, Any
     replicas through the scenario's steps. Returns (live findings, warm-up failure, failure, recording)."""
     warm_failure = failure = None
     conn.ensure_namespace(conn.profile.namespace)
-    recorder = Recorder(conn, conn.profile.namespace, label_selector=f"{RUN_LABEL}={conn.run_id}")
+    recorder = Recorder(conn, conn.profile.namespace, label_selector=conn.run_selector())
     try:
         conn.apply(variants.with_replicas(docs, 0))
         if scenario.warm_up:
@@ -225,7 +213,6 @@ def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Pr
             if conn.embedded is not None:
                 conn.embedded.check()
             truth = dict(conn.embedded.truth) if conn.embedded is not None else None
-            per_pod = _requests_per_pod(conn, max(scenario.steps()))
         except BaseException:
             if not keep:  # a live cluster keeps nothing of a run that broke off; the first error is the story
                 with contextlib.suppress(ColdstartError):
@@ -234,20 +221,13 @@ def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Pr
         if not keep:
             conn.delete_run(kinds=kinds)
             if conn.embedded is None:  # a live cluster: the next scenario must not meet this one's pods
-                _wait_gone(conn, timeout)
+                _wait_gone(conn, conn.run_selector(), timeout, "the run's pods terminated")
     timeline = _timeline(recording)
     stats = run_statistics(timeline.pods)
     floor = physical_floor(profile)
     return Outcome(scenario, conn.run_id, cluster, failure is None, failure, timeline, stats,
                    check_budgets(stats, thresholds(profile)), floor, efficiency(floor, stats), findings, recording,
-                   warm_failure, truth, per_pod)
-
-
-def _requests_per_pod(conn: Cluster, replicas: int) -> float | None:
-    """Client requests the embedded API server saw during the run, per replica (no polling loops)."""
-    if conn.embedded is None:
-        return None
-    return len(conn.embedded.api.requests) / max(1, replicas)
+                   warm_failure, truth)
 
 
 def rollout(profile: Profile, cluster: str = "embedded", *, replicas: int = 1, apply: bool = True,
@@ -266,11 +246,6 @@ def rollout(profile: Profile, cluster: str = "embedded", *, replicas: int = 1, a
 def first(outcomes: list[Outcome]) -> Outcome | None:
     """The first scenario's outcome (the recommended one in every experiment), None when nothing ran."""
     return outcomes[0] if outcomes else None
-
-
-def present(outcomes: list[Outcome | None]) -> list[Outcome]:
-    """The outcomes that measured something (drops skipped scenarios and dry runs)."""
-    return [o for o in outcomes if o is not None and not o.dry_run]
 
 
 def compare(scenarios: list[Scenario], cluster: str = "embedded", *, apply: bool = True, enabled: bool = True,

@@ -140,11 +140,3 @@ class EmbeddedCluster:
     def truth(self) -> dict[tuple[str, str], Any]:
         """Ground truth per (namespace, pod): the phases the simulation timed."""
         return self.context.truth
-
-    def requests_per_object(self) -> dict[tuple[str, str], int]:
-        """Client requests per (resource, name) seen by the API server, for the no-polling test."""
-        counts: dict[tuple[str, str], int] = {}
-        for record in self.api.requests:
-            key = (record.key or "", record.name or "")
-            counts[key] = counts.get(key, 0) + 1
-        return counts

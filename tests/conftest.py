@@ -17,3 +17,18 @@ def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not present: the shared fixtures live beside the checkout in ../shared/")
     return path
+
+
+def use_kubeconfig(monkeypatch: pytest.MonkeyPatch, folder: Path, context: str, server: str) -> Path:
+    """Point KUBECONFIG at a file with one context whose cluster is `server` (a live target, as far as the
+    library can tell)."""
+    import yaml
+
+    path = folder / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": context,
+        "clusters": [{"name": context, "cluster": {"server": server}}],
+        "users": [{"name": "sre", "user": {"token": "t"}}],
+        "contexts": [{"name": context, "context": {"cluster": context, "user": "sre"}}]}))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    return path

@@ -24,6 +24,7 @@ from coldstart.manifests import flatten, object_name, render
 from coldstart.profiles import Profile, load_profile, profile_with
 from coldstart.recorder import Recorder, Recording
 from coldstart.wait import pod_ready, wait_pods_ready
+from tests.conftest import use_kubeconfig
 
 ENGINE = "app.kubernetes.io/component=engine"
 BUFFER = "app.kubernetes.io/component=warm-buffer"
@@ -378,17 +379,9 @@ def test_a_named_kubeconfig_context_runs_the_whole_scenario(tmp_path, monkeypatc
     """The live-cluster path end to end: an embedded cluster reached only through a kubeconfig context the
     profile allows, exactly as a GKE context would be (no in-process shortcuts: no ground truth, no request
     log), including waiting for the run's pods to terminate before returning."""
-    import yaml
-
     profile = profile_with(load_profile("baseline"), {"clusters.allowed_contexts": ["sim"]})
     with EmbeddedCluster(profile) as embedded:
-        kubeconfig = tmp_path / "config"
-        kubeconfig.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "sim",
-            "clusters": [{"name": "sim", "cluster": {"server": embedded.url}}],
-            "users": [{"name": "sre", "user": {"token": "t"}}],
-            "contexts": [{"name": "sim", "context": {"cluster": "sim", "user": "sre"}}]}))
-        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        use_kubeconfig(monkeypatch, tmp_path, "sim", embedded.url)
         outcome = runbook.run(runbook.Scenario("live path", profile), "kubeconfig:sim")
         leftover, _ = embedded.store.list("/Pod", profile.namespace, f"{RUN_LABEL}={outcome.run_id}")
     assert outcome.ready and outcome.truth is None
@@ -398,21 +391,13 @@ def test_a_named_kubeconfig_context_runs_the_whole_scenario(tmp_path, monkeypatc
 
 def test_cli_cleanup_deletes_one_runs_leftovers_and_nothing_else(tmp_path, monkeypatch, capsys):
     """`coldstart cleanup RUN_ID` for a run that was kept (or broke off) on a live cluster."""
-    import yaml
-
     from coldstart.cli import main
 
     profile_file = tmp_path / "live.yaml"
     profile_file.write_text("extends: baseline\nclusters: {allowed_contexts: [sim]}\n")
     profile = load_profile(profile_file)
     with EmbeddedCluster(profile) as embedded:
-        kubeconfig = tmp_path / "config"
-        kubeconfig.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "sim",
-            "clusters": [{"name": "sim", "cluster": {"server": embedded.url}}],
-            "users": [{"name": "sre", "user": {"token": "t"}}],
-            "contexts": [{"name": "sim", "context": {"cluster": "sim", "user": "sre"}}]}))
-        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        use_kubeconfig(monkeypatch, tmp_path, "sim", embedded.url)
         docs = flatten(render(profile))
         with Cluster.connect("kubeconfig:sim", profile=profile, run_id="kept") as conn:
             conn.ensure_namespace(profile.namespace)

@@ -6,11 +6,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import yaml
 
 from coldstart.cluster import Cluster, Target, check_allowed, parse_target
 from coldstart.errors import InputError, TargetRefused
 from coldstart.profiles import load_profile, profile_with
+from tests.conftest import use_kubeconfig
 
 
 class _Counting(BaseHTTPRequestHandler):
@@ -35,13 +35,7 @@ def live_cluster(tmp_path, monkeypatch):
     _Counting.hits = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    kubeconfig = tmp_path / "config"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "prod",
-        "clusters": [{"name": "prod", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}],
-        "users": [{"name": "sre", "user": {"token": "t"}}],
-        "contexts": [{"name": "prod", "context": {"cluster": "prod", "user": "sre"}}]}))
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    use_kubeconfig(monkeypatch, tmp_path, "prod", f"http://127.0.0.1:{server.server_port}")
     yield _Counting.hits
     server.shutdown()
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from coldstart.errors import ServerError, WaitFailed, WatchExpired
+from coldstart.errors import ColdstartError, ServerError, WaitFailed, WatchExpired
+from coldstart.kubetime import parse_timestamp
 
 MAX_STREAM_FAILURES = 5  # broken watches in a row before a wait gives up
 
@@ -107,7 +107,7 @@ def _age(obj: dict, start: float) -> float:
     """Cluster seconds since the wait began, from the newest condition transition the object carries."""
     stamps = [c.get("lastTransitionTime") for c in (obj.get("status") or {}).get("conditions") or []]
     stamps.append((obj.get("metadata") or {}).get("creationTimestamp"))
-    times = [datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() for t in stamps if isinstance(t, str)]
+    times = [t.timestamp() for t in map(parse_timestamp, stamps) if t is not None]
     return max(0.0, max(times) - start) if times else 0.0
 
 
@@ -120,7 +120,7 @@ def explain(cluster: Any, obj: dict) -> str:
     try:
         events, _, _ = cluster.list("v1", "Event", meta.get("namespace"),
                                     field_selector=f"involvedObject.name={meta.get('name')}")
-    except Exception:  # explaining is best effort: the wait's own reason stands without it
+    except ColdstartError:  # explaining is best effort: the wait's own reason stands without it
         return ""
     ranked = sorted((e for e in events if e.get("reason") in _TELLING),
                     key=lambda e: (_TELLING.index(e["reason"]), -(e.get("count") or 1)))

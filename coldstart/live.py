@@ -28,7 +28,8 @@ def read_back(cluster: Cluster, kinds: Iterable[str] | None = None) -> list[dict
     """Every object of this run as the API server now holds it (one list per kind)."""
     selector = cluster.run_selector()
     objects: list[dict[str, Any]] = []
-    for kind in [k for k in _READ_BACK if kinds is None or k in set(kinds)]:
+    wanted = set(_READ_BACK) if kinds is None else set(kinds)
+    for kind in [k for k in _READ_BACK if k in wanted]:
         try:  # namespaced kinds only in the run's namespace: a namespace-scoped role may list nothing else
             namespace = cluster.namespace_for(API_VERSIONS[kind], kind)
             items, _, _ = cluster.list(API_VERSIONS[kind], kind, namespace, label_selector=selector)
@@ -57,10 +58,12 @@ def buffer_checks(cluster: Cluster, objects: list[dict[str, Any]]) -> list[Findi
         out.append(_finding("buffer-below-workload", "pass" if ok else "fail", where,
                             f"buffer {buffer} < workload {workload}" if ok else
                             f"buffer priority {buffer} must be in [-10, -1] and below the workload's {workload}"))
-    wanted = profile.nodes.warm_buffer
+    deployed = next((o for o in objects if o.get("kind") == "Deployment"
+                     and o["metadata"]["name"] == node_warmup.BUFFER_NAME), None)
+    wanted = int((deployed or {}).get("spec", {}).get("replicas", 0))  # what the cluster holds, not the profile
     if wanted == 0:
         out.append(_finding("warm-buffer-running", "n/a", f"Deployment/{namespace}/{node_warmup.BUFFER_NAME}",
-                            "the profile keeps no warm buffer (nodes.warm_buffer: 0)"))
+                            "no warm buffer in the cluster (none applied, or at zero replicas)"))
         return out
     pods, _, _ = cluster.list("v1", "Pod", namespace,
                               label_selector=f"{cluster.run_selector()},app.kubernetes.io/component=warm-buffer")

@@ -15,7 +15,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -320,9 +320,6 @@ class Store:
             gone["metadata"].setdefault("deletionTimestamp", rfc3339(self.now()))
             self._record("DELETED", gone, key, namespace or "")
             return gone
-
-    def create_many(self, objs: Iterable[dict]) -> list[dict]:
-        return [self.create(o) for o in objs]
 
     @staticmethod
     def _namespace_of(key: str, meta: dict) -> str:

@@ -16,6 +16,7 @@ import yaml
 
 from coldstart import image_pull, node_warmup, runtime, weight_load
 from coldstart.errors import InputError
+from coldstart.podspec import pod_templates
 from coldstart.profiles import Profile
 
 # Levers in apply order (file prefixes 1..4 in `coldstart render --out`).
@@ -85,33 +86,36 @@ def write_rendered(rendered: dict[str, list[dict[str, Any]]], out_dir: str | Pat
     return paths
 
 
+ENGINE_CONTAINERS = ("vllm", "kserve-container")  # the names the weight lever gives the vLLM container
+
+
+def _pods(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pod-level specs a rendered document holds: workload templates, a ServingRuntime's spec, an
+    InferenceService's predictor."""
+    kind, spec = doc.get("kind"), doc.get("spec") or {}
+    if kind == "InferenceService":
+        return [spec.get("predictor") or {}]
+    if kind == "ServingRuntime":
+        return [spec]
+    return [pod for _, pod in pod_templates(doc)]
+
+
 def engine_containers(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The vLLM container dicts inside rendered manifests (for variants that edit them in place)."""
+    """The vLLM container dicts inside rendered manifests (for variants that edit them in place); for an
+    InferenceService its predictor.model, which carries the container settings KServe merges in."""
     found = []
     for doc in docs:
-        spec = doc.get("spec") or {}
-        pod = spec.get("template", {}).get("spec") if doc.get("kind") == "Deployment" else spec
         if doc.get("kind") == "InferenceService":
-            model = spec.get("predictor", {}).get("model")
+            model = (doc.get("spec") or {}).get("predictor", {}).get("model")
             found += [model] if model else []
             continue
-        for container in (pod or {}).get("containers", []):
-            if container.get("name") in ("vllm", "kserve-container"):
-                found.append(container)
+        for pod in _pods(doc):
+            found += [c for c in pod.get("containers", []) if c.get("name") in ENGINE_CONTAINERS]
     return found
 
 
 def pod_specs(docs: Iterable[dict[str, Any]], component: str) -> list[dict[str, Any]]:
-    """Pod-level specs (Deployment/DaemonSet templates, ServingRuntime, ISVC predictor) of one component."""
-    specs = []
-    for doc in docs:
-        if (doc.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") != component:
-            continue
-        spec = doc.get("spec") or {}
-        if "template" in spec:
-            specs.append(spec["template"]["spec"])
-        elif doc.get("kind") == "InferenceService":
-            specs.append(spec["predictor"])
-        elif doc.get("kind") == "ServingRuntime":
-            specs.append(spec)
-    return specs
+    """Pod-level specs (workload templates, ServingRuntime, ISVC predictor) of one component."""
+    return [pod for doc in docs
+            if (doc.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") == component
+            for pod in _pods(doc)]

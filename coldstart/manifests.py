@@ -89,7 +89,7 @@ def write_rendered(rendered: dict[str, list[dict[str, Any]]], out_dir: str | Pat
 ENGINE_CONTAINERS = ("vllm", "kserve-container")  # the names the weight lever gives the vLLM container
 
 
-def _pods(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def pods(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """The pod-level specs a rendered document holds: workload templates, a ServingRuntime's spec, an
     InferenceService's predictor."""
     kind, spec = doc.get("kind"), doc.get("spec") or {}
@@ -109,7 +109,7 @@ def engine_containers(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             model = (doc.get("spec") or {}).get("predictor", {}).get("model")
             found += [model] if model else []
             continue
-        for pod in _pods(doc):
+        for pod in pods(doc):
             found += [c for c in pod.get("containers", []) if c.get("name") in ENGINE_CONTAINERS]
     return found
 
@@ -118,4 +118,4 @@ def pod_specs(docs: Iterable[dict[str, Any]], component: str) -> list[dict[str, 
     """Pod-level specs (workload templates, ServingRuntime, ISVC predictor) of one component."""
     return [pod for doc in docs
             if (doc.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") == component
-            for pod in _pods(doc)]
+            for pod in pods(doc)]

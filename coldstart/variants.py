@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from coldstart import runtime
-from coldstart.manifests import engine_containers, pod_specs
+from coldstart.manifests import engine_containers, pod_specs, pods
 from coldstart.profiles import Profile, profile_with
 
 Docs = list[dict[str, Any]]
@@ -27,13 +27,8 @@ def _copy(docs: Docs) -> Docs:
 
 def _containers(docs: Docs) -> list[dict[str, Any]]:
     """Every container and init container in every pod template of the documents."""
-    out = []
-    for doc in docs:
-        spec = doc.get("spec") or {}
-        pod = spec.get("template", {}).get("spec") if "template" in spec else spec
-        for key in ("initContainers", "containers"):
-            out += (pod or {}).get(key, [])
-    return out
+    return [c for doc in docs for pod in pods(doc) for key in ("initContainers", "containers")
+            for c in pod.get(key, [])]
 
 
 # -- image lever off -----------------------------------------------------------------------------------

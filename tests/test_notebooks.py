@@ -469,3 +469,19 @@ def test_apply_false_runs_only_the_plan(notebook: str, tmp_path: Path):
     texts = " ".join(o.text for o in outputs(report))
     assert "would be" in texts  # the plan's table: what applying would create or change
     assert "Nothing to compare" in texts
+
+
+def test_long_waits_show_progress_in_the_notebook_and_the_terminal(runs: Runs,
+                                                                   failing_run: tuple[subprocess.CompletedProcess[str],
+                                                                                      Path]):
+    """What is being waited on, how far, after how long of which budget: in the report's cell output, and on
+    the terminal of `coldstart run` as it happens (one line each)."""
+    rollout = runs.get("rollout", "baseline")
+    streams = "".join(o.get("text", "") for c in rollout.nb.cells if c.cell_type == "code"
+                      for o in c.outputs if o.output_type == "stream")
+    assert re.search(r"warm buffer holding GPU nodes: 1/1 after \d+s of \d+s", streams), streams[:500]
+    assert re.search(r"recommended: 1 replica\(s\) ready: 1/1 after \d+s of \d+s", streams), streams[:500]
+    proc, _ = failing_run
+    lines = proc.stderr.splitlines()
+    assert any(re.fullmatch(r"warm buffer holding GPU nodes: \d/1 after \d+s of \d+s", line) for line in lines)
+    assert "" not in lines[lines.index(next(x for x in lines if "warm buffer holding" in x)):][:2]  # no blank lines

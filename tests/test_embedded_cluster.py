@@ -23,6 +23,8 @@ def test_gke_adds_the_gpu_toleration_to_gpu_pods_only():
     assert extended_resource_toleration(gpu, "CREATE")["spec"]["tolerations"][0]["key"] == "nvidia.com/gpu"
     assert extended_resource_toleration(cpu, "CREATE")["spec"]["tolerations"] == []
     assert extended_resource_toleration({"kind": "Deployment", "spec": {}}, "CREATE") is None
+    tpu = {"kind": "Pod", "spec": {"containers": [{"name": "c", "resources": {"requests": {"google.com/tpu": "4"}}}]}}
+    assert [t["key"] for t in extended_resource_toleration(tpu, "CREATE")["spec"]["tolerations"]] == ["google.com/tpu"]
 
 
 def test_a_gpu_pod_without_toleration_still_runs_on_gke():

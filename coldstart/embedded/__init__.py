@@ -36,16 +36,17 @@ def _storage_class(name: str, provisioner: str, default: bool = False, **paramet
 
 
 def extended_resource_toleration(obj: dict[str, Any], operation: str) -> dict[str, Any] | None:
-    """GKE's ExtendedResourceToleration admission: a pod that requests GPUs tolerates the GPU node taint."""
+    """GKE's ExtendedResourceToleration admission: a pod that requests an extended resource (nvidia.com/gpu,
+    google.com/tpu, ...) tolerates the taint of that name, which the nodes offering it carry."""
     if obj.get("kind") != "Pod" or operation != "CREATE":
         return None
     spec = obj.get("spec") or {}
-    wants = any("nvidia.com/gpu" in ((c.get("resources") or {}).get("limits") or {})
-                or "nvidia.com/gpu" in ((c.get("resources") or {}).get("requests") or {})
-                for c in spec.get("containers", []) + spec.get("initContainers", []))
+    wanted = {name for c in spec.get("containers", []) + spec.get("initContainers", [])
+              for part in ("limits", "requests") for name in ((c.get("resources") or {}).get(part) or {})
+              if "/" in name and not name.split("/")[0].endswith("kubernetes.io")}
     tolerations = spec.setdefault("tolerations", [])
-    if wants and not any(t.get("key") == "nvidia.com/gpu" for t in tolerations):
-        tolerations.append({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"})
+    for name in sorted(wanted - {t.get("key") for t in tolerations}):
+        tolerations.append({"key": name, "operator": "Exists", "effect": "NoSchedule"})
     return obj
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from coldstart.engine_args import load_structured, truthy
+from coldstart.image_pull import GEO_REDIRECTING, registry_in_region
 from coldstart.invariants import Context, Finding, found, invariant
 from coldstart.quantity import format_binary, to_bytes
 from coldstart.workloads import (
@@ -280,21 +281,25 @@ def check_pull_policy(ctx: Context) -> Iterator[Finding]:
 def check_region(ctx: Context) -> Iterator[Finding]:
     profile = ctx.profile
     assert profile is not None
-    region, home = profile.region.lower(), profile.registry.host.lower()
+    region = profile.region.lower()
     for owner, ref, na in _images(ctx):
         if not ref.image:
             yield found("registry-in-region", "n/a", owner, ref.container, na)
             continue
         host = image_host(ref.image).lower()
-        labels = host.split(":", 1)[0].split(".")
         if host.startswith("$"):
             yield found("registry-in-region", "n/a", owner, ref.container, f"registry {host} is an unrendered "
                         "placeholder; render the manifests first")
-        elif host == "registry.k8s.io":
+        elif host in GEO_REDIRECTING:
             yield found("registry-in-region", "pass", owner, ref.container,
                         "registry.k8s.io redirects pulls to a mirror in the node's region")
-        elif host == home or any(label == region or label.startswith(region + "-") for label in labels):
+        elif registry_in_region(host, profile):
             yield found("registry-in-region", "pass", owner, ref.container, f"{host} is in region {region}")
         else:
             yield found("registry-in-region", "fail", owner, ref.container, f"{host} is outside region {region}; "
                         f"mirror the image to {profile.registry.host}")
+
+
+# The runtime lever's checks build on the constants above; importing them here registers them whichever
+# module is imported first (invariants, checks or checks_runtime).
+from coldstart import checks_runtime  # noqa: E402,F401

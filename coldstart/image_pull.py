@@ -65,6 +65,18 @@ def manifests(profile: Profile) -> list[dict[str, Any]]:
     return [prepull_daemonset(profile)]
 
 
+GEO_REDIRECTING = {"registry.k8s.io"}  # sends every pull to a mirror in the puller's own region
+
+
+def registry_in_region(host: str, profile: Profile) -> bool:
+    """Is a registry host in the profile's region: its own registry, a host named for the region
+    (`us-central1-docker.pkg.dev`, `123.dkr.ecr.us-east-1.amazonaws.com`), or a geo-redirecting registry?"""
+    host, region = host.lower(), profile.region.lower()
+    labels = host.split(":", 1)[0].split(".")
+    return (host in GEO_REDIRECTING or host == profile.registry.host.lower()
+            or any(label == region or label.startswith(region + "-") for label in labels))
+
+
 def pull_seconds(profile: Profile, *, compression: str | None = None, in_region: bool = True) -> float:
     """Expected seconds to pull and unpack the vLLM image on a cold node: transfer plus decompression."""
     kin = profile.kinetics

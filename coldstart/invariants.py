@@ -105,6 +105,9 @@ def invariant(id: str, lever: Lever, trap: str, requires: str = "") -> Callable[
     """Register a check under its public id."""
     def register(check: Check) -> Check:
         INVARIANTS[id] = Invariant(id, lever, trap, check, requires)
+        ordered = sorted(INVARIANTS.items(), key=lambda kv: list(LEVERS).index(kv[1].lever))  # stable per lever
+        INVARIANTS.clear()
+        INVARIANTS.update(ordered)
         return check
     return register
 
@@ -200,9 +203,5 @@ def format_findings(findings: Sequence[Finding], fmt: str = "table") -> str:
     return "\n".join(out) + "\n"
 
 
-# The checks register themselves on import; keep the registry grouped by lever in a stable order.
-from coldstart import checks, checks_runtime  # noqa: E402,F401
-
-_ordered = sorted(INVARIANTS.items(), key=lambda kv: list(LEVERS).index(kv[1].lever))
-INVARIANTS.clear()
-INVARIANTS.update(_ordered)
+# The checks register themselves on import (checks imports the rest of them).
+from coldstart import checks  # noqa: E402,F401

@@ -53,3 +53,14 @@ def test_pull_seconds_zstd_beats_gzip_and_cross_region_is_slower():
     assert image_pull.pull_seconds(p, in_region=False) > zstd
     smaller = profile_with(p, {"image.compressed_bytes": p.image.compressed_bytes // 2})
     assert image_pull.pull_seconds(smaller) < zstd
+
+
+def test_registry_in_region_is_one_rule_for_the_checker_and_the_simulation():
+    gke = load_profile("gke")
+    assert image_pull.registry_in_region("us-central1-docker.pkg.dev", gke)
+    assert image_pull.registry_in_region("123.dkr.ecr.us-central1.amazonaws.com", gke)
+    assert image_pull.registry_in_region("registry.k8s.io", gke)  # redirects to a regional mirror
+    assert not image_pull.registry_in_region("us-central10-docker.pkg.dev", gke)  # a prefix is not a region
+    assert not image_pull.registry_in_region("docker.io", gke)
+    base = load_profile("baseline")
+    assert image_pull.registry_in_region(base.registry.host, base)

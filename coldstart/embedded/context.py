@@ -17,6 +17,7 @@ from typing import Any
 from coldstart.embedded.clock import VirtualClock
 from coldstart.embedded.recorder import EventRecorder
 from coldstart.embedded.store import PodLogs, Store
+from coldstart.image_pull import registry_in_region
 from coldstart.profiles import Profile
 
 PAUSE_BYTES = 320_000
@@ -108,10 +109,7 @@ class SimContext:
 
     def in_region(self, ref: str) -> bool:
         """Pulls from the profile's registry (or a region-named host, or registry.k8s.io) are in-region."""
-        host = ImageRef.parse(ref).host
-        region = self.profile.region
-        return (host == self.profile.registry.host or host.split(".")[0].startswith(region)
-                or host == "registry.k8s.io")
+        return registry_in_region(ImageRef.parse(ref).host, self.profile)
 
     @staticmethod
     def _catalog(profile: Profile) -> dict[str, ImageInfo]:

@@ -25,10 +25,10 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from coldstart import runbook
-from coldstart.embedded import EmbeddedCluster
-from coldstart.profiles import Profile, load_profile, profile_with
-from coldstart.runbook import Outcome
+from coldstart.embedded.cluster import EmbeddedCluster
+from coldstart.profiles.loading import Profile, load_profile, profile_with
+from coldstart.runbooks import runbook
+from coldstart.runbooks.runbook import Outcome
 
 
 @dataclass

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import kmock
 from kubernetes import client, watch
 
-from coldstart.embedded.api import ApiServer
-from coldstart.embedded.store import PodLogs, Store
+from coldstart.embedded.apiserver.server import ApiServer
+from coldstart.embedded.store.store import PodLogs, Store
 
 
 def pod(name: str) -> dict:

@@ -22,7 +22,7 @@ from typing import Any
 import nbformat
 import papermill
 
-from coldstart.notebook_run import NOTEBOOKS, to_html
+from coldstart.runbooks.execute import NOTEBOOKS, to_html
 
 REPO = NOTEBOOKS.parent
 

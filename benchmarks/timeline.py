@@ -20,14 +20,14 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from coldstart import events as events_module
-from coldstart import kubetime
-from coldstart.events import parse_events
-from coldstart.pod_status import parse_pods
-from coldstart.structured import gc_paused
-from coldstart.timeline import build_timeline, timeline_from_texts
-from coldstart.timings import timings_document
-from coldstart.vllm_log import parse_vllm_log
+from coldstart.inputs.decode import gc_paused
+from coldstart.kube import times as kubetime
+from coldstart.timeline.build import build_timeline, timeline_from_texts
+from coldstart.timeline import events as events_module
+from coldstart.timeline.events import parse_events
+from coldstart.timeline.pods import parse_pods
+from coldstart.timeline.timings import timings_document
+from coldstart.timeline.vllm_log import parse_vllm_log
 
 T0 = datetime(2025, 6, 2, 10, 0, 0, tzinfo=UTC)
 UID = "{:08x}-1f0a-4a55-9d1e-4c1b7a0f1e21"

@@ -15,8 +15,8 @@ from coldstart.errors import ColdstartError
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from coldstart.manifests import render, write_rendered
-    from coldstart.profiles import load_profile
+    from coldstart.levers.render import render, write_rendered
+    from coldstart.profiles.loading import load_profile
 
     profile = load_profile(args.profile)
     rendered = render(profile, serving=args.serving)
@@ -24,15 +24,15 @@ def cmd_render(args: argparse.Namespace) -> int:
         for path in write_rendered(rendered, args.out):
             print(path)
     else:
-        from coldstart.manifests import to_yaml
+        from coldstart.levers.render import to_yaml
 
         sys.stdout.write(to_yaml([m for docs in rendered.values() for m in docs]))
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from coldstart.invariants import format_findings, summarize, verify_paths
-    from coldstart.profiles import load_profile
+    from coldstart.profiles.loading import load_profile
+    from coldstart.verify.registry import format_findings, summarize, verify_paths
 
     profile = load_profile(args.profile) if args.profile else None
     findings = verify_paths(args.paths, profile=profile)
@@ -41,7 +41,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
-    from coldstart.timeline import format_timeline, timeline_from_files
+    from coldstart.timeline.build import format_timeline, timeline_from_files
 
     result = timeline_from_files(events=args.events, pods=args.pods, logs=args.log)
     sys.stdout.write(format_timeline(result, args.format))
@@ -49,8 +49,8 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
-    from coldstart.cluster import Cluster
-    from coldstart.profiles import load_profile
+    from coldstart.live.cluster import Cluster
+    from coldstart.profiles.loading import load_profile
 
     profile = load_profile(args.profile)
     with Cluster.connect(args.cluster, profile=profile, run_id=args.run_id) as cluster:
@@ -60,7 +60,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from coldstart.notebook_run import run_notebook
+    from coldstart.runbooks.execute import run_notebook
 
     params = dict(args.param or [])
     result = run_notebook(args.notebook, profile=args.profile, cluster=args.cluster, params=params,

@@ -7,9 +7,9 @@ from typing import Any
 
 from coldstart.embedded.clock import Simulation, VirtualClock
 from coldstart.embedded.context import SimContext
-from coldstart.embedded.objects import set_condition
-from coldstart.embedded.store import Change, PodLogs, Store
-from coldstart.profiles import Profile, load_profile
+from coldstart.embedded.controllers.objects import set_condition
+from coldstart.embedded.store.store import Change, PodLogs, Store
+from coldstart.profiles.loading import Profile, load_profile
 
 START = 1_750_000_000.0
 

@@ -14,16 +14,16 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client as k8s
 
-from coldstart import runbook
-from coldstart.cluster import MANAGED_BY, RUN_LABEL, Cluster, Target
-from coldstart.embedded import EmbeddedCluster
+from coldstart.embedded.cluster import EmbeddedCluster
 from coldstart.errors import WatchExpired
-from coldstart.invariants import check_documents
-from coldstart.live import live_findings, read_back
-from coldstart.manifests import flatten, object_name, render
-from coldstart.profiles import Profile, load_profile, profile_with
-from coldstart.recorder import Recorder, Recording
-from coldstart.wait import pod_ready, wait_pods_ready
+from coldstart.levers.render import flatten, object_name, render
+from coldstart.live.cluster import MANAGED_BY, RUN_LABEL, Cluster, Target
+from coldstart.live.readback import live_findings, read_back
+from coldstart.live.recorder import Recorder, Recording
+from coldstart.live.wait import pod_ready, wait_pods_ready
+from coldstart.profiles.loading import Profile, load_profile, profile_with
+from coldstart.runbooks import runbook
+from coldstart.verify.registry import check_documents
 from tests.conftest import use_kubeconfig
 
 ENGINE = "app.kubernetes.io/component=engine"
@@ -345,7 +345,7 @@ def test_live_invariants_catch_what_an_admission_webhook_changed(serving, webhoo
 
 def test_lists_are_read_in_pages_and_every_item_arrives():
     """A list larger than one page comes back whole, one request per page (kubectl's 500 per page)."""
-    from coldstart.cluster import LIST_PAGE
+    from coldstart.live.cluster import LIST_PAGE
 
     profile = load_profile("baseline")
     with EmbeddedCluster(profile) as embedded, Cluster.connect("embedded", profile=profile,

@@ -19,10 +19,10 @@ import kmock
 import pytest
 from kubernetes import client as k8s
 
-from coldstart.cluster import Cluster, Target
 from coldstart.errors import ClusterError, Conflict, Forbidden, Invalid, NotFound, ServerError, WatchExpired
-from coldstart.profiles import load_profile
-from coldstart.wait import wait_pods_ready
+from coldstart.live.cluster import Cluster, Target
+from coldstart.live.wait import wait_pods_ready
+from coldstart.profiles.loading import load_profile
 
 PROFILE = load_profile("baseline")
 NS = PROFILE.namespace

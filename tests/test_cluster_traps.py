@@ -10,11 +10,11 @@ from collections.abc import Callable
 
 import pytest
 
-from coldstart import experiments, runbook
-from coldstart.cluster import RUN_LABEL, Cluster
-from coldstart.profiles import load_profile
-from coldstart.runbook import Outcome, Scenario
-from coldstart.wait import pod_ready, wait_for
+from coldstart.live.cluster import RUN_LABEL, Cluster
+from coldstart.live.wait import pod_ready, wait_for
+from coldstart.profiles.loading import load_profile
+from coldstart.runbooks import experiments, runbook
+from coldstart.runbooks.runbook import Outcome, Scenario
 
 PROFILE = load_profile("baseline")
 COMPONENT = "app.kubernetes.io/component"

@@ -13,10 +13,10 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 
-from coldstart.embedded.api import ApiServer
-from coldstart.embedded.discovery import AGGREGATED
-from coldstart.embedded.resources import RESOURCES, resource_for
-from coldstart.embedded.store import PodLogs, Store
+from coldstart.embedded.apiserver.discovery import AGGREGATED
+from coldstart.embedded.apiserver.server import ApiServer
+from coldstart.embedded.store.resources import RESOURCES, resource_for
+from coldstart.embedded.store.store import PodLogs, Store
 from tests.conftest import FIXTURES, need
 
 

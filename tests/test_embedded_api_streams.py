@@ -11,8 +11,8 @@ from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 
-from coldstart.embedded.api import ApiServer
-from coldstart.embedded.store import PodLogs, Store
+from coldstart.embedded.apiserver.server import ApiServer
+from coldstart.embedded.store.store import PodLogs, Store
 
 T0 = 1_750_000_000.0
 SAFETY = 10  # client-side read timeout: a broken stream fails the test instead of hanging it

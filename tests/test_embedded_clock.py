@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from coldstart.embedded.clock import Simulation, VirtualClock
-from coldstart.embedded.recorder import EventRecorder
-from coldstart.embedded.store import Store
+from coldstart.embedded.events import EventRecorder
+from coldstart.embedded.store.store import Store
 
 
 class _Echo:

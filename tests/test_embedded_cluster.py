@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from coldstart import runbook
-from coldstart.embedded import EmbeddedCluster, bootstrap_objects, extended_resource_toleration
-from coldstart.profiles import load_profile, profile_with
+from coldstart.embedded.cluster import EmbeddedCluster, bootstrap_objects, extended_resource_toleration
+from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.runbooks import runbook
 
 
 def test_bootstrap_has_the_storage_classes_of_the_cluster_kind():

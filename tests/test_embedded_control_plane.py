@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from coldstart.embedded import EmbeddedCluster
-from coldstart.embedded.admission import Admission
-from coldstart.embedded.objects import condition
-from coldstart.embedded.resources import resource_for
-from coldstart.manifests import apply_order, flatten, render
-from coldstart.profiles import load_profile
+from coldstart.embedded.apiserver.admission import Admission
+from coldstart.embedded.cluster import EmbeddedCluster
+from coldstart.embedded.controllers.objects import condition
+from coldstart.embedded.store.resources import resource_for
+from coldstart.levers.render import apply_order, flatten, render
+from coldstart.profiles.loading import load_profile
 from tests.sim_harness import START, events
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import yaml
 
-from coldstart.embedded.control_plane import control_plane
-from coldstart.embedded.kserve import fill_placeholders, strategic_merge
-from coldstart.embedded.objects import condition
+from coldstart.embedded.controllers.kserve import fill_placeholders, strategic_merge
+from coldstart.embedded.controllers.objects import condition
+from coldstart.embedded.controllers.plane import control_plane
 from tests.conftest import FIXTURES, need
 from tests.sim_harness import GPU_TOLERATION, FakeKubelet, events, make_sim
 

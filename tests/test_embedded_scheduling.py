@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from coldstart.embedded.control_plane import control_plane
-from coldstart.embedded.nodes import NodeGroup, node_object
-from coldstart.embedded.objects import condition, parse_time
-from coldstart.profiles import load_profile, profile_with
+from coldstart.embedded.controllers.nodes import NodeGroup, node_object
+from coldstart.embedded.controllers.objects import condition, parse_time
+from coldstart.embedded.controllers.plane import control_plane
+from coldstart.profiles.loading import load_profile, profile_with
 from tests.sim_harness import (
     GPU_TOLERATION,
     START,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from coldstart.embedded.control_plane import control_plane
-from coldstart.embedded.objects import condition
+from coldstart.embedded.controllers.objects import condition
+from coldstart.embedded.controllers.plane import control_plane
 from tests.sim_harness import FakeKubelet, deployment, events, make_sim
 
 PVC = "/PersistentVolumeClaim"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from coldstart.embedded.store import AlreadyExists, Conflict, Expired, Store, parse_label_selector
+from coldstart.embedded.store.store import AlreadyExists, Conflict, Expired, Store, parse_label_selector
 
 
 def _pod(name, ns="default", **labels):

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from coldstart.embedded.vllm_args import find_launch, with_entrypoint
+from coldstart.embedded.engine.args import find_launch, with_entrypoint
 from tests.conftest import FIXTURES
 from tests.test_embedded_kubelet import GOOD_ARGS, NS, OFFLINE, SHM, Cluster, _epoch, engine, hf_cache
 
@@ -338,10 +338,10 @@ def test_modelcar_weights_are_read_from_the_node_disk():
 def test_coldstarts_own_parsers_read_the_simulation_back_to_its_ground_truth():
     """Events, pod status and logs as written here, parsed by coldstart's real-cluster parsers, give the phases
     the simulation timed (to the second: events and log stamps are whole seconds)."""
-    from coldstart.events import events_from_objects
-    from coldstart.pod_status import pods_from_objects
-    from coldstart.timeline import build_timeline
-    from coldstart.vllm_log import parse_vllm_log
+    from coldstart.timeline.build import build_timeline
+    from coldstart.timeline.events import events_from_objects
+    from coldstart.timeline.pods import pods_from_objects
+    from coldstart.timeline.vllm_log import parse_vllm_log
 
     c = start()
     pod = c.store.get("/Pod", NS, "a")

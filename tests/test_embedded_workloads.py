@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from coldstart.embedded.gc import GarbageCollector
-from coldstart.embedded.objects import SAFE_ALPHABET, condition
-from coldstart.embedded.store import Change
-from coldstart.embedded.workloads import DeploymentController, ReplicaSetController
+from coldstart.embedded.controllers.gc import GarbageCollector
+from coldstart.embedded.controllers.objects import SAFE_ALPHABET, condition
+from coldstart.embedded.controllers.workloads import DeploymentController, ReplicaSetController
+from coldstart.embedded.store.store import Change
 from tests.sim_harness import FakeKubelet, deployment, events, make_sim, priority_class
 
 

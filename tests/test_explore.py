@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from coldstart import explore
-from coldstart.profiles import load_profile, profile_with
+from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.runbooks import explore
 
 
 def _user_profile(tmp_path):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from coldstart import image_pull
-from coldstart.manifests import flatten, render
-from coldstart.profiles import load_profile, profile_with
+from coldstart.levers import image_pull
+from coldstart.levers.render import flatten, render
+from coldstart.profiles.loading import load_profile, profile_with
 
 
 def _containers(doc):

@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from coldstart.cli import main
-from coldstart.documents import Document, parse_text, read_documents
 from coldstart.errors import ManifestError
-from coldstart.invariants import INVARIANTS, check_documents, worst
-from coldstart.profiles import load_profile, profile_with
-from coldstart.workloads import (
+from coldstart.inputs.documents import Document, parse_text, read_documents
+from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.verify.registry import INVARIANTS, check_documents, worst
+from coldstart.verify.workloads import (
     Inventory,
     effective_pull_policy,
     find_workloads,
@@ -900,7 +900,7 @@ spec:
 @pytest.mark.parametrize("profile_name", ["baseline", "gke"])
 def test_our_own_renders_pass(profile_name, serving):
     """`coldstart render` output must satisfy every invariant its profile enables (the rest is n/a with a reason)."""
-    from coldstart.manifests import flatten, render
+    from coldstart.levers.render import flatten, render
 
     profile = load_profile(profile_name)
     findings = check_documents(flatten(render(profile, serving=serving)), profile)

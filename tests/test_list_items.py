@@ -7,9 +7,9 @@ import json
 import pytest
 import yaml
 
-from coldstart.events import events_from_list, events_from_objects, order_events, parse_events
-from coldstart.structured import list_items
-from coldstart.timeline import timeline_from_texts
+from coldstart.inputs.decode import list_items
+from coldstart.timeline.build import timeline_from_texts
+from coldstart.timeline.events import events_from_list, events_from_objects, order_events, parse_events
 from tests.conftest import FIXTURES, need
 
 

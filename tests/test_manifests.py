@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from tests.support.schemas import validate_manifest
 
 from coldstart.cli import main
-from coldstart.manifests import KIND_ORDER, LEVERS, apply_order, flatten, object_name, render, to_yaml
-from coldstart.profiles import load_profile
-from coldstart.schemas import validate_manifest
+from coldstart.levers.render import KIND_ORDER, LEVERS, apply_order, flatten, object_name, render, to_yaml
+from coldstart.profiles.loading import load_profile
 from tests.conftest import CRDS, need
 
 CASES = [("baseline", "kserve"), ("baseline", "deployment"), ("gke", "kserve"), ("gke", "deployment")]

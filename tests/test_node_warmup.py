@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from coldstart import node_warmup, weight_load
-from coldstart.manifests import render
-from coldstart.profiles import load_profile, profile_with
+from coldstart.levers import node_warmup, weight_load
+from coldstart.levers.render import render
+from coldstart.profiles.loading import load_profile, profile_with
 
 
 def test_buffer_priority_is_negative_but_not_expendable_and_below_workload():

@@ -24,8 +24,8 @@ import nbformat
 import pytest
 
 from coldstart.cli import main as cli_main
-from coldstart.notebook_run import RunResult, run_notebook
-from coldstart.timings import SCHEMA_PATH, read_timings
+from coldstart.runbooks.execute import RunResult, run_notebook
+from coldstart.timeline.timings import SCHEMA_PATH, read_timings
 from tests.conftest import REPO
 
 NOTEBOOK_DIR = REPO / "notebooks"

@@ -41,7 +41,7 @@ def test_importing_coldstart_defers_the_iri_grammar_but_iri_checks_still_work():
     if importlib.util.find_spec("rfc3987_syntax") is None:
         pytest.skip("rfc3987_syntax is not installed here: nothing to defer")
     script = (
-        "import sys, coldstart.cluster\n"
+        "import sys, coldstart.live.cluster\n"
         "from jsonschema import Draft202012Validator as V\n"
         "loaded = 'rfc3987_syntax.syntax_helpers' in sys.modules\n"
         "v = V({'format': 'iri'}, format_checker=V.FORMAT_CHECKER)\n"

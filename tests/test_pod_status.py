@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from coldstart.events import parse_events
-from coldstart.kubetime import parse_age, parse_timestamp
-from coldstart.pod_status import PodStatus, parse_describe_pods, parse_pods
+from coldstart.kube.times import parse_age, parse_timestamp
+from coldstart.timeline.events import parse_events
+from coldstart.timeline.pods import PodStatus, parse_describe_pods, parse_pods
 from tests.conftest import FIXTURES, need
 
 POD_DIR = FIXTURES / "pod_status"

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from coldstart.errors import ServerError, WatchExpired
-from coldstart.recorder import Recorder
+from coldstart.live.recorder import Recorder
 
 
 def _pod(name, rv):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from coldstart import variants
-from coldstart.invariants import INVARIANTS, check_documents
-from coldstart.manifests import engine_containers, flatten, render
-from coldstart.profiles import load_profile, profile_with
+from coldstart.levers import variants
+from coldstart.levers.render import engine_containers, flatten, render
+from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.verify.registry import INVARIANTS, check_documents
 
 BASE, GKE = load_profile("baseline"), load_profile("gke")
 

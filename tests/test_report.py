@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from coldstart import report
-from coldstart.invariants import Finding
-from coldstart.profiles import load_profile
-from coldstart.runbook import Outcome, Scenario
-from coldstart.stats import physical_floor
-from coldstart.timeline import Timeline
+from coldstart.profiles.loading import load_profile
+from coldstart.runbooks import report
+from coldstart.runbooks.runbook import Outcome, Scenario
+from coldstart.timeline.build import Timeline
+from coldstart.timeline.stats import physical_floor
+from coldstart.verify.registry import Finding
 
 PROFILE = load_profile("baseline")
 
@@ -56,7 +56,7 @@ def test_dry_runs_and_skipped_scenarios_are_not_judged():
 
 
 def test_previous_compares_only_with_ready_runs_on_the_same_cluster(tmp_path, monkeypatch):
-    from coldstart import timings
+    from coldstart.timeline import timings
 
     shown = []
     monkeypatch.setattr(report, "display", lambda *objs: shown.extend(objs))

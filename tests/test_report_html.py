@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from coldstart.notebook_run import run_notebook
+from coldstart.runbooks.execute import run_notebook
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -9,10 +9,11 @@ import pytest
 
 from coldstart.cli import main
 from coldstart.errors import InputError
-from coldstart.events import parse_events
-from coldstart.pod_status import parse_pods
-from coldstart.profiles import load_profile, profile_with
-from coldstart.stats import (
+from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.timeline.build import PodTimeline, Span, build_timeline, timeline_from_files, timeline_from_texts
+from coldstart.timeline.events import parse_events
+from coldstart.timeline.pods import parse_pods
+from coldstart.timeline.stats import (
     Threshold,
     check_budgets,
     compare_runs,
@@ -23,9 +24,8 @@ from coldstart.stats import (
     summarize,
     thresholds_from_profile,
 )
-from coldstart.timeline import PodTimeline, Span, build_timeline, timeline_from_files, timeline_from_texts
-from coldstart.timings import read_timings, timings_document, validation_errors, write_timings
-from coldstart.vllm_log import parse_vllm_log
+from coldstart.timeline.timings import read_timings, timings_document, validation_errors, write_timings
+from coldstart.timeline.vllm_log import parse_vllm_log
 from tests.conftest import FIXTURES, need
 
 T0 = datetime(2025, 6, 2, 10, 58, 30, tzinfo=UTC)

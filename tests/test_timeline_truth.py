@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from coldstart import experiments, runbook
-from coldstart.profiles import load_profile, profile_with
+from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.runbooks import experiments, runbook
 
 # Events and conditions carry whole seconds (metav1.Time); vLLM log lines carry sub-second stamps.
 TOLERANCE_SECONDS = 1.6

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from coldstart import variants
-from coldstart.manifests import engine_containers, flatten, render
-from coldstart.profiles import load_profile
-from coldstart.quantity import to_bytes
+from coldstart.kube.quantity import to_bytes
+from coldstart.levers import variants
+from coldstart.levers.render import engine_containers, flatten, render
+from coldstart.profiles.loading import load_profile
 
 BASE = load_profile("baseline")
 

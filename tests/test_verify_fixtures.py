@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from coldstart.documents import read_documents
-from coldstart.invariants import Finding, verify_paths, worst
-from coldstart.workloads import Inventory, Workload, find_workloads, shm_volume
+from coldstart.inputs.documents import read_documents
+from coldstart.verify.registry import Finding, verify_paths, worst
+from coldstart.verify.workloads import Inventory, Workload, find_workloads, shm_volume
 from tests.conftest import FIXTURES, need
 
 MANIFESTS = FIXTURES / "manifests"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from coldstart.vllm_log import Stamp, parse_vllm_log
+from coldstart.timeline.vllm_log import Stamp, parse_vllm_log
 from tests.conftest import FIXTURES, need
 
 LOG_DIR = FIXTURES / "vllm_logs"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from coldstart.errors import ServerError, WaitFailed, WatchExpired
-from coldstart.wait import Progress, pod_terminal_reason, wait_pods_ready
+from coldstart.live.wait import Progress, pod_terminal_reason, wait_pods_ready
 
 
 def _pod(name, ready=False, **status):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from coldstart import weight_load
-from coldstart.profiles import load_profile, profile_with
+from coldstart.levers import weight_load
+from coldstart.profiles.loading import load_profile, profile_with
 
 
 def _env(container):

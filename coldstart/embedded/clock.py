@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from coldstart.embedded.store import Change, Store
+from coldstart.embedded.store.store import Change, Store
 
 
 class Timer:

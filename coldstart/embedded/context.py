@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coldstart.embedded.clock import VirtualClock
-from coldstart.embedded.recorder import EventRecorder
-from coldstart.embedded.store import PodLogs, Store
-from coldstart.image_pull import registry_in_region
-from coldstart.profiles import Profile
+from coldstart.embedded.events import EventRecorder
+from coldstart.embedded.store.store import PodLogs, Store
+from coldstart.levers.image_pull import registry_in_region
+from coldstart.profiles.loading import Profile
 
 PAUSE_BYTES = 320_000
 DEFAULT_IMAGE_BYTES = 500_000_000

@@ -1,0 +1,93 @@
+"""A routed API request (`Call`) and its answer (`Reply`), with the request-level rules every verb shares:
+body decoding, dry run, the field manager's name, and the field labels each kind can be selected on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from coldstart.embedded.apiserver.errors import bad_request
+from coldstart.embedded.store.resources import Resource
+
+_COMMON_FIELDS = {"metadata.name", "metadata.namespace"}
+FIELD_LABELS = {
+    "/Pod": {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+             "spec.hostNetwork", "status.phase", "status.podIP", "status.podIPs", "status.nominatedNodeName"},
+    "/Event": {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+               "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+               "reason", "reportingComponent", "source", "type"},
+    "/Node": {"spec.unschedulable"}, "/Namespace": {"status.phase"}, "/Secret": {"type"},
+    "batch/Job": {"status.successful"}, "apps/ReplicaSet": {"status.replicas"},
+}
+
+
+@dataclass
+class Call:
+    """One API request, routed: what the verbs need to know about it."""
+
+    method: str
+    resource: Resource
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+    query: dict[str, str] = field(default_factory=dict)
+    content_type: str = ""
+    body: bytes = b""
+    user_agent: str = ""
+
+    @property
+    def dry_run(self) -> bool:
+        value = self.query.get("dryRun")
+        if value is not None and value != "All":
+            raise bad_request(f"Invalid dry run value: {value!r}: supported values: \"All\"")
+        return value == "All"
+
+    @property
+    def manager(self) -> str:
+        return self.query.get("fieldManager") or (self.user_agent.split("/")[0] or "unknown")
+
+
+@dataclass
+class Reply:
+    code: int
+    body: Any
+    content_type: str = "application/json"
+
+
+def status_success(code: int = 200, details: dict | None = None) -> dict:
+    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+    if details is not None:
+        body["details"] = details
+    body["code"] = code
+    return body
+
+
+def split_status(resource: Resource) -> bool:
+    return "status" in resource.subresources
+
+
+def check_field_selector(resource: Resource, selector: str | None) -> None:
+    """400 for field labels the real server does not index for this kind (so GKE would refuse them too)."""
+    allowed = _COMMON_FIELDS | FIELD_LABELS.get(resource.key, set())
+    for part in (selector or "").split(","):
+        label = part.replace("!=", "=").split("=")[0].strip()
+        if label and label not in allowed:
+            raise bad_request(f'field label not supported: {label}')
+
+
+def decode(call: Call) -> Any:
+    if not call.body.strip():
+        raise bad_request("the body of the request was empty")
+    try:
+        return json.loads(call.body)
+    except ValueError as exc:
+        if "yaml" not in call.content_type:
+            raise bad_request(f"couldn't get version/kind; json parse error: {exc}") from exc
+    try:
+        return yaml.safe_load(call.body)
+    except yaml.YAMLError as exc:
+        raise bad_request(f"error decoding YAML: {exc}") from exc

@@ -1,0 +1,368 @@
+"""The REST verbs on objects: get, list, create, update, patch (four kinds), delete, deletecollection, and
+the `status` subresource, with the real server's semantics for each (see the module docstrings of
+patch.py, managed.py and admission.py for the parts they own).
+
+Writes go store-ward in one order: decode, prepare (strategy: status reset, identity from the URL),
+admission, field ownership, no-op detection (an unchanged object keeps its resourceVersion and sends no
+watch event, like etcd3's GuaranteedUpdate), then the store, retrying on a concurrent change for patches.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+from coldstart.embedded.apiserver import errors as apierrors
+from coldstart.embedded.apiserver import managed, patch
+from coldstart.embedded.apiserver.admission import Admission
+from coldstart.embedded.apiserver.calls import Call, Reply, check_field_selector, decode, split_status, status_success
+from coldstart.embedded.apiserver.errors import ApiError, bad_request
+from coldstart.embedded.store.resources import BY_KEY, Resource
+from coldstart.embedded.store.store import Store, StoreError, clone, rfc3339
+
+NAMESPACE = BY_KEY["/Namespace"]
+# kinds whose DELETE answers with the deleted object (the rest answer with a Status), as kube-apiserver does
+RETURNS_DELETED = {"/Pod", "/PersistentVolumeClaim", "/PersistentVolume", "/Service", "/ServiceAccount",
+                   "storage.k8s.io/StorageClass"}
+BUILTIN_GROUPS = {"", "apps", "batch", "scheduling.k8s.io", "storage.k8s.io", "policy", "autoscaling"}
+PATCH_TYPES = {"application/json-patch+json": patch.json_patch, "application/merge-patch+json": patch.merge_patch,
+               "application/strategic-merge-patch+json": patch.strategic_merge}
+APPLY = "application/apply-patch+yaml"
+
+
+class Verbs:
+    """Object verbs over a store, with admission; the HTTP layer turns Calls into these."""
+
+    def __init__(self, store: Store, admission: Admission):
+        self.store, self.admission = store, admission
+
+    # -- incoming objects ----------------------------------------------------------------------------
+    def prepare(self, call: Call, obj: Any) -> dict:
+        """Check an incoming object against the URL: kind, apiVersion, namespace and name."""
+        r = call.resource
+        if not isinstance(obj, dict):
+            raise bad_request("the object provided is not a JSON object")
+        obj.setdefault("apiVersion", r.api_version)
+        obj.setdefault("kind", r.kind)
+        if obj["kind"] != r.kind or obj["apiVersion"] != r.api_version:
+            raise bad_request(f"the API version in the data ({obj['apiVersion']}) does not match the expected API "
+                              f"version ({r.api_version})" if obj["kind"] == r.kind else
+                              f"the kind in the data ({obj['kind']}) does not match the expected kind ({r.kind})")
+        meta = obj.get("metadata")
+        if meta is None:
+            meta = obj["metadata"] = {}
+        if not isinstance(meta, dict):
+            raise bad_request("metadata must be an object")
+        if r.namespaced:
+            if meta.get("namespace") and meta["namespace"] != call.namespace:
+                raise bad_request("the namespace of the provided object does not match the namespace sent on "
+                                  "the request")
+            meta["namespace"] = call.namespace
+        else:
+            meta.pop("namespace", None)
+        if call.name is not None:
+            if meta.get("name") and meta["name"] != call.name:
+                raise bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL "
+                                  f"({call.name})")
+            meta["name"] = call.name
+        return obj
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def current(self, call: Call) -> dict:
+        obj = self.store.get(call.resource.key, call.namespace or "", call.name or "")
+        if obj is None:
+            raise apierrors.not_found(call.resource, call.name or "")
+        return obj
+
+    def get(self, call: Call) -> Reply:
+        return Reply(200, self.current(call))
+
+    def list(self, call: Call) -> Reply:
+        r, q = call.resource, call.query
+        check_field_selector(r, q.get("fieldSelector"))
+        try:
+            items, rv = self.store.list(r.key, call.namespace, q.get("labelSelector"), q.get("fieldSelector"))
+        except StoreError as exc:
+            raise bad_request(str(exc)) from exc
+        items = sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        meta: dict[str, Any] = {"resourceVersion": str(rv)}
+        if q.get("continue"):
+            try:
+                token = json.loads(base64.urlsafe_b64decode(q["continue"].encode()))
+                after, meta["resourceVersion"] = tuple(token["after"]), token["rv"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise bad_request("continue key is not valid: incorrect encoded start resourceVersion") from exc
+            items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
+        limit = int(q["limit"]) if q.get("limit", "").isdigit() and int(q["limit"]) > 0 else 0
+        if limit and len(items) > limit:
+            last = items[limit - 1]["metadata"]
+            token = {"rv": meta["resourceVersion"], "after": [last.get("namespace", ""), last["name"]]}
+            meta["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
+            meta["remainingItemCount"] = len(items) - limit
+            items = items[:limit]
+        if r.group in BUILTIN_GROUPS:  # kube-apiserver leaves kind/apiVersion off built-in list items
+            items = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in items]
+        return Reply(200, {"kind": f"{r.kind}List", "apiVersion": r.api_version, "metadata": meta, "items": items})
+
+    # -- create --------------------------------------------------------------------------------------
+    def create(self, call: Call, obj: dict | None = None, manager_op: str = "Update", config: dict | None = None,
+               force: bool = False) -> Reply:
+        r = call.resource
+        obj = self.prepare(call, decode(call) if obj is None else obj)
+        meta = obj["metadata"]
+        self._namespace_open(call, meta.get("name") or meta.get("generateName", ""))
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + self.store.name_suffix()
+        for key in ("resourceVersion", "managedFields", "deletionTimestamp", "deletionGracePeriodSeconds",
+                    "creationTimestamp", "selfLink"):
+            meta.pop(key, None)
+        meta["uid"] = self.store.new_uid()
+        if split_status(r) and r.key != "/Node":  # a kubelet registers its Node with status; others start empty
+            obj.pop("status", None)
+        dry = call.dry_run
+        obj = self.admission.admit(r, obj, "CREATE")
+        now = rfc3339(self.store.now())
+        if config is not None:
+            managed.record_apply(None, obj, config, call.manager, None, split_status(r), force, r.api_version, now)
+        else:
+            managed.record_update(None, obj, call.manager, None, split_status(r), r.api_version, now)
+        if dry:
+            meta.setdefault("creationTimestamp", now)
+            meta["generation"] = 1
+            return Reply(201, obj)
+        try:
+            return Reply(201, self.store.create(obj))
+        except StoreError as exc:
+            raise apierrors.from_store(exc, r, meta["name"]) from exc
+
+    def _namespace_open(self, call: Call, name: str) -> None:
+        if not call.resource.namespaced:
+            return
+        ns = self.store.get("/Namespace", "", call.namespace or "")
+        if ns is None:
+            raise apierrors.not_found(NAMESPACE, call.namespace or "")
+        if ns["metadata"].get("deletionTimestamp"):
+            raise apierrors.forbidden(call.resource, name, f"unable to create new content in namespace "
+                                      f"{call.namespace} because it is being terminated")
+
+    # -- update / patch / apply ----------------------------------------------------------------------
+    def update(self, call: Call) -> Reply:
+        incoming = self.prepare(call, decode(call))
+        wanted_rv = incoming["metadata"].get("resourceVersion") or None
+
+        def build(current: dict) -> dict:
+            return self._strategy(call, current, clone(incoming))
+
+        return self._guaranteed_update(call, build, wanted_rv)
+
+    def patch(self, call: Call) -> Reply:
+        ctype = call.content_type.split(";")[0].strip().lower()
+        if ctype == APPLY:
+            return self.apply(call)
+        if "force" in call.query:
+            raise bad_request("force flag can only be used with Apply patch")
+        if ctype == "application/strategic-merge-patch+json" and call.resource.group not in BUILTIN_GROUPS:
+            raise apierrors.unsupported_media("application/json-patch+json, application/merge-patch+json, "
+                                              "application/apply-patch+yaml")
+        fn = PATCH_TYPES.get(ctype)
+        if fn is None:
+            raise apierrors.unsupported_media(", ".join([*PATCH_TYPES, APPLY]))
+        body = decode(call)
+
+        def build(current: dict) -> dict:
+            patched = self.patched(fn, clone(current), body)
+            return self._strategy(call, current, patched)
+
+        return self._guaranteed_update(call, build, None)
+
+    @staticmethod
+    def patched(fn: Callable[[Any, Any], Any], doc: Any, body: Any) -> dict:
+        """Apply one patch body, mapping its errors onto the real server's 400/422."""
+        try:
+            result = fn(doc, body)
+        except patch.MalformedPatch as exc:
+            raise bad_request(str(exc)) from exc
+        except patch.PatchError as exc:
+            raise ApiError(422, "Invalid", str(exc)) from exc
+        if not isinstance(result, dict):
+            raise ApiError(422, "Invalid", "the patch turned the object into a non-object")
+        return result
+
+    def _strategy(self, call: Call, current: dict, new: dict) -> dict:
+        """What an update may change: identity stays, status only through /status, the rest not through it."""
+        r, meta = call.resource, new.setdefault("metadata", {})
+        if new.get("kind", r.kind) != r.kind or new.get("apiVersion", r.api_version) != r.api_version:
+            raise bad_request("the kind or apiVersion of an object cannot be changed by an update")
+        if meta.get("name", call.name) != call.name or meta.get("namespace", call.namespace) != current[
+                "metadata"].get("namespace", call.namespace):
+            raise bad_request("the name and namespace of an object cannot be changed")
+        wanted = meta.get("resourceVersion")
+        if wanted and wanted != current["metadata"]["resourceVersion"]:
+            raise apierrors.conflict(r, call.name or "")
+        if call.subresource == "status":
+            status = new.get("status")
+            new = clone(current)
+            if status is None:
+                new.pop("status", None)
+            else:
+                new["status"] = status
+        else:
+            new["apiVersion"], new["kind"] = r.api_version, r.kind
+            if split_status(r):
+                if "status" in current:
+                    new["status"] = current["status"]
+                else:
+                    new.pop("status", None)
+            if meta.get("managedFields") != []:  # an explicit empty list resets ownership, like the real server
+                meta.pop("managedFields", None)
+                if current["metadata"].get("managedFields"):
+                    meta["managedFields"] = current["metadata"]["managedFields"]
+            for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
+                if key in current["metadata"]:
+                    meta[key] = current["metadata"][key]
+                else:
+                    meta.pop(key, None)
+        new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        return new
+
+    def apply(self, call: Call) -> Reply:
+        r = call.resource
+        if not call.query.get("fieldManager"):
+            raise bad_request("PATCH, application/apply-patch+yaml requires fieldManager parameter")
+        force = call.query.get("force", "false").lower() == "true"
+        config = decode(call)
+        if not isinstance(config, dict) or not config.get("apiVersion") or not config.get("kind"):
+            raise bad_request("apply configuration must be an object with apiVersion and kind")
+        config = self.prepare(call, config)
+        if self.store.get(r.key, call.namespace or "", call.name or "") is None:
+            if call.subresource is not None:
+                raise apierrors.not_found(r, call.name or "")
+            obj = managed.apply(None, config, call.manager, None, split_status(r))
+            return self.create(call, obj, "Apply", config, force)
+
+        def build(current: dict) -> dict:
+            new = managed.apply(current, config, call.manager, call.subresource, split_status(r))
+            return self._strategy(call, current, new)
+
+        return self._guaranteed_update(call, build, None, config, force)
+
+    def _guaranteed_update(self, call: Call, build: Callable[[dict], dict], wanted_rv: str | None,
+                           config: dict | None = None, force: bool = False) -> Reply:
+        r, dry = call.resource, call.dry_run
+        for _ in range(8):
+            current = self.current(call)
+            if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
+                raise apierrors.conflict(r, call.name or "")
+            new = build(current)
+            new = self.admission.admit(r, new, "UPDATE", current, call.subresource)
+            now, split = rfc3339(self.store.now()), split_status(r)
+            try:
+                if config is not None:
+                    managed.record_apply(current, new, config, call.manager, call.subresource, split, force,
+                                         r.api_version, now)
+                else:
+                    managed.record_update(current, new, call.manager, call.subresource, split, r.api_version, now)
+            except managed.ApplyConflict as exc:
+                raise _apply_conflict(r, call.name or "", exc) from exc
+            if unchanged(current, new):
+                return Reply(200, current)
+            if dry:
+                return Reply(200, new)
+            meta = new["metadata"]
+            if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+                return self._remove(call, current)
+            try:
+                return Reply(200, self.store.replace(new, expect_rv=current["metadata"]["resourceVersion"]))
+            except StoreError as exc:
+                if exc.status != 409 or wanted_rv:
+                    raise apierrors.from_store(exc, r, call.name or "") from exc
+        raise apierrors.conflict(r, call.name or "")
+
+    # -- delete --------------------------------------------------------------------------------------
+    def delete(self, call: Call) -> Reply:
+        current = self.current(call)
+        options = decode(call) if call.body.strip() else {}
+        policy = call.query.get("propagationPolicy") or (options or {}).get("propagationPolicy")
+        if policy not in (None, "Orphan", "Background", "Foreground"):
+            raise bad_request(f'propagationPolicy: Unsupported value: "{policy}": supported values: '
+                              '"Foreground", "Background", "Orphan"')
+        pre = (options or {}).get("preconditions") or {}
+        meta = current["metadata"]
+        for key, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+            if pre.get(key) and pre[key] != meta.get(key):
+                raise apierrors.conflict(call.resource, call.name or "", f"Precondition failed: {label} in "
+                                         f"precondition: {pre[key]}, {label} in object meta: {meta.get(key)}")
+        if call.dry_run:
+            return self._deleted_reply(call.resource, current)
+        if meta.get("finalizers"):
+            if meta.get("deletionTimestamp"):
+                return Reply(202, current)
+
+            def mark(obj: dict) -> None:
+                obj["metadata"]["deletionTimestamp"] = rfc3339(self.store.now())
+                obj["metadata"]["deletionGracePeriodSeconds"] = 0
+
+            marked = self.store.mutate(call.resource.key, call.namespace or "", call.name or "", mark)
+            if marked is None:
+                raise apierrors.not_found(call.resource, call.name or "")
+            return Reply(202, marked)
+        return self._remove(call, current)
+
+    def _remove(self, call: Call, current: dict) -> Reply:
+        try:
+            gone = self.store.delete(call.resource.key, call.namespace or "", call.name or "")
+        except StoreError as exc:
+            raise apierrors.from_store(exc, call.resource, call.name or "") from exc
+        return self._deleted_reply(call.resource, gone)
+
+    @staticmethod
+    def _deleted_reply(r: Resource, obj: dict) -> Reply:
+        if r.key in RETURNS_DELETED or r.group not in BUILTIN_GROUPS:
+            return Reply(200, obj)
+        details = {"name": obj["metadata"]["name"], "kind": r.plural, "uid": obj["metadata"].get("uid")}
+        if r.group:
+            details["group"] = r.group
+        return Reply(200, status_success(200, details))
+
+    def delete_collection(self, call: Call) -> Reply:
+        listed = self.list(Call("GET", call.resource, call.namespace, None, None,
+                                {k: v for k, v in call.query.items() if k in ("labelSelector", "fieldSelector")}))
+        deleted = []
+        for obj in listed.body["items"]:
+            one = Call("DELETE", call.resource, obj["metadata"].get("namespace"), obj["metadata"]["name"], None,
+                       call.query, call.content_type, call.body, call.user_agent)
+            try:
+                reply = self.delete(one)
+            except ApiError as exc:
+                if exc.code == 404:
+                    continue
+                raise
+            deleted.append(reply.body if reply.body.get("kind") != "Status" else obj)
+        r = call.resource
+        return Reply(200, {"kind": f"{r.kind}List", "apiVersion": r.api_version,
+                           "metadata": {"resourceVersion": str(self.store.resource_version)}, "items": deleted})
+
+
+def unchanged(old: dict, new: dict) -> bool:
+    """True when an update would store the same object (managedFields timestamps aside)."""
+    def strip(obj: dict) -> dict:
+        meta = dict(obj.get("metadata") or {})
+        meta.pop("resourceVersion", None)
+        meta.pop("generation", None)
+        meta["managedFields"] = [{k: v for k, v in e.items() if k != "time"} for e in meta.get("managedFields") or []]
+        return {**obj, "metadata": meta}
+
+    return strip(old) == strip(new)
+
+
+def _apply_conflict(r: Resource, name: str, exc: managed.ApplyConflict) -> ApiError:
+    causes = [{"reason": "FieldManagerConflict", "message": f'conflict with "{m}"', "field": managed.dotted(p)}
+              for m, p in exc.conflicts]
+    details: dict[str, Any] = {"name": name}
+    if r.group:
+        details["group"] = r.group
+    details["kind"] = r.plural
+    details["causes"] = causes
+    return ApiError(409, "Conflict", str(exc), details)

@@ -1,0 +1,143 @@
+"""The embedded cluster: a Kubernetes API server on loopback plus a simulated control plane in virtual time.
+
+`EmbeddedCluster(profile).start()` gives a URL that the official `kubernetes` client talks to exactly as to
+GKE. Behind it, a scheduler, cluster autoscaler, KServe-like controller, kubelets and vLLM engines react
+to what the client applied, in virtual time (a ten-minute cold start takes seconds), writing the events,
+conditions and logs a real cluster writes. The profile sets only how fast things are; how the workload
+behaves, traps included, comes from the manifests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from coldstart.embedded.apiserver.server import ApiServer
+from coldstart.embedded.clock import Simulation, VirtualClock
+from coldstart.embedded.context import SimContext
+from coldstart.embedded.controllers.plane import control_plane
+from coldstart.embedded.node.side import node_side
+from coldstart.embedded.store.store import PodLogs, Store
+from coldstart.errors import ServerError
+from coldstart.profiles.loading import Profile
+
+__all__ = ["EmbeddedCluster", "bootstrap_objects"]
+
+_DEFAULT_CLASS = {"storageclass.kubernetes.io/is-default-class": "true"}
+
+
+def _storage_class(name: str, provisioner: str, default: bool = False, **parameters: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if default:
+        meta["annotations"] = dict(_DEFAULT_CLASS)
+    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": meta, "provisioner": provisioner,
+            "parameters": parameters, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"}
+
+
+def extended_resource_toleration(obj: dict[str, Any], operation: str) -> dict[str, Any] | None:
+    """GKE's ExtendedResourceToleration admission: a pod that requests an extended resource (nvidia.com/gpu,
+    google.com/tpu, ...) tolerates the taint of that name, which the nodes offering it carry."""
+    if obj.get("kind") != "Pod" or operation != "CREATE":
+        return None
+    spec = obj.get("spec") or {}
+    wanted = {name for c in spec.get("containers", []) + spec.get("initContainers", [])
+              for part in ("limits", "requests") for name in ((c.get("resources") or {}).get(part) or {})
+              if "/" in name and not name.split("/")[0].endswith("kubernetes.io")}
+    tolerations = spec.setdefault("tolerations", [])
+    for name in sorted(wanted - {t.get("key") for t in tolerations}):
+        tolerations.append({"key": name, "operator": "Exists", "effect": "NoSchedule"})
+    return obj
+
+
+def bootstrap_objects(profile: Profile) -> list[dict[str, Any]]:
+    """What a cluster of this kind already has before anyone applies anything: its StorageClasses (GKE's
+    built-in ones, or a default class on a generic cluster, plus the class the profile's cache names), and on
+    GKE with Hyperdisk ML the snapshot of the weights disk that was hydrated once from the modelcar."""
+    if profile.cloud == "gke":
+        classes = [_storage_class("standard-rwo", "pd.csi.storage.gke.io", True, type="pd-balanced"),
+                   _storage_class("premium-rwo", "pd.csi.storage.gke.io", type="pd-ssd"),
+                   _storage_class("standard", "kubernetes.io/gce-pd", type="pd-standard"),
+                   _storage_class("standard-rwx", "filestore.csi.storage.gke.io", tier="standard")]
+    else:
+        classes = [_storage_class("standard", "rancher.io/local-path", True)]
+    if profile.runtime.cache_storage_class not in {c["metadata"]["name"] for c in classes}:
+        classes.append(_storage_class(profile.runtime.cache_storage_class, "nfs.csi.k8s.io"))
+    objects = list(classes)
+    if profile.gke_feature("hyperdisk_ml"):
+        snapshot = profile.gke.hyperdisk_ml.snapshot  # type: ignore[union-attr]
+        objects += [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": profile.namespace}},
+                    {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+                     "metadata": {"name": snapshot, "namespace": profile.namespace},
+                     "spec": {"source": {"volumeSnapshotContentName": f"{snapshot}-content"}},
+                     "status": {"readyToUse": True, "restoreSize": profile.gke.hyperdisk_ml.size}}]  # type: ignore
+    return objects
+
+
+class EmbeddedCluster:
+    """One in-process cluster: store, API server, simulation. Use as a context manager or start()/stop()."""
+
+    def __init__(self, profile: Profile, *, seed: int | None = None, start_time: float | None = None,
+                 history: int = 100_000, mutators: Iterable[Any] = (), quiet_seconds: float = 0.02):
+        self.profile = profile
+        self.clock = VirtualClock(start_time)
+        self.store = Store(now=self.clock.now, history=history, seed=profile.seed if seed is None else seed)
+        self.logs = PodLogs()
+        self.context = SimContext(profile, self.store, self.clock, self.logs, seed)
+        if profile.cloud == "gke":
+            mutators = (*mutators, extended_resource_toleration)
+        self.api = ApiServer(self.store, self.logs, mutators=mutators, on_client_write=self.clock.touch)
+        self.context.admission = self.api.admission  # controller-made pods meet the same webhooks
+        self.simulation = Simulation(self.store, self.clock, quiet_seconds=quiet_seconds,
+                                     may_advance=self._client_waits, max_rate=self.MAX_RATE)
+        self.simulation.add(*control_plane(self.context), *node_side(self.context))
+        for obj in bootstrap_objects(profile):
+            self.store.create(obj)
+        self._started = False
+
+    @property
+    def url(self) -> str:
+        return self.api.url
+
+    # A client that is busy (applying, listing, reading logs) is not waiting for the cluster: time stands still,
+    # so no node scales down and no probe fires between two of its requests however slow the machine is.
+    # Time runs while the client waits on a watch it opened after its last other request, or after a few
+    # seconds of silence (a client that polls, or nobody at all).
+    IDLE_SECONDS = 3.0
+    MAX_RATE = 4000.0  # virtual seconds per wall second: a ten-minute cold start takes ~0.15 s
+
+    def _client_waits(self) -> bool:
+        if time.monotonic() - self.api.last_request >= self.IDLE_SECONDS:
+            return True
+        return self.api.watching_since(self.api.last_call)
+
+    def start(self) -> EmbeddedCluster:
+        if not self._started:
+            self.api.start()
+            self.simulation.start()
+            self._started = True
+        return self
+
+    def stop(self) -> None:
+        if self._started:
+            self.simulation.stop()
+            self.api.stop()
+            self._started = False
+
+    def __enter__(self) -> EmbeddedCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def check(self) -> None:
+        """Raise the simulation's error, if a controller crashed (so a broken simulation is never silent)."""
+        if self.simulation.error is not None:
+            raise ServerError(f"the embedded cluster's simulation failed ({self.simulation.error!r}); this is a bug "
+                              "in coldstart.embedded, please report it with the profile used") \
+                from self.simulation.error
+
+    @property
+    def truth(self) -> dict[tuple[str, str], Any]:
+        """Ground truth per (namespace, pod): the phases the simulation timed."""
+        return self.context.truth

@@ -1,0 +1,445 @@
+"""The only module that talks to Kubernetes: apply, read back, watch and wait, on a live cluster or the
+embedded one, always through the official `kubernetes` client.
+
+- Targets: `embedded` (the default), `kubeconfig:<context>`, `in-cluster`. A live target must be named
+  and allowed by the profile (`clusters.allowed_contexts` / `allow_in_cluster`); anything else is refused
+  before a single request is sent, and nothing ever falls back from one target to another.
+- Apply is server-side apply (field manager `coldstart`) in dependency order; every object carries
+  `app.kubernetes.io/managed-by: coldstart` and this run's id, so cleanup deletes exactly this run's
+  objects, in reverse order, and nothing else. `dry_run=True` sends `dryRun=All` and reports what would
+  change.
+- Waiting lists once, then watches from that resourceVersion with a server-side timeout, resuming on
+  stream ends and relisting on `410 Gone`; cluster time comes from the API server's `Date` header (the
+  embedded cluster's is virtual), so budgets mean the same on both kinds of cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from functools import cached_property
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.discovery import LazyDiscoverer
+from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
+from kubernetes.watch.watch import iter_resp_lines
+
+from coldstart.errors import (
+    ClusterError,
+    Conflict,
+    Forbidden,
+    InputError,
+    Invalid,
+    NotFound,
+    ServerError,
+    TargetRefused,
+    WatchExpired,
+)
+from coldstart.levers.render import KIND_ORDER, apply_order, object_name
+from coldstart.profiles.loading import Profile
+
+FIELD_MANAGER = "coldstart"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+RUN_LABEL = "coldstart.dev/run-id"
+_WATCH_READ_TIMEOUT = 300
+LIST_PAGE = 500  # items per list request, as kubectl pages
+_TEMPLATE_PATHS = (("spec", "template"), ("spec", "jobTemplate", "spec", "template"),
+                   ("spec", "leaderWorkerTemplate", "leaderTemplate"),
+                   ("spec", "leaderWorkerTemplate", "workerTemplate"))
+
+
+def _pod_templates(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pod templates (with their own metadata) a workload embeds: Deployment-like, CronJob, LeaderWorkerSet."""
+    found = []
+    for path in _TEMPLATE_PATHS:
+        node: Any = doc
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            found.append(node)
+    return found  # wall seconds without a byte (bookmarks keep a healthy stream talking)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Targets
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # embedded | kubeconfig | in-cluster
+    context: str | None = None
+
+    def __str__(self) -> str:
+        return f"kubeconfig:{self.context}" if self.kind == "kubeconfig" else self.kind
+
+
+def parse_target(text: str) -> Target:
+    """`embedded`, `kubeconfig:<context>` or `in-cluster`; anything else is bad input."""
+    value = (text or "embedded").strip()
+    if value == "embedded":
+        return Target("embedded")
+    if value == "in-cluster":
+        return Target("in-cluster")
+    if value.startswith("kubeconfig:") and value.removeprefix("kubeconfig:"):
+        return Target("kubeconfig", value.removeprefix("kubeconfig:"))
+    raise InputError(f"cluster target {text!r} is not one of: embedded, kubeconfig:<context>, in-cluster")
+
+
+def check_allowed(target: Target, profile: Profile) -> None:
+    """Refuse a live target the profile does not allow, before any request is sent."""
+    if target.kind == "embedded":
+        return
+    if target.kind == "in-cluster" and not profile.clusters.allow_in_cluster:
+        raise TargetRefused(f"profile {profile.name!r} does not allow the in-cluster target; set "
+                            "clusters.allow_in_cluster: true in your profile to allow it")
+    if target.kind == "kubeconfig" and target.context not in profile.clusters.allowed_contexts:
+        raise TargetRefused(f"profile {profile.name!r} does not allow kubeconfig context {target.context!r}; add it "
+                            f"to clusters.allowed_contexts in your profile (extends: {profile.name}) to allow it")
+
+
+def new_run_id() -> str:
+    """A short id for one run: the label that lets cleanup find exactly this run's objects."""
+    return uuid.uuid4().hex[:8]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Errors
+
+
+def _translate(exc: Exception, verb: str, obj: str) -> ClusterError:
+    """API errors -> the project's tree, naming the verb and the object."""
+    if isinstance(exc, DynamicApiError):
+        status = exc.status
+        try:
+            detail = json.loads(exc.body).get("message", "")
+        except (TypeError, ValueError, AttributeError):
+            detail = str(exc.reason or "")
+        message = f"{verb} {obj}: {detail or exc.reason} (HTTP {status})"
+        # 410 may come as the HTTP status (not only as a watch stream's ERROR event): either way, relist.
+        cls = {404: NotFound, 409: Conflict, 401: Forbidden, 403: Forbidden, 400: Invalid, 422: Invalid,
+               410: WatchExpired}.get(status, ServerError if status is None or status >= 500 else ClusterError)
+        return cls(message, verb=verb, obj=obj, status=status)
+    if isinstance(exc, ResourceNotFoundError):
+        return NotFound(f"{verb} {obj}: the API server does not serve this kind ({exc}); is its CRD installed?",
+                        verb=verb, obj=obj, status=404)
+    return ServerError(f"{verb} {obj}: cannot reach the API server ({exc.__class__.__name__}: {exc})",
+                       verb=verb, obj=obj)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The connection
+
+
+class _ConnectionDiscoverer(LazyDiscoverer):
+    """The client's lazy discovery without its cache file. That file is named after the server URL and shared
+    by every process, so a new server on a reused loopback port (every embedded cluster) or a cluster whose
+    CRDs changed was answered from another server's resource list."""
+
+    def _write_cache(self) -> None:
+        pass
+
+
+@dataclass
+class Applied:
+    """What apply did to one object: created, configured (with the changed fields) or unchanged."""
+
+    object: str
+    action: str
+    dry_run: bool
+    changes: list[str] = field(default_factory=list)
+
+
+def _changed_paths(before: Any, after: Any, prefix: str = "") -> list[str]:
+    if isinstance(before, dict) and isinstance(after, dict):
+        out: list[str] = []
+        for key in sorted(set(before) | set(after)):
+            if key in ("status", "managedFields", "resourceVersion", "generation", "uid", "creationTimestamp"):
+                continue
+            out += _changed_paths(before.get(key), after.get(key), f"{prefix}.{key}" if prefix else key)
+        return out
+    return [] if before == after else [prefix]
+
+
+class Cluster:
+    """One cluster (live or embedded) seen through the official client, scoped to one run."""
+
+    def __init__(self, api_client: k8s_client.ApiClient, target: Target, profile: Profile, run_id: str,
+                 embedded: Any = None, *, owns_embedded: bool = False):
+        self.api_client, self.target, self.profile, self.run_id = api_client, target, profile, run_id
+        self.embedded = embedded
+        self._owns_embedded = owns_embedded  # started by connect(), so stopped by close()
+
+    @cached_property
+    def dynamic(self) -> DynamicClient:
+        """Discovery happens on first use, not on connect: connecting sends no request. It is remembered for
+        this connection only (a path that is never written, so there is nothing to read)."""
+        never_written = os.path.join(tempfile.gettempdir(), f"coldstart-discovery-{uuid.uuid4().hex}.json")
+        return DynamicClient(self.api_client, cache_file=never_written, discoverer=_ConnectionDiscoverer)
+
+    @classmethod
+    def connect(cls, target: str | Target = "embedded", *, profile: Profile, run_id: str | None = None,
+                embedded: Any = None) -> Cluster:
+        """Connect to the named target (refusing disallowed live ones before any request)."""
+        target = parse_target(target) if isinstance(target, str) else target
+        check_allowed(target, profile)
+        owns = False
+        if target.kind == "embedded":
+            if embedded is None:
+                from coldstart.embedded.cluster import EmbeddedCluster
+
+                embedded, owns = EmbeddedCluster(profile).start(), True
+            configuration = k8s_client.Configuration(host=embedded.url)
+            api_client = k8s_client.ApiClient(configuration)
+        elif target.kind == "kubeconfig":
+            try:
+                # KUBECONFIG is read now, not at import time (the client's default is frozen at import).
+                api_client = k8s_config.new_client_from_config(
+                    config_file=os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config"),
+                    context=target.context)
+            except (k8s_config.ConfigException, OSError) as exc:
+                raise InputError(f"kubeconfig context {target.context!r}: {exc}") from None
+        else:
+            configuration = k8s_client.Configuration()
+            try:
+                k8s_config.load_incluster_config(client_configuration=configuration)
+            except k8s_config.ConfigException as exc:
+                raise InputError(f"in-cluster target: {exc} (are we running in a pod?)") from None
+            api_client = k8s_client.ApiClient(configuration)
+        return cls(api_client, target, profile, run_id or new_run_id(), embedded, owns_embedded=owns)
+
+    def close(self) -> None:
+        """Close the connection (and stop an embedded cluster that connect() started for it)."""
+        self.api_client.close()
+        if self.embedded is not None and self._owns_embedded:
+            self.embedded.stop()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- low level ---------------------------------------------------------------------------------
+    def _resource(self, api_version: str, kind: str, obj: str) -> Any:
+        try:
+            return self.dynamic.resources.get(api_version=api_version, kind=kind)
+        except (ResourceNotFoundError, DynamicApiError, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _translate(exc, "discover", obj) from None
+
+    def _call(self, verb: str, obj: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (DynamicApiError, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _translate(exc, verb, obj) from None
+
+    @staticmethod
+    def _json(resp: Any) -> dict[str, Any]:
+        return json.loads(resp.data.decode("utf-8"))
+
+    @staticmethod
+    def _date(resp: Any) -> float:
+        """Cluster time from the response's Date header (virtual on the embedded cluster)."""
+        header = resp.headers.get("Date")
+        return parsedate_to_datetime(header).timestamp() if header else 0.0
+
+    # -- objects -----------------------------------------------------------------------------------
+    def namespace_for(self, api_version: str, kind: str) -> str | None:
+        """The profile's namespace for a namespaced kind, None for a cluster-scoped one (asks discovery)."""
+        return self.profile.namespace if self._resource(api_version, kind, kind).namespaced else None
+
+    def run_selector(self, run_id: str | None = None) -> str:
+        """The label selector of everything one run created."""
+        return f"{MANAGED_BY}=coldstart,{RUN_LABEL}={run_id or self.run_id}"
+
+    def labelled(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """A copy carrying the managed-by and run labels, on the object and on every pod template it holds (so the
+        run's pods are found by the same selector)."""
+        doc = json.loads(json.dumps(doc))
+        labels = {MANAGED_BY: "coldstart", RUN_LABEL: self.run_id}
+        doc.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
+        for template in _pod_templates(doc):
+            template.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
+        return doc
+
+    def ensure_namespace(self, namespace: str) -> None:
+        """Create the namespace (labelled with this run) if it does not exist."""
+        if self.get("v1", "Namespace", namespace) is None:
+            self.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}])
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        """The object as the API server holds it, or None when it does not exist (the answer apply and
+        ensure_namespace need; every other error is raised)."""
+        obj = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
+        resource = self._resource(api_version, kind, obj)
+        try:
+            resp = self.dynamic.get(resource, name=name, namespace=namespace, serialize=False)
+        except DynamicApiError as exc:
+            if exc.status == 404:
+                return None
+            raise _translate(exc, "get", obj) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _translate(exc, "get", obj) from None
+        return self._json(resp)
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None, *, label_selector: str | None = None,
+             field_selector: str | None = None) -> tuple[list[dict[str, Any]], str, float]:
+        """Items, the list's resourceVersion, and the cluster time of the answer. Read in pages of LIST_PAGE
+        (a big cluster's events would otherwise come as one huge answer); an expired continue token lists again."""
+        resource = self._resource(api_version, kind, kind)
+        what = f"{kind} in {namespace or 'all namespaces'}"
+        for _attempt in range(3):
+            items: list[dict[str, Any]] = []
+            token, first = None, None
+            try:
+                while True:
+                    resp = self._call("list", what, self.dynamic.get, resource, namespace=namespace,
+                                      label_selector=label_selector, field_selector=field_selector, limit=LIST_PAGE,
+                                      _continue=token, serialize=False)
+                    body = self._json(resp)
+                    first = first or (body.get("metadata", {}).get("resourceVersion", ""), self._date(resp))
+                    items += body.get("items") or []
+                    token = body.get("metadata", {}).get("continue")
+                    if not token:
+                        break
+            except ClusterError as exc:
+                if exc.status == 410 and token:  # the continue token expired between pages: start again
+                    continue
+                raise
+            for item in items:  # list items carry no kind on real API servers; downstream parsers want it
+                item.setdefault("apiVersion", api_version)
+                item.setdefault("kind", kind)
+            return items, first[0], first[1]
+        raise ServerError(f"list {what}: the list kept changing under its continue token; try again",
+                          verb="list", obj=what)
+
+    def apply(self, docs: Iterable[dict[str, Any]], *, dry_run: bool = False, force: bool = False) -> list[Applied]:
+        """Server-side apply every document in dependency order (field manager `coldstart`). Not forced by default:
+        a field another manager owns (an HPA's replicas, a webhook's sidecar) is a Conflict naming that manager,
+        not silently taken over."""
+        results = []
+        for doc in apply_order(docs):
+            doc = self.labelled(doc)
+            name, namespace = doc["metadata"]["name"], doc["metadata"].get("namespace")
+            obj = object_name(doc)
+            resource = self._resource(doc["apiVersion"], doc["kind"], obj)
+            if resource.namespaced:
+                namespace = namespace or self.profile.namespace
+                doc["metadata"]["namespace"] = namespace
+            before = self.get(doc["apiVersion"], doc["kind"], name, namespace if resource.namespaced else None)
+            resp = self._call("apply", obj, self.dynamic.server_side_apply, resource, body=doc, name=name,
+                              namespace=namespace if resource.namespaced else None, field_manager=FIELD_MANAGER,
+                              force_conflicts=force or None, dry_run="All" if dry_run else None, serialize=False)
+            after = self._json(resp)
+            if before is None:
+                results.append(Applied(obj, "created", dry_run))
+            else:
+                changes = _changed_paths(before, after)
+                results.append(Applied(obj, "configured" if changes else "unchanged", dry_run, changes))
+        return results
+
+    def delete_run(self, run_id: str | None = None, namespace: str | None = None,
+                   kinds: Iterable[str] | None = None) -> list[str]:
+        """Delete every object this run created (by its run label), workloads first; return what was deleted.
+
+        Namespaces are left in place: deleting one would delete objects without our label too."""
+        selector = self.run_selector(run_id)
+        deleted = []
+        wanted = set(kinds) if kinds is not None else set(KIND_ORDER)  # the kinds the run applied, when known
+        for kind in [k for k in reversed(KIND_ORDER) if k in wanted]:
+            if kind == "Namespace":
+                continue  # deleting a namespace would take other people's objects in it along
+            api_version = API_VERSIONS[kind]
+            try:
+                resource = self._resource(api_version, kind, kind)
+            except NotFound:  # kind not served by this cluster (e.g. no KServe): nothing of ours there
+                continue
+            ns = (namespace or self.profile.namespace) if resource.namespaced else None
+            items, _, _ = self.list(api_version, kind, ns, label_selector=selector)
+            for item in items:
+                meta = item["metadata"]
+                obj = object_name({"kind": kind, "metadata": meta})
+                with contextlib.suppress(NotFound):  # already gone: a garbage collector was faster
+                    self._call("delete", obj, self.dynamic.delete, resource, name=meta["name"],
+                               namespace=meta.get("namespace"), propagation_policy="Background")
+                deleted.append(obj)
+        return deleted
+
+    # -- watching ----------------------------------------------------------------------------------
+    def watch(self, api_version: str, kind: str, namespace: str | None, *, resource_version: str, timeout: float,
+              label_selector: str | None = None, field_selector: str | None = None) -> WatchStream:
+        """(type, object) pairs from resource_version on, until the server ends the stream after `timeout`
+        cluster seconds (or `close()`). Iterating raises `WatchExpired` when the version is too old."""
+        resource = self._resource(api_version, kind, kind)
+        what = f"{kind} in {namespace or 'all namespaces'}"
+        resp = self._call("watch", what, self.dynamic.request, "get", resource.path(namespace=namespace),
+                          watch=True, resource_version=resource_version, timeout_seconds=max(1, int(timeout)),
+                          allow_watch_bookmarks=True, label_selector=label_selector, field_selector=field_selector,
+                          serialize=False, _request_timeout=(10, _WATCH_READ_TIMEOUT))
+        return WatchStream(resp, what)
+
+    def pod_logs(self, name: str, namespace: str, container: str | None = None, *, timestamps: bool = True,
+                 previous: bool = False) -> str:
+        """A container's log as the kubelet keeps it (with RFC3339 timestamps by default)."""
+        resource = self._resource("v1", "Pod", f"Pod/{namespace}/{name}")
+        path = resource.path(name=name, namespace=namespace) + "/log"
+        query = [("timestamps", str(timestamps).lower())]
+        if container:
+            query.append(("container", container))
+        if previous:
+            query.append(("previous", "true"))
+        resp = self._call("read log of", f"Pod/{namespace}/{name}", self.dynamic.request, "get", path,
+                          query_params=query, header_params={"Accept": "text/plain"}, serialize=False)
+        return resp.data.decode("utf-8", errors="replace")
+
+
+API_VERSIONS = {
+    "Namespace": "v1", "PriorityClass": "scheduling.k8s.io/v1", "StorageClass": "storage.k8s.io/v1",
+    "ComputeClass": "cloud.google.com/v1", "ServiceAccount": "v1", "ConfigMap": "v1", "Secret": "v1",
+    "PersistentVolume": "v1", "PersistentVolumeClaim": "v1", "VolumeSnapshot": "snapshot.storage.k8s.io/v1",
+    "ClusterServingRuntime": "serving.kserve.io/v1alpha1", "ServingRuntime": "serving.kserve.io/v1alpha1",
+    "Service": "v1", "DaemonSet": "apps/v1", "StatefulSet": "apps/v1", "Deployment": "apps/v1",
+    "LeaderWorkerSet": "leaderworkerset.x-k8s.io/v1", "Job": "batch/v1",
+    "InferenceService": "serving.kserve.io/v1beta1",
+}
+
+
+class WatchStream:
+    """One watch response: iterate for (type, object); `close()` ends it from another thread."""
+
+    def __init__(self, resp: Any, what: str):
+        self._resp, self._what, self._closed = resp, what, False
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        try:
+            for line in iter_resp_lines(self._resp):
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    if status.get("code") == 410:
+                        raise WatchExpired(f"watch {self._what}: {status.get('message', 'too old')}")
+                    raise ServerError(f"watch {self._what}: {status.get('message', status)}", verb="watch",
+                                      obj=self._what)
+                yield event["type"], event["object"]
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            if not self._closed:
+                raise _translate(exc, "watch", self._what) from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            # Closing a half-read stream from another thread may race; it is closed either way.
+            with contextlib.suppress(Exception):
+                self._resp.shutdown() if hasattr(self._resp, "shutdown") else self._resp.close()
+            self._resp.release_conn()

@@ -1,0 +1,97 @@
+"""The A/B experiments each lever's runbook runs: the lever on, the lever off (or a trap in), side by side.
+
+Every experiment is a list of scenarios for `runbook.compare`; the recommended render is always one of
+them, so a report shows what the lever buys on this profile, not in general.
+"""
+
+from __future__ import annotations
+
+from coldstart.levers import variants
+from coldstart.levers.render import flatten, render
+from coldstart.profiles.loading import Profile, profile_with
+from coldstart.runbooks.runbook import Scenario
+
+
+def weight_load(profile: Profile, *, streamer_concurrency: int | None = None) -> list[Scenario]:
+    """Run:ai streamer vs vLLM's default loader (and on GKE, Hyperdisk ML vs the balanced disk)."""
+    if streamer_concurrency:
+        profile = profile_with(profile, {"runtime.streamer_concurrency": streamer_concurrency})
+    default = profile_with(profile, {"runtime.loader": "auto"})
+    scenarios = [Scenario("Run:ai streamer", profile, note="recommended", recommended=True),
+                 Scenario("default loader", default, note="--load-format auto")]
+    if profile.gke_feature("hyperdisk_ml"):
+        disk = profile_with(profile, {"gke.hyperdisk_ml.enabled": False})
+        scenarios.append(Scenario("streamer, balanced disk (modelcar)", disk, note="no Hyperdisk ML"))
+    return scenarios
+
+
+def image_pull(profile: Profile, *, gzip: bool = True) -> list[Scenario]:
+    """A cold node pulls; the next replica on that warm node finds the images present, unless the images are
+    by tag with `Always`. zstd vs gzip layers on the cold pull. No buffer or pre-pull: the pull is the subject."""
+    cold = profile_with(profile, {"nodes.warm_buffer": 0})
+    docs = variants.without_prepull(flatten(render(cold)))
+    scenarios = [
+        Scenario("digest + IfNotPresent", cold, docs=docs, replicas=[1, 0, 1], warm_up=False,
+                 note="cold pull, then a second replica on the warm node"),
+        Scenario("tag + Always", cold, docs=variants.by_tag(docs), replicas=[1, 0, 1], warm_up=False,
+                 note="the second replica pulls again"),
+    ]
+    if gzip:
+        gzipped = profile_with(cold, {"image.compression": "gzip"})
+        scenarios.append(Scenario("gzip layers", gzipped, docs=variants.without_prepull(flatten(render(gzipped))),
+                                  replicas=[1, 0, 1], warm_up=False, note="same image, gzip instead of zstd layers"))
+    return scenarios
+
+
+def node_warmup(profile: Profile, *, spot_unavailable: bool = True) -> list[Scenario]:
+    """Scale 0->1 with the warm buffer (preemption) and without it (a new node); on GKE also Spot unavailable."""
+    cold = profile_with(profile, {"nodes.warm_buffer": 0})
+    scenarios = [Scenario("warm buffer", profile, note=f"{profile.nodes.warm_buffer} pause pod(s) preempted",
+                          recommended=True),
+                 Scenario("no warm buffer", cold, note="waits for a new GPU node")]
+    if spot_unavailable and profile.gke_feature("compute_class"):
+        no_spot = profile_with(cold, {"kinetics.spot_available": False})
+        scenarios.append(Scenario("no buffer, Spot unavailable", no_spot,
+                                  note="ComputeClass falls back from Spot to on-demand"))
+    expendable = profile_with(profile, {"nodes.buffer_priority": -20})
+    scenarios.append(Scenario("buffer at priority -20", expendable, expect_ready=True, expect_warm_up=False,
+                              note="below -10 the autoscaler never scales up for the buffer: it holds nothing"))
+    return scenarios
+
+
+def runtime_traps(profile: Profile) -> list[Scenario]:
+    """Each runtime trap in its broken form (expected to fail) next to the fixed form."""
+    tp2 = variants.tensor_parallel(profile, 2)
+    docs = flatten(render(profile))
+    return [
+        Scenario("recommended", profile, recommended=True),
+        Scenario("TP=2 with 16Gi /dev/shm", tp2, note="fixed"),
+        Scenario("TP=2 with the 64Mi default /dev/shm", tp2, docs=variants.without_shm(flatten(render(tp2))),
+                 expect_ready=False, note="NCCL cannot create its shared memory segments"),
+        Scenario("utilization 0.9", profile_with(profile, {"runtime.gpu_memory_utilization": 0.9}),
+                 expect_ready=False, note="CUDA OOM during graph capture"),
+        Scenario("memory limit 10Gi", profile, docs=variants.with_memory_limit(docs, "10Gi"), expect_ready=False,
+                 note="below engine RSS + streamer buffer (+ shm pages): OOMKilled while loading"),
+        Scenario("startup probe 30s", profile, docs=variants.with_startup_window(docs, 30), expect_ready=False,
+                 note="killed before a healthy start completes"),
+    ]
+
+
+def runtime_compile(profile: Profile) -> list[Scenario]:
+    """CUDA graphs vs eager, and the compile cache: a second replica on a PVC cache vs an emptyDir."""
+    eager = profile_with(profile, {"runtime.enforce_eager": True})
+    docs = flatten(render(profile))
+    return [
+        Scenario("graphs, cache on PVC: 1st and 2nd replica", profile, replicas=[1, 0, 1], recommended=True,
+                 note="the second start loads the compiled graphs"),
+        Scenario("graphs, cache on emptyDir: 1st and 2nd replica", profile,
+                 docs=variants.with_cache_on_emptydir(docs), replicas=[1, 0, 1], note="both starts compile"),
+        Scenario("--enforce-eager", eager, note="no compile, no graphs: fastest wake, lower throughput"),
+    ]
+
+
+def naive(profile: Profile) -> Scenario:
+    """Every lever off: the deployment most clusters start from."""
+    bare = variants.naive_profile(profile)
+    return Scenario("every lever off (naive)", bare, docs=variants.naive(bare), warm_up=False, timeout=3600,
+                    note="vLLM's own Kubernetes example: tag, Hub download, no buffer, no caches")

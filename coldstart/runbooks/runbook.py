@@ -1,0 +1,264 @@
+"""The runbook's one experiment shape, on any cluster: apply, let the warm buffer hold its nodes, scale the
+served model from zero, record, judge, clean up.
+
+Measuring a scale-from-zero (not a first apply) is what an SRE cares about: the question is how long a new
+replica takes when traffic arrives, with the levers already in place. So the manifests go in with the
+workload at zero replicas, the buffer and the image pre-pull get their nodes, and only then does the
+recorder's clock matter: the replicas are created by the scale-up and timed from their own creation.
+Each scenario on the embedded cluster gets a fresh cluster, so experiments never leak into each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from coldstart.errors import ColdstartError, WaitFailed
+from coldstart.levers import variants
+from coldstart.levers.render import flatten, object_name, render
+from coldstart.live.cluster import Applied, Cluster, new_run_id
+from coldstart.live.readback import live_findings
+from coldstart.live.recorder import Recorder, Recording
+from coldstart.live.wait import Progress, pod_ready, wait_for, wait_pods_ready
+from coldstart.profiles.loading import Profile, profile_with
+from coldstart.timeline.build import Timeline, timeline_from_texts
+from coldstart.timeline.stats import Floor, Overrun, check_budgets, efficiency, physical_floor, run_statistics
+from coldstart.timeline.stats import thresholds_from_profile as thresholds
+from coldstart.verify.registry import Finding
+
+ENGINE = "app.kubernetes.io/component=engine"
+BUFFER = "app.kubernetes.io/component=warm-buffer"
+PREPULL = "app.kubernetes.io/component=image-prepull"
+WAIT_FACTOR = 4.0  # a scenario may take this multiple of the profile's time-to-ready budget before it is cut
+
+
+@dataclass
+class Scenario:
+    """One scale-from-zero: which profile, which manifests (default: the recommended render), what to expect."""
+
+    name: str
+    profile: Profile
+    docs: list[dict[str, Any]] | None = None
+    replicas: int | list[int] | None = None  # a list scales step by step, e.g. [1, 0, 1]: a second replica
+    warm_up: bool = True
+    expect_ready: bool = True
+    timeout: float | None = None
+    note: str = ""
+    recommended: bool = False  # the recommended render: its live invariants count in the verdict
+    expect_warm_up: bool = True  # False where the trap is that the buffer never gets a node
+
+    def manifests(self) -> list[dict[str, Any]]:
+        return self.docs if self.docs is not None else flatten(render(self.profile))
+
+    def steps(self) -> list[int]:
+        """Replica counts to scale through in order ([1] by default; [1, 0, 1] for a second replica)."""
+        if isinstance(self.replicas, list):
+            return self.replicas
+        return [self.replicas if self.replicas is not None else max(1, self.profile.runtime.replicas)]
+
+
+@dataclass
+class Outcome:
+    """What a scenario did: readiness, failure, the timeline and its statistics, live invariants."""
+
+    scenario: Scenario
+    run_id: str
+    cluster: str
+    ready: bool
+    failure: str | None
+    timeline: Timeline
+    statistics: dict[str, dict[str, float]]
+    overruns: list[Overrun]
+    floor: Floor
+    efficiency: float | None
+    findings: list[Finding] = field(default_factory=list)
+    recording: Recording | None = None
+    warm_up_failure: str | None = None
+    truth: dict[tuple[str, str], Any] | None = None
+    dry_run: bool = False
+
+    @property
+    def as_expected(self) -> bool:
+        return self.dry_run or self.ready == self.scenario.expect_ready
+
+    @property
+    def time_to_ready(self) -> float | None:
+        return self.statistics.get("time_to_ready", {}).get("P50")
+
+
+def printer(prefix: str = "") -> Callable[[Progress], None]:
+    """A progress callback that prints a line when the count changes or every minute of cluster time."""
+    last: dict[str, Any] = {"key": None, "at": -60.0}
+
+    def show(p: Progress) -> None:
+        key = (p.what, p.done)
+        if key != last["key"] or p.elapsed - last["at"] >= 60:
+            print(f"{prefix}{p.line()}", file=sys.stdout, flush=True)
+            last.update(key=key, at=p.elapsed)
+
+    return show
+
+
+def _warm_up(cluster: Cluster, docs: list[dict[str, Any]], timeout: float, progress: Callable | None) -> None:
+    """Wait until the buffer holds its nodes and the pre-pull has put the images on them."""
+    namespace = cluster.profile.namespace
+    buffers = [d for d in docs if d["kind"] == "Deployment" and
+               d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "warm-buffer"]
+    count = sum(d["spec"].get("replicas", 1) for d in buffers)
+    if count == 0:
+        return
+    run = cluster.run_selector()
+    pods = wait_pods_ready(cluster, namespace, f"{run},{BUFFER}", count, timeout=timeout,
+                           what="warm buffer holding GPU nodes", progress=progress)
+    if not any(d["kind"] == "DaemonSet" for d in docs):
+        return
+    nodes = {p["spec"].get("nodeName") for p in pods}
+
+    def prepulled(objects: dict[str, dict]) -> tuple[int, int]:
+        ready = {p["spec"].get("nodeName") for p in objects.values() if pod_ready(p)}
+        return len(nodes & ready), len(nodes)
+
+    wait_for(cluster, "v1", "Pod", namespace, label_selector=f"{run},{PREPULL}", done=prepulled, timeout=timeout,
+             what="images pre-pulled on the warm nodes", progress=progress)
+
+
+def _wait_replicas(conn: Cluster, count: int, timeout: float, what: str, progress: Callable | None) -> None:
+    selector = f"{conn.run_selector()},{ENGINE}"
+    if count:
+        wait_pods_ready(conn, conn.profile.namespace, selector, count, timeout=timeout, what=what, progress=progress)
+    else:
+        _wait_gone(conn, selector, timeout, "scaled to zero", progress)
+
+
+def _wait_gone(conn: Cluster, selector: str, timeout: float, what: str, progress: Callable | None = None) -> None:
+    """Wait until the selected pods have terminated, not just begun to (a live cluster gives them their grace
+    period, and their GPUs are not free before)."""
+    def gone(objects: dict[str, dict]) -> tuple[int, int]:
+        return (1, 1) if not objects else (0, 1)
+
+    wait_for(conn, "v1", "Pod", conn.profile.namespace, label_selector=selector, done=gone, timeout=timeout,
+             what=what, progress=progress)
+
+
+def _timeline(recording: Recording) -> Timeline:
+    engine = [p for p in recording.pods
+              if (p.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") == "engine"]
+    logs = [(f"{pod}.log", text) for pod, text in recording.logs.items() if text.strip()]
+    return timeline_from_texts(events=[("recorded events", recording.events)] if recording.events else [],
+                               pods=[("recorded pods", engine)] if engine else [], logs=logs)
+
+
+def plan(profile: Profile, cluster: str = "embedded", docs: list[dict[str, Any]] | None = None,
+         run_id: str | None = None) -> list[Applied]:
+    """What applying would change, from the server's own dry run (`dryRun=All`); nothing is changed.
+
+    In a namespace that does not exist yet every namespaced object is reported as to be created (the API
+    server cannot dry-run into a missing namespace)."""
+    docs = docs if docs is not None else flatten(render(profile))
+    with Cluster.connect(cluster, profile=profile, run_id=run_id or new_run_id()) as conn:
+        if conn.get("v1", "Namespace", profile.namespace) is not None:
+            return conn.apply(docs, dry_run=True)
+        scoped = [d for d in docs if conn.namespace_for(d["apiVersion"], d["kind"]) is None]
+        pending = [Applied(object_name({**d, "metadata": {**d["metadata"], "namespace": profile.namespace}}),
+                           "created", True, ["namespace does not exist yet"]) for d in docs if d not in scoped]
+        return conn.apply(scoped, dry_run=True) + pending
+
+
+def _scale_from_zero(conn: Cluster, scenario: Scenario, docs: list[dict[str, Any]], timeout: float,
+                     progress: Callable | None) -> tuple[list[Finding], str | None, str | None, Recording]:
+    """Record from before the first apply; apply at zero, warm up, read the live invariants, then take the
+    replicas through the scenario's steps. Returns (live findings, warm-up failure, failure, recording)."""
+    warm_failure = failure = None
+    conn.ensure_namespace(conn.profile.namespace)
+    recorder = Recorder(conn, conn.profile.namespace, label_selector=conn.run_selector())
+    try:
+        conn.apply(variants.with_replicas(docs, 0))
+        if scenario.warm_up:
+            try:
+                _warm_up(conn, docs, timeout, progress)
+            except WaitFailed as exc:
+                warm_failure = str(exc)
+        # what the cluster holds once applied and warm, before the scale-up takes a buffer pod's node
+        findings, _ = live_findings(conn, {d["kind"] for d in docs})
+        current = 0
+        try:
+            for count in scenario.steps():
+                if count < current:
+                    recorder.collect_logs()  # a scale-down deletes the pods and their logs
+                current = count
+                conn.apply(variants.with_replicas(docs, count))
+                _wait_replicas(conn, count, timeout, f"{scenario.name}: {count} replica(s) ready", progress)
+        except WaitFailed as exc:
+            failure = str(exc)
+    finally:
+        recording = recorder.stop()
+    return findings, warm_failure, failure, recording
+
+
+def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Progress], None] | None = None,
+        run_id: str | None = None, keep: bool = False, embedded: Any = None) -> Outcome:
+    """Apply the scenario's manifests, warm up, scale the model from zero, record and judge; clean up after."""
+    profile = scenario.profile
+    timeout = scenario.timeout or WAIT_FACTOR * profile.budgets.time_to_ready_seconds
+    docs = scenario.manifests()
+    kinds = {d["kind"] for d in docs}
+    # `embedded`: a cluster the caller started and keeps (to read its clock or request log); else a fresh one
+    with Cluster.connect(cluster, profile=profile, run_id=run_id or new_run_id(), embedded=embedded) as conn:
+        try:
+            findings, warm_failure, failure, recording = _scale_from_zero(conn, scenario, docs, timeout, progress)
+            if conn.embedded is not None:
+                conn.embedded.check()
+            truth = dict(conn.embedded.truth) if conn.embedded is not None else None
+        except BaseException:
+            if not keep:  # a live cluster keeps nothing of a run that broke off; the first error is the story
+                with contextlib.suppress(ColdstartError):
+                    conn.delete_run(kinds=kinds)
+            raise
+        if not keep:
+            conn.delete_run(kinds=kinds)
+            if conn.embedded is None:  # a live cluster: the next scenario must not meet this one's pods
+                _wait_gone(conn, conn.run_selector(), timeout, "the run's pods terminated")
+    timeline = _timeline(recording)
+    stats = run_statistics(timeline.pods)
+    floor = physical_floor(profile)
+    return Outcome(scenario, conn.run_id, cluster, failure is None, failure, timeline, stats,
+                   check_budgets(stats, thresholds(profile)), floor, efficiency(floor, stats), findings, recording,
+                   warm_failure, truth)
+
+
+def rollout(profile: Profile, cluster: str = "embedded", *, replicas: int = 1, apply: bool = True,
+            timeout: float | None = None, run_id: str | None = None,
+            progress: Callable[[Progress], None] | None = None) -> Outcome:
+    """The rollout's main scenario: the recommended render scaled from zero (or, with apply=False, nothing:
+    the plan shows what would change and no measurement is made)."""
+    scenario = Scenario("recommended", profile, replicas=replicas, timeout=timeout or None, recommended=True)
+    if apply:
+        return run(scenario, cluster, progress=progress, run_id=run_id or None)
+    floor = physical_floor(profile)
+    return Outcome(scenario, run_id or "dry-run", cluster, False, None, Timeline(), {}, [], floor, None,
+                   dry_run=True)
+
+
+def first(outcomes: list[Outcome]) -> Outcome | None:
+    """The first scenario's outcome (the recommended one in every experiment), None when nothing ran."""
+    return outcomes[0] if outcomes else None
+
+
+def compare(scenarios: list[Scenario], cluster: str = "embedded", *, apply: bool = True, enabled: bool = True,
+            timeout: float | None = None, progress: Callable[[Progress], None] | None = None) -> list[Outcome]:
+    """Run scenarios one after another (each on its own fresh embedded cluster); `timeout` (0: none given) for
+    those that set none. Nothing runs with apply=False (a dry run shows its plan instead) or enabled=False (an
+    experiment switched off by a parameter): the list is empty."""
+    if not (apply and enabled):
+        return []
+    return [run(dataclasses.replace(s, timeout=s.timeout or timeout or None), cluster, progress=progress)
+            for s in scenarios]
+
+
+def with_namespace(profile: Profile, namespace: str | None) -> Profile:
+    """The profile with the runbook's namespace parameter applied (validated; empty keeps the profile's)."""
+    return profile_with(profile, {"namespace": namespace}) if namespace else profile

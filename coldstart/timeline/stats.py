@@ -1,0 +1,199 @@
+"""Per-run statistics over replicas: quantiles, budgets, the physical floor, efficiency and run comparison.
+
+Quantiles follow kube-burner's podLatency so figures can be set side by side with its reports: kube-burner
+summarises each condition with github.com/montanaflynn/stats v0.7.1 `Percentile` (sort; index = p/100 * n;
+a whole index takes that element, otherwise the mean of the two around it) plus `Max` and `Mean`, and its
+thresholds are `{conditionType, metric: P50|P95|P99|Avg|Max, threshold}` checked as `value > threshold`.
+We keep seconds as floats where kube-burner truncates to whole milliseconds, and name its `Max`/`Avg`
+metrics `max`/`mean`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from coldstart.profiles.phases import PHASE_NAMES
+
+TIME_TO_READY = "time_to_ready"
+METRICS = ("P50", "P95", "P99", "max", "mean")
+BUDGET_METRICS = ("P50", "P95", "P99", "max")
+
+
+def percentile(values: Iterable[float], percent: float) -> float:
+    """kube-burner's percentile (montanaflynn/stats v0.7.1): nearest rank, or the mean of two neighbours."""
+    data = sorted(values)
+    if not data:
+        raise ValueError("percentile of no values")
+    if not 0 < percent <= 100:
+        raise ValueError(f"percent must be in (0, 100], got {percent}")
+    if len(data) == 1:
+        return data[0]
+    index = percent / 100 * len(data)
+    if index == int(index):
+        return data[int(index) - 1]
+    if index > 1:
+        i = int(index)
+        return (data[i - 1] + data[i]) / 2
+    return data[0]  # the Go code returns NaN here (p < 100/n); the smallest value is the honest answer
+
+
+def summarize(values: Iterable[float]) -> dict[str, float | int]:
+    """count, P50, P95, P99, max and mean of one metric across replicas."""
+    data = list(values)
+    if not data:
+        return {"count": 0}
+    return {"count": len(data), "P50": percentile(data, 50), "P95": percentile(data, 95),
+            "P99": percentile(data, 99), "max": max(data), "mean": sum(data) / len(data)}
+
+
+def samples(pods: Iterable[Any]) -> dict[str, list[float]]:
+    """Seconds per phase and time_to_ready across replicas; absent phases add nothing, preempted pods nothing."""
+    out: dict[str, list[float]] = {}
+    for pod in pods:
+        if getattr(pod, "victim", False):
+            continue
+        for name, span in pod.phases.items():
+            out.setdefault(name, []).append(span.seconds)
+        if pod.time_to_ready_seconds is not None:
+            out.setdefault(TIME_TO_READY, []).append(pod.time_to_ready_seconds)
+    return out
+
+
+def run_statistics(pods: Iterable[Any]) -> dict[str, dict[str, float | int]]:
+    """Summary per phase (canonical order) and time_to_ready."""
+    found = samples(pods)
+    order = [*PHASE_NAMES, TIME_TO_READY]
+    return {name: summarize(found[name]) for name in order if name in found}
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """kube-burner's latency threshold, in seconds."""
+
+    conditionType: str  # noqa: N815 (kube-burner's field name)
+    metric: str
+    threshold: float
+
+
+@dataclass(frozen=True, slots=True)
+class Overrun:
+    phase: str
+    metric: str
+    value: float
+    budget: float
+    over_seconds: float
+    over_percent: float
+
+    def describe(self) -> str:
+        return (f"{self.phase} {self.metric} {self.value:.1f}s is over the {self.budget:g}s budget by "
+                f"{self.over_seconds:.1f}s ({self.over_percent:.0f}%)")
+
+
+def thresholds_from_profile(profile: Any, metrics: Iterable[str] = BUDGET_METRICS) -> list[Threshold]:
+    """The profile's budgets as kube-burner-style thresholds: every budget checked at every metric."""
+    budgets = profile.budgets
+    out = [Threshold(TIME_TO_READY, m, float(budgets.time_to_ready_seconds)) for m in metrics]
+    for phase in PHASE_NAMES:
+        if phase in budgets.phases:
+            out += [Threshold(phase, m, float(budgets.phases[phase])) for m in metrics]
+    return out
+
+
+def check_budgets(stats: Mapping[str, Mapping[str, Any]], thresholds: Iterable[Threshold]) -> list[Overrun]:
+    """Every threshold the run exceeds (value > threshold, as kube-burner checks), naming phase and metric."""
+    out = []
+    for t in thresholds:
+        value = stats.get(t.conditionType, {}).get(t.metric)
+        if value is not None and value > t.threshold:
+            over = value - t.threshold
+            out.append(Overrun(t.conditionType, t.metric, value, t.threshold, over, 100 * over / t.threshold))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """The fastest cold start the profile's hardware allows; compile and graph capture are not in it."""
+
+    image_seconds: float
+    weights_seconds: float
+    engine_seconds: float
+    total_seconds: float
+    inputs: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def physical_floor(profile: Any) -> Floor:
+    """Image bytes over pull bandwidth + weight bytes over the storage/loader rate + irreducible engine init.
+
+    Weights: Run:ai streamer reads at min(storage, concurrency x per-stream rate); the default loader at
+    min(storage, loader rate); storage is Hyperdisk ML when the GKE profile enables it, else the disk.
+    With GKE Image Streaming the container starts before the image is whole, so the image term is the
+    smaller of the full pull and the streaming start time.
+    """
+    k, rt = profile.kinetics, profile.runtime
+    image_full = profile.image.compressed_bytes / (k.registry_mb_per_s * 1e6)
+    streaming = profile.gke_feature("image_streaming")
+    image_seconds = min(image_full, k.image_streaming_start_seconds) if streaming else image_full
+    hyperdisk = profile.gke_feature("hyperdisk_ml")
+    storage = k.hyperdisk_ml_gib_per_s if hyperdisk else k.disk_gib_per_s
+    if rt.loader == "runai_streamer":
+        loader = rt.streamer_concurrency * k.streamer_gib_per_s_per_stream
+    else:
+        loader = k.loader_gib_per_s
+    rate = min(storage, loader)
+    weights_seconds = profile.model.weight_bytes / (rate * 2**30)
+    engine_seconds = k.engine_base_seconds + k.api_server_seconds
+    inputs = {"image_bytes": profile.image.compressed_bytes, "registry_mb_per_s": k.registry_mb_per_s,
+              "image_streaming": streaming, "image_full_pull_seconds": image_full,
+              "weight_bytes": profile.model.weight_bytes, "loader": rt.loader,
+              "storage": "hyperdisk_ml" if hyperdisk else "disk", "storage_gib_per_s": storage,
+              "loader_gib_per_s": loader, "weights_gib_per_s": rate,
+              "engine_base_seconds": k.engine_base_seconds, "api_server_seconds": k.api_server_seconds}
+    return Floor(image_seconds, weights_seconds, engine_seconds, image_seconds + weights_seconds + engine_seconds,
+                 inputs)
+
+
+def efficiency(floor: Floor, stats: Mapping[str, Mapping[str, Any]]) -> float | None:
+    """floor / measured P50 time_to_ready: 1.0 means the run is as fast as the hardware allows."""
+    p50 = stats.get(TIME_TO_READY, {}).get("P50")
+    return floor.total_seconds / p50 if p50 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    phase: str
+    metric: str
+    before: float | None
+    after: float | None
+    delta_seconds: float | None
+    delta_percent: float | None
+    verdict: str  # regressed, improved, unchanged, added, removed
+
+
+def compare_runs(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]], *,
+                 tolerance_seconds: float = 0.5, tolerance_percent: float = 2.0) -> list[Change]:
+    """Per phase and metric, how run `after` differs from run `before` (statistics dicts of each).
+
+    A change within tolerance_seconds or tolerance_percent is `unchanged`, so run-to-run jitter is not news.
+    """
+    order = [*PHASE_NAMES, TIME_TO_READY]
+    names = [n for n in order if n in before or n in after] + sorted(set(before) | set(after) - set(order))
+    out = []
+    for name in names:
+        for metric in METRICS:
+            a, b = before.get(name, {}).get(metric), after.get(name, {}).get(metric)
+            if a is None and b is None:
+                continue
+            if a is None or b is None:
+                out.append(Change(name, metric, a, b, None, None, "added" if a is None else "removed"))
+                continue
+            delta = b - a
+            pct = 100 * delta / a if a else None
+            quiet = abs(delta) <= tolerance_seconds or (pct is not None and abs(pct) <= tolerance_percent)
+            verdict = "unchanged" if quiet else ("regressed" if delta > 0 else "improved")
+            out.append(Change(name, metric, a, b, delta, pct, verdict))
+    return out

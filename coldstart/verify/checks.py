@@ -1,0 +1,305 @@
+"""The checks behind each invariant id, grouped by lever (weight load, image pull, node warm-up, runtime).
+
+Each check walks the engine workloads of one input and returns a Finding per object (and container) whose
+message says what is wrong and what to write instead; n/a findings say why the input cannot answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from coldstart.kube.quantity import format_binary, to_bytes
+from coldstart.levers.image_pull import GEO_REDIRECTING, registry_in_region
+from coldstart.verify.registry import Context, Finding, found, invariant
+from coldstart.verify.workloads import (
+    EngineContainer,
+    EnginePod,
+    ImageRef,
+    Workload,
+    effective_pull_policy,
+    has_digest,
+    image_host,
+    image_tag,
+    volume_at,
+)
+from coldstart.vllm.launch import load_structured, truthy
+
+STREAMER_FORMATS = {"runai_streamer", "runai_streamer_sharded"}
+SHM_MIN = 16 * 2**30
+GPU_UTIL_RANGE = (0.6, 0.8)
+VLLM_DEFAULT_GPU_UTIL = 0.9
+
+
+# ---------------------------------------------------------------------------------------------------
+# Shared helpers
+
+
+def pinned_form(image: str) -> str:
+    """`registry/repo:tag` -> `registry/repo@sha256:<digest>`: what to write instead of a tag."""
+    name = image.removeprefix("oci://").split("@", 1)[0]
+    head, _, last = name.rpartition("/")
+    return f"{head + '/' if head else ''}{last.split(':', 1)[0]}@sha256:<digest>"
+
+
+def env_note(pod: EnginePod) -> str:
+    if not pod.env_sources_missing:
+        return ""
+    return f" ({', '.join(pod.env_sources_missing)} is not in this input and may set more variables)"
+
+
+def unresolved(value: Any) -> bool:
+    return isinstance(value, str) and ("${" in value or "$(" in value or value.startswith("$"))
+
+
+def streamer_bound(c: EngineContainer) -> tuple[int | None, str]:
+    """(bytes, where) of the Run:ai streamer CPU buffer bound; bytes < 0 means unlimited, None means unset."""
+    raw = c.env.get("RUNAI_STREAMER_MEMORY_LIMIT")
+    if raw not in (None, ""):
+        try:
+            return int(str(raw).strip()), f"RUNAI_STREAMER_MEMORY_LIMIT={raw}"
+        except ValueError:
+            try:
+                return to_bytes(str(raw)), f"RUNAI_STREAMER_MEMORY_LIMIT={raw}"
+            except ValueError:
+                return None, f"RUNAI_STREAMER_MEMORY_LIMIT={raw!r} is not a number of bytes"
+    extra = load_structured(c.flags.get("model_loader_extra_config"))
+    if isinstance(extra, dict) and extra.get("memory_limit") is not None:
+        try:
+            return int(extra["memory_limit"]), f"--model-loader-extra-config memory_limit={extra['memory_limit']}"
+        except (TypeError, ValueError):
+            return None, f"memory_limit {extra['memory_limit']!r} is not a number of bytes"
+    return None, "RUNAI_STREAMER_MEMORY_LIMIT is not set"
+
+
+def uses_streamer(c: EngineContainer) -> bool:
+    return str(c.flags.get("load_format", "")).lower() in STREAMER_FORMATS
+
+
+def _images(ctx: Context) -> Iterator[tuple[Workload | Any, ImageRef | None, str]]:
+    """(owner, image, n/a reason) for every image a cold start waits for: engines, modelcars, buffer pods."""
+    for w, pod, c in ctx.containers():
+        if c.image:
+            yield w, ImageRef(c.name, str(c.image), c.spec.get("imagePullPolicy")), pod.na.get("pull_policy", "")
+        else:
+            yield w, ImageRef(c.name, ""), pod.na.get("image", "no image in this input")
+    for w in ctx.workloads:
+        for ref in w.modelcars:
+            yield w, ref, ""
+    for b in ctx.buffers:
+        for ref in b.images:
+            yield b, ref, ""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Weight load
+
+
+@invariant("modelcar-digest", "weight_load",
+           "weights fetched from a hub or bucket on every cold start, or a modelcar tag that can change underneath")
+def check_modelcar(ctx: Context) -> Iterator[Finding]:
+    for w in ctx.workloads:
+        if w.modelcars:
+            for ref in w.modelcars:
+                if has_digest(ref.image):
+                    yield found("modelcar-digest", "pass", w, ref.container,
+                                f"modelcar {ref.image} is pinned by digest")
+                else:
+                    yield found("modelcar-digest", "fail", w, ref.container,
+                                f"modelcar {ref.image} is a tag: pin it as oci://{pinned_form(ref.image)} so nodes "
+                                "cache one immutable image")
+            continue
+        source, what = _weights_source(w)
+        if source == "pvc":
+            yield found("modelcar-digest", "n/a", w, None, f"weights come from a disk ({what}), not a modelcar")
+        elif source is None:
+            yield found("modelcar-digest", "n/a", w, None, "the model source is not in this input")
+        elif ctx.profile is None:
+            yield found("modelcar-digest", "n/a", w, None, f"weights come from {what}; without --profile a "
+                        "modelcar is not required")
+        else:
+            yield found("modelcar-digest", "fail", w, None,
+                        f"weights come from {what} at every cold start; package them as an OCI modelcar "
+                        f"pinned by digest (e.g. storageUri: oci://{ctx.profile.model.modelcar})")
+
+
+def _weights_source(w: Workload) -> tuple[str | None, str]:
+    """('pvc'|'remote'|None, description) of where the engine reads its weights."""
+    uri = str(w.model_uri or "")
+    if uri.startswith("pvc://"):
+        return "pvc", uri
+    if "://" in uri:
+        return "remote", uri
+    for pod in w.pods:
+        for c in pod.containers:
+            model = c.launch.model or c.flags.get("model")
+            if not isinstance(model, str) or not model or unresolved(model):
+                continue
+            if model.startswith("/"):
+                mount, volume = volume_at(pod.spec, c.spec, model)
+                claim = ((volume or {}).get("persistentVolumeClaim") or {}).get("claimName")
+                if claim:
+                    return "pvc", f"PVC {claim} at {mount}"
+                return "remote", f"{model} (not a disk or modelcar in this input)"
+            return "remote", f"the Hugging Face Hub ({model})"
+    return None, ""
+
+
+@invariant("hf-offline", "weight_load",
+           "Hugging Face libraries call the Hub at start (and stall or fail when it is slow or rate-limited)")
+def check_hf_offline(ctx: Context) -> Iterator[Finding]:
+    for w, pod, c in ctx.containers():
+        missing = [k for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if not truthy(c.env.get(k))]
+        if missing:
+            yield found("hf-offline", "fail", w, c.name, f"{' and '.join(missing)} not set to 1{env_note(pod)}: "
+                        "set HF_HUB_OFFLINE=1 and TRANSFORMERS_OFFLINE=1 so startup never waits on the Hub")
+        else:
+            yield found("hf-offline", "pass", w, c.name, "HF_HUB_OFFLINE and TRANSFORMERS_OFFLINE are set")
+
+
+@invariant("runai-streamer", "weight_load",
+           "vLLM's default loader reads safetensors one file at a time, several times slower than the streamer")
+def check_streamer(ctx: Context) -> Iterator[Finding]:
+    for w, pod, c in ctx.engines(launchers_only=True):
+        fmt = c.flags.get("load_format")
+        if "flags" in pod.na and fmt is None:
+            yield found("runai-streamer", "n/a", w, c.name, pod.na["flags"])
+        elif unresolved(fmt):
+            yield found("runai-streamer", "n/a", w, c.name, f"--load-format {fmt} cannot be resolved from this input")
+        elif uses_streamer(c):
+            yield found("runai-streamer", "pass", w, c.name, f"load format {fmt}")
+        else:
+            yield found("runai-streamer", "fail", w, c.name, f"load format {fmt or 'auto (default)'}: set "
+                        "--load-format=runai_streamer to stream weights concurrently into GPU memory")
+
+
+@invariant("streamer-memory-bounded", "weight_load",
+           "an unbounded Run:ai streamer buffer grows with the model and OOM-kills the pod at its memory limit")
+def check_streamer_bound(ctx: Context) -> Iterator[Finding]:
+    for w, pod, c in ctx.engines(launchers_only=True):
+        if "flags" in pod.na and not uses_streamer(c):
+            yield found("streamer-memory-bounded", "n/a", w, c.name, pod.na["flags"])
+            continue
+        if not uses_streamer(c):
+            yield found("streamer-memory-bounded", "n/a", w, c.name, "the Run:ai streamer is not used")
+            continue
+        bound, where = streamer_bound(c)
+        if bound is None or bound < 0:
+            yield found("streamer-memory-bounded", "fail", w, c.name,
+                        f"{where}{' (unlimited)' if bound is not None else ''}: set RUNAI_STREAMER_MEMORY_LIMIT to a "
+                        "byte bound (e.g. 4Gi = 4294967296) and count it in the memory limit")
+        else:
+            yield found("streamer-memory-bounded", "pass", w, c.name, f"{where} ({format_binary(bound)})"
+                        if bound else f"{where} (minimal buffer)")
+
+
+@invariant("hyperdisk-ml", "weight_load",
+           "weights read from a network disk at a fraction of Hyperdisk ML's read throughput", "gke:hyperdisk_ml")
+def check_hyperdisk(ctx: Context) -> Iterator[Finding]:
+    classes = {str((d.obj.get("metadata") or {}).get("name")) for d in ctx.inv.of_kind("StorageClass")
+               if d.obj.get("provisioner") == "pd.csi.storage.gke.io"
+               and str((d.obj.get("parameters") or {}).get("type", "")).lower() == "hyperdisk-ml"}
+    claims = {str((d.obj.get("metadata") or {}).get("name")) for d in ctx.inv.of_kind("PersistentVolumeClaim")
+              if (d.obj.get("spec") or {}).get("storageClassName") in classes
+              and "ReadOnlyMany" in ((d.obj.get("spec") or {}).get("accessModes") or [])}
+    for w in ctx.workloads:
+        if not classes:
+            yield found("hyperdisk-ml", "fail", w, None, "no StorageClass with provisioner pd.csi.storage.gke.io "
+                        "and parameters.type: hyperdisk-ml in this input; add one for the weights disk")
+        elif not claims:
+            yield found("hyperdisk-ml", "fail", w, None, f"no ReadOnlyMany PVC of class {', '.join(sorted(classes))}"
+                        "; create one from the hydrated weights snapshot")
+        else:
+            used, writable = _claims_used(w)
+            hit = sorted(claims & used)
+            if hit:
+                yield found("hyperdisk-ml", "pass", w, None, f"weights on Hyperdisk ML PVC {hit[0]} (read-only)")
+            elif claims & writable:
+                yield found("hyperdisk-ml", "fail", w, None, f"PVC {sorted(claims & writable)[0]} is mounted "
+                            "read-write; mount it readOnly: true (ReadOnlyMany attaches read-only to many nodes)")
+            else:
+                yield found("hyperdisk-ml", "fail", w, None, f"the engine pods do not use the Hyperdisk ML PVC "
+                            f"{sorted(claims)[0]}; set storageUri: pvc://{sorted(claims)[0]}/... or mount it "
+                            "read-only")
+
+
+def _claims_used(w: Workload) -> tuple[set[str], set[str]]:
+    """(claims read-only in the engine pods or via pvc:// storage, claims mounted writable)."""
+    ro: set[str] = set()
+    rw: set[str] = set()
+    uri = str(w.model_uri or "")
+    if uri.startswith("pvc://"):
+        ro.add(uri[len("pvc://"):].split("/", 1)[0])
+    for pod in w.pods:
+        volumes = {v.get("name"): v for v in pod.spec.get("volumes") or [] if isinstance(v, dict)}
+        for c in pod.containers:
+            for m in c.spec.get("volumeMounts") or []:
+                pvc = (volumes.get(m.get("name")) or {}).get("persistentVolumeClaim") if isinstance(m, dict) else None
+                if isinstance(pvc, dict) and pvc.get("claimName"):
+                    (ro if m.get("readOnly") or pvc.get("readOnly") else rw).add(str(pvc["claimName"]))
+    return ro, rw - ro
+
+
+# ---------------------------------------------------------------------------------------------------
+# Image pull
+
+
+@invariant("image-digest-pinned", "image_pull",
+           "a tag can point at new bytes: nodes pull again and replicas run different images")
+def check_digest(ctx: Context) -> Iterator[Finding]:
+    for owner, ref, na in _images(ctx):
+        if not ref.image:
+            yield found("image-digest-pinned", "n/a", owner, ref.container, na)
+        elif has_digest(ref.image):
+            yield found("image-digest-pinned", "pass", owner, ref.container, f"{ref.image} is pinned by digest")
+        else:
+            yield found("image-digest-pinned", "fail", owner, ref.container,
+                        f"{ref.image} is pinned by tag only; use {pinned_form(ref.image)} (`crane digest` prints it)")
+
+
+@invariant("pull-policy-ifnotpresent", "image_pull",
+           "imagePullPolicy Always (explicit, or the default for :latest) contacts the registry on every start")
+def check_pull_policy(ctx: Context) -> Iterator[Finding]:
+    for owner, ref, na in _images(ctx):
+        if not ref.image or na:
+            yield found("pull-policy-ifnotpresent", "n/a", owner, ref.container, na or "no image in this input")
+            continue
+        policy = effective_pull_policy(ref.image, ref.pull_policy)
+        how = "explicit" if ref.pull_policy else "unset: Kubernetes default for " + (
+            "a digest" if has_digest(ref.image) else f"tag {image_tag(ref.image)}" if image_tag(ref.image)
+            else "an untagged image")
+        if policy == "IfNotPresent":
+            yield found("pull-policy-ifnotpresent", "pass", owner, ref.container, f"IfNotPresent ({how})")
+        else:
+            yield found("pull-policy-ifnotpresent", "fail", owner, ref.container,
+                        f"effective imagePullPolicy {policy} ({how}); set imagePullPolicy: IfNotPresent "
+                        "(and pin by digest) so a cached image starts without the registry")
+
+
+@invariant("registry-in-region", "image_pull",
+           "a cross-region or public registry pull runs at a fraction of in-region bandwidth", "profile")
+def check_region(ctx: Context) -> Iterator[Finding]:
+    profile = ctx.profile
+    assert profile is not None
+    region = profile.region.lower()
+    for owner, ref, na in _images(ctx):
+        if not ref.image:
+            yield found("registry-in-region", "n/a", owner, ref.container, na)
+            continue
+        host = image_host(ref.image).lower()
+        if host.startswith("$"):
+            yield found("registry-in-region", "n/a", owner, ref.container, f"registry {host} is an unrendered "
+                        "placeholder; render the manifests first")
+        elif host in GEO_REDIRECTING:
+            yield found("registry-in-region", "pass", owner, ref.container,
+                        "registry.k8s.io redirects pulls to a mirror in the node's region")
+        elif registry_in_region(host, profile):
+            yield found("registry-in-region", "pass", owner, ref.container, f"{host} is in region {region}")
+        else:
+            yield found("registry-in-region", "fail", owner, ref.container, f"{host} is outside region {region}; "
+                        f"mirror the image to {profile.registry.host}")
+
+
+# The runtime lever's checks build on the constants above; importing them here registers them whichever
+# module is imported first (invariants, checks or checks_runtime).
+from coldstart.verify import checks_runtime  # noqa: E402,F401

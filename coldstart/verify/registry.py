@@ -1,0 +1,215 @@
+"""The cold-start invariants: a registry of small checks over the engine pods of any manifests.
+
+Each invariant names one trap that makes vLLM start slowly or die while starting (a re-pulled image, weights
+downloaded again, a 64Mi /dev/shm, a probe that kills a healthy slow start, no warm node). Users and CI key
+on the ids and the JSON shape, so both are stable. Every invariant answers for every input: pass, fail with
+what to change, or n/a with why it cannot be judged here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from coldstart.errors import ManifestError
+from coldstart.inputs.documents import Document, as_documents, kubernetes_objects, read_documents
+from coldstart.verify.workloads import (
+    Buffer,
+    EngineContainer,
+    EnginePod,
+    Inventory,
+    Workload,
+    find_buffers,
+    find_workloads,
+)
+
+if TYPE_CHECKING:
+    from coldstart.profiles.loading import Profile
+
+Status = Literal["pass", "fail", "n/a"]
+Lever = Literal["weight_load", "image_pull", "node_warmup", "runtime"]
+LEVERS: dict[str, str] = {"weight_load": "weight load", "image_pull": "image pull", "node_warmup": "node warm-up",
+                          "runtime": "runtime"}
+STATUS_RANK = {"fail": 2, "pass": 1, "n/a": 0}
+NO_ENGINE = "no vLLM container found in this input"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One verdict of one invariant on one object (and container); `message` says what to change."""
+
+    invariant: str
+    status: Status
+    file: str
+    object: str
+    container: str | None
+    message: str
+
+
+@dataclass
+class Context:
+    """Everything a check may look at: the input's objects, engine workloads, warm buffers and the profile."""
+
+    inv: Inventory
+    workloads: list[Workload]
+    buffers: list[Buffer]
+    profile: Profile | None
+    source: str
+
+    def engines(self, launchers_only: bool = False) -> Iterator[tuple[Workload, EnginePod, EngineContainer]]:
+        for w in self.workloads:
+            for pod in w.pods:
+                for c in pod.containers:
+                    if c.launcher or not launchers_only:
+                        yield w, pod, c
+
+    def containers(self) -> Iterator[tuple[Workload, EnginePod, EngineContainer]]:
+        """Engine containers once each (a Ray container serving two models is one container)."""
+        seen: set[tuple[int, int]] = set()
+        for w, pod, c in self.engines():
+            key = (id(w), id(c.spec))
+            if key not in seen:
+                seen.add(key)
+                yield w, pod, c
+
+
+Check = Callable[[Context], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """A registered invariant: id, lever, the trap it prevents, which profiles it needs, and its check."""
+
+    id: str
+    lever: Lever
+    trap: str
+    check: Check
+    requires: str = ""  # "" | "profile" | "gke:<feature>"
+
+    def applies(self, profile: Profile | None) -> bool:
+        return self.skip_reason(profile) is None
+
+    def skip_reason(self, profile: Profile | None) -> str | None:
+        """Why this invariant is n/a for the profile, or None when it applies."""
+        if not self.requires:
+            return None
+        if profile is None:
+            return "needs --profile" + (" (a GKE profile)" if self.requires.startswith("gke:") else "")
+        if self.requires.startswith("gke:"):
+            feature = self.requires.split(":", 1)[1]
+            if profile.gke is None:
+                return f"not a GKE profile (profile {profile.name} is cloud: {profile.cloud})"
+            if not profile.gke_feature(feature):
+                return f"profile {profile.name} disables gke.{feature}"
+        return None
+
+
+INVARIANTS: dict[str, Invariant] = {}
+
+
+def invariant(id: str, lever: Lever, trap: str, requires: str = "") -> Callable[[Check], Check]:
+    """Register a check under its public id."""
+    def register(check: Check) -> Check:
+        INVARIANTS[id] = Invariant(id, lever, trap, check, requires)
+        ordered = sorted(INVARIANTS.items(), key=lambda kv: list(LEVERS).index(kv[1].lever))  # stable per lever
+        INVARIANTS.clear()
+        INVARIANTS.update(ordered)
+        return check
+    return register
+
+
+def found(inv_id: str, status: Status, where: Workload | Buffer, container: str | None, message: str) -> Finding:
+    return Finding(inv_id, status, where.doc.file, where.ref, container, message)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Public API
+
+
+def check_documents(docs: Sequence[dict[str, Any] | Document], profile: Profile | None = None,
+                    source: str = "<input>") -> list[Finding]:
+    """Judge parsed objects (from files or read back from a cluster) against every invariant."""
+    documents = [d for d in docs if isinstance(d, Document)]
+    documents += as_documents([d for d in docs if isinstance(d, dict)], source)
+    inv = Inventory(documents)
+    ctx = Context(inv, find_workloads(inv), find_buffers(inv), profile,
+                  documents[0].file if documents else source)
+    findings: list[Finding] = []
+    for item in INVARIANTS.values():
+        reason = item.skip_reason(profile)
+        if not ctx.workloads:
+            results = [Finding(item.id, "n/a", ctx.source, "-", None, reason or NO_ENGINE)]
+        elif reason is not None:
+            results = [found(item.id, "n/a", w, None, reason) for w in ctx.workloads]
+        else:
+            results = list(item.check(ctx)) or [found(item.id, "n/a", w, None, "nothing to judge")
+                                                  for w in ctx.workloads]
+        findings.extend(results)
+    return findings
+
+
+def verify_paths(paths: Sequence[str], profile: Profile | None = None) -> list[Finding]:
+    """Read manifests (files, directories, '-') and judge them together, so cross-file joins work."""
+    objects = kubernetes_objects(read_documents(paths))
+    if not objects:
+        raise ManifestError(f"{', '.join(map(str, paths))}: no Kubernetes objects (documents with apiVersion and "
+                            "kind) found; give rendered manifests")
+    return check_documents(objects, profile, source=objects[0].file)
+
+
+def summarize(findings: Iterable[Finding]) -> dict[str, int]:
+    """{"pass": n, "fail": n, "n/a": n}."""
+    counts = {"pass": 0, "fail": 0, "n/a": 0}
+    for f in findings:
+        counts[f.status] += 1
+    return counts
+
+
+def worst(statuses: Iterable[str]) -> Status:
+    """fail > pass > n/a: the verdict of a group (a file, a workload)."""
+    return max(statuses, key=lambda s: STATUS_RANK[s], default="n/a")  # type: ignore[return-value]
+
+
+def format_findings(findings: Sequence[Finding], fmt: str = "table") -> str:
+    """JSON for CI (`{"findings": [...], "summary": {...}}`) or an aligned table grouped by lever."""
+    summary = summarize(findings)
+    if fmt == "json":
+        return json.dumps({"findings": [asdict(f) for f in findings], "summary": summary}, indent=2) + "\n"
+    if fmt != "table":
+        raise ValueError(f"unknown format {fmt!r}; use table or json")
+    files = {f.file for f in findings}
+    head = ["STATUS", "INVARIANT", "OBJECT", "CONTAINER", "MESSAGE"]
+    if len(files) > 1:
+        head.insert(2, "FILE")
+
+    def row(f: Finding) -> list[str]:
+        cells = ["FAIL" if f.status == "fail" else f.status, f.invariant, f.object, f.container or "-", f.message]
+        if len(files) > 1:
+            cells.insert(2, f.file)
+        return cells
+
+    order = {inv_id: i for i, inv_id in enumerate(INVARIANTS)}
+    rows = sorted(findings, key=lambda f: (order.get(f.invariant, len(order)), -STATUS_RANK[f.status], f.object))
+    table = [head] + [row(f) for f in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(head) - 1)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths, strict=False)) + "  " + cells[-1]
+
+    out = [line(head)]
+    for lever, title in LEVERS.items():
+        group = [f for f in rows if INVARIANTS.get(f.invariant) and INVARIANTS[f.invariant].lever == lever]
+        if group:
+            out.append(f"-- {title} " + "-" * max(0, sum(widths) + 2 * len(widths) - len(title) - 4))
+            out.extend(line(row(f)) for f in group)
+    others = [f for f in rows if f.invariant not in INVARIANTS]
+    out.extend(line(row(f)) for f in others)
+    verdict = "FAILED" if summary["fail"] else "ok"
+    out.append(f"\n{verdict}: {summary['fail']} fail, {summary['pass']} pass, {summary['n/a']} n/a")
+    return "\n".join(out) + "\n"
+
+
+# The checks register themselves on import (checks imports the rest of them).
+from coldstart.verify import checks  # noqa: E402,F401

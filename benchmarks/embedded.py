@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from coldstart.embedded.cluster import EmbeddedCluster
-from coldstart.profiles.loading import Profile, load_profile, profile_with
+from coldstart.profiles import Profile, load_profile, profile_with
 from coldstart.runbooks import runbook
 from coldstart.runbooks.runbook import Outcome
 

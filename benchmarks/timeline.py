@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 from coldstart.inputs.decode import gc_paused
 from coldstart.kube import times as kubetime
-from coldstart.timeline.build import build_timeline, timeline_from_texts
 from coldstart.timeline import events as events_module
+from coldstart.timeline.build import build_timeline, timeline_from_texts
 from coldstart.timeline.events import parse_events
 from coldstart.timeline.pods import parse_pods
 from coldstart.timeline.timings import timings_document

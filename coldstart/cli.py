@@ -16,7 +16,7 @@ from coldstart.errors import ColdstartError
 
 def cmd_render(args: argparse.Namespace) -> int:
     from coldstart.levers.render import render, write_rendered
-    from coldstart.profiles.loading import load_profile
+    from coldstart.profiles import load_profile
 
     profile = load_profile(args.profile)
     rendered = render(profile, serving=args.serving)
@@ -31,8 +31,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from coldstart.profiles.loading import load_profile
-    from coldstart.verify.registry import format_findings, summarize, verify_paths
+    from coldstart.profiles import load_profile
+    from coldstart.verify import format_findings, summarize, verify_paths
 
     profile = load_profile(args.profile) if args.profile else None
     findings = verify_paths(args.paths, profile=profile)
@@ -50,7 +50,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
     from coldstart.live.cluster import Cluster
-    from coldstart.profiles.loading import load_profile
+    from coldstart.profiles import load_profile
 
     profile = load_profile(args.profile)
     with Cluster.connect(args.cluster, profile=profile, run_id=args.run_id) as cluster:

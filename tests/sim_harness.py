@@ -9,7 +9,7 @@ from coldstart.embedded.clock import Simulation, VirtualClock
 from coldstart.embedded.context import SimContext
 from coldstart.embedded.controllers.objects import set_condition
 from coldstart.embedded.store.store import Change, PodLogs, Store
-from coldstart.profiles.loading import Profile, load_profile
+from coldstart.profiles import Profile, load_profile
 
 START = 1_750_000_000.0
 

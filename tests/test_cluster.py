@@ -16,14 +16,15 @@ from kubernetes import client as k8s
 
 from coldstart.embedded.cluster import EmbeddedCluster
 from coldstart.errors import WatchExpired
+from coldstart.kube.labels import MANAGED_BY, RUN_ID
 from coldstart.levers.render import flatten, object_name, render
-from coldstart.live.cluster import MANAGED_BY, RUN_LABEL, Cluster, Target
+from coldstart.live.cluster import Cluster, Target
 from coldstart.live.readback import live_findings, read_back
 from coldstart.live.recorder import Recorder, Recording
 from coldstart.live.wait import pod_ready, wait_pods_ready
-from coldstart.profiles.loading import Profile, load_profile, profile_with
+from coldstart.profiles import Profile, load_profile, profile_with
 from coldstart.runbooks import runbook
-from coldstart.verify.registry import check_documents
+from coldstart.verify import check_documents
 from tests.conftest import use_kubeconfig
 
 ENGINE = "app.kubernetes.io/component=engine"
@@ -41,7 +42,7 @@ def _timeout(profile: Profile) -> float:
 
 def _wait_ready(conn: Cluster) -> list[dict]:
     """Engine replicas Ready, and the warm buffer back on a node of its own (the engine preempted it)."""
-    profile, run = conn.profile, f"{RUN_LABEL}={conn.run_id}"
+    profile, run = conn.profile, f"{RUN_ID}={conn.run_id}"
     engines = wait_pods_ready(conn, profile.namespace, f"{run},{ENGINE}", profile.runtime.replicas,
                               timeout=_timeout(profile), what="engine ready")
     if profile.nodes.warm_buffer:
@@ -85,12 +86,12 @@ def test_render_applies_becomes_ready_passes_live_invariants_and_cleans_up(name,
         for obj in mine:  # server-side apply by our field manager, with both labels
             assert ("coldstart", "Apply") in {(m["manager"], m["operation"]) for m in obj["metadata"]["managedFields"]}
             assert obj["metadata"]["labels"][MANAGED_BY] == "coldstart"
-            assert obj["metadata"]["labels"][RUN_LABEL] == conn.run_id
+            assert obj["metadata"]["labels"][RUN_ID] == conn.run_id
 
         engines = _wait_ready(conn)
         assert len(engines) == profile.runtime.replicas
         pods, _, _ = conn.list("v1", "Pod", profile.namespace)
-        assert pods and all(p["metadata"]["labels"][RUN_LABEL] == conn.run_id for p in pods)  # templates labelled
+        assert pods and all(p["metadata"]["labels"][RUN_ID] == conn.run_id for p in pods)  # templates labelled
 
         findings, _ = live_findings(conn)
         assert [f for f in findings if f.status == "fail"] == []
@@ -166,7 +167,7 @@ def test_cleanup_deletes_only_this_runs_objects():
                                         ("ConfigMap", "v1", "other-run")):
             survivor = conn.get(api_version, kind, name, ns)
             assert survivor is not None and not survivor["metadata"].get("deletionTimestamp"), f"{kind}/{name}"
-        assert other.get("v1", "ConfigMap", "other-run", ns)["metadata"]["labels"][RUN_LABEL] == "otherrun"
+        assert other.get("v1", "ConfigMap", "other-run", ns)["metadata"]["labels"][RUN_ID] == "otherrun"
         assert conn.get("v1", "Namespace", ns) is not None  # a namespace holds other people's objects too
         other.api_client.close()
         hand.close()
@@ -250,7 +251,7 @@ def test_wait_and_recorder_relist_after_410_gone_and_miss_nothing():
     profile = _profile("baseline")
     embedded = EmbeddedCluster(profile, history=history).start()
     run = "gone410"
-    recorder_pods, engine = f"{RUN_LABEL}={run}", f"{RUN_LABEL}={run},{ENGINE}"
+    recorder_pods, engine = f"{RUN_ID}={run}", f"{RUN_ID}={run},{ENGINE}"
     conn = _Churned(k8s.ApiClient(k8s.Configuration(host=embedded.url)), Target("embedded"), profile, run, embedded,
                     churn={("Event", None), ("Pod", recorder_pods), ("Pod", engine)}, history=history)
     with conn:
@@ -368,10 +369,10 @@ def test_every_pod_template_carries_the_run_label():
     cron = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
             "spec": {"jobTemplate": {"spec": {"template": {"spec": {}}}}}}
     labelled = conn.labelled(lws)["spec"]["leaderWorkerTemplate"]
-    assert labelled["leaderTemplate"]["metadata"]["labels"][RUN_LABEL] == "r1"
-    assert labelled["workerTemplate"]["metadata"]["labels"][RUN_LABEL] == "r1"
+    assert labelled["leaderTemplate"]["metadata"]["labels"][RUN_ID] == "r1"
+    assert labelled["workerTemplate"]["metadata"]["labels"][RUN_ID] == "r1"
     cron_labels = conn.labelled(cron)["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
-    assert cron_labels[RUN_LABEL] == "r1"
+    assert cron_labels[RUN_ID] == "r1"
     assert lws["metadata"] == {"name": "l"}  # the caller's document is not touched
 
 
@@ -383,7 +384,7 @@ def test_a_named_kubeconfig_context_runs_the_whole_scenario(tmp_path, monkeypatc
     with EmbeddedCluster(profile) as embedded:
         use_kubeconfig(monkeypatch, tmp_path, "sim", embedded.url)
         outcome = runbook.run(runbook.Scenario("live path", profile), "kubeconfig:sim")
-        leftover, _ = embedded.store.list("/Pod", profile.namespace, f"{RUN_LABEL}={outcome.run_id}")
+        leftover, _ = embedded.store.list("/Pod", profile.namespace, f"{RUN_ID}={outcome.run_id}")
     assert outcome.ready and outcome.truth is None
     assert outcome.timeline.pods and outcome.time_to_ready
     assert leftover == []  # cleaned up and waited for before the next scenario could start
@@ -411,6 +412,6 @@ def test_cli_cleanup_deletes_one_runs_leftovers_and_nothing_else(tmp_path, monke
             ours = read_back(conn, {d["kind"] for d in docs})
             config_maps, _, _ = conn.list("v1", "ConfigMap", profile.namespace)
     assert f"deleted InferenceService/{profile.namespace}/{profile.model.served_name}" in capsys.readouterr().out
-    assert [o for o in ours if o["metadata"]["labels"].get(RUN_LABEL) == "kept"] == []
+    assert [o for o in ours if o["metadata"]["labels"].get(RUN_ID) == "kept"] == []
     assert {c["metadata"]["name"] for c in config_maps} >= {"theirs", "unlabelled"}
     assert main(["cleanup", "kept", "--cluster", "kubeconfig:prod"]) == 2  # not allowed by baseline: refused

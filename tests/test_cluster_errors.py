@@ -22,7 +22,7 @@ from kubernetes import client as k8s
 from coldstart.errors import ClusterError, Conflict, Forbidden, Invalid, NotFound, ServerError, WatchExpired
 from coldstart.live.cluster import Cluster, Target
 from coldstart.live.wait import wait_pods_ready
-from coldstart.profiles.loading import load_profile
+from coldstart.profiles import load_profile
 
 PROFILE = load_profile("baseline")
 NS = PROFILE.namespace

@@ -8,8 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from coldstart.errors import InputError, TargetRefused
-from coldstart.live.cluster import Cluster, Target, check_allowed, parse_target
-from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.live.cluster import Cluster
+from coldstart.live.targets import Target, check_allowed, parse_target
+from coldstart.profiles import load_profile, profile_with
 from tests.conftest import use_kubeconfig
 
 

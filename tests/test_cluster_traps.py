@@ -10,9 +10,10 @@ from collections.abc import Callable
 
 import pytest
 
-from coldstart.live.cluster import RUN_LABEL, Cluster
+from coldstart.kube.labels import RUN_ID
+from coldstart.live.cluster import Cluster
 from coldstart.live.wait import pod_ready, wait_for
-from coldstart.profiles.loading import load_profile
+from coldstart.profiles import load_profile
 from coldstart.runbooks import experiments, runbook
 from coldstart.runbooks.runbook import Outcome, Scenario
 
@@ -136,7 +137,7 @@ def test_a_start_that_keeps_failing_ends_in_crash_loop_back_off():
             return sum(1 for p in objects.values() for c in (p.get("status") or {}).get("containerStatuses") or []
                        if ((c.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"), 1
 
-        (pod,) = wait_for(conn, "v1", "Pod", PROFILE.namespace, label_selector=f"{RUN_LABEL}={conn.run_id},{ENGINE}",
+        (pod,) = wait_for(conn, "v1", "Pod", PROFILE.namespace, label_selector=f"{RUN_ID}={conn.run_id},{ENGINE}",
                           done=backing_off, timeout=3600, what="engine in CrashLoopBackOff").values()
         status = engine_status(pod)
         assert status["restartCount"] >= 1 and status["lastState"]["terminated"]["exitCode"] == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from coldstart.embedded.cluster import EmbeddedCluster, bootstrap_objects, extended_resource_toleration
-from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.profiles import load_profile, profile_with
 from coldstart.runbooks import runbook
 
 

@@ -10,7 +10,7 @@ from coldstart.embedded.cluster import EmbeddedCluster
 from coldstart.embedded.controllers.objects import condition
 from coldstart.embedded.store.resources import resource_for
 from coldstart.levers.render import apply_order, flatten, render
-from coldstart.profiles.loading import load_profile
+from coldstart.profiles import load_profile
 from tests.sim_harness import START, events
 
 

@@ -15,7 +15,7 @@ from coldstart.embedded.node.images import go_duration
 from coldstart.embedded.node.kubelet import Kubelet
 from coldstart.embedded.node.side import node_side
 from coldstart.embedded.store.store import PodLogs, Store
-from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.profiles import load_profile, profile_with
 
 START = 1_764_230_000.0
 NS = "ns"

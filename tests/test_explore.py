@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.profiles import load_profile, profile_with
 from coldstart.runbooks import explore
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from coldstart.levers import image_pull
 from coldstart.levers.render import flatten, render
-from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.profiles import load_profile, physics, profile_with
 
 
 def _containers(doc):
@@ -45,22 +45,22 @@ def test_gke_images_come_from_the_regional_registry():
 
 def test_pull_seconds_zstd_beats_gzip_and_cross_region_is_slower():
     p = load_profile("baseline")
-    zstd = image_pull.pull_seconds(p, compression="zstd")
-    gzip = image_pull.pull_seconds(p, compression="gzip")
+    zstd = physics.pull_seconds(p, compression="zstd")
+    gzip = physics.pull_seconds(p, compression="gzip")
     assert zstd < gzip
     size_mb = p.image.compressed_bytes / 1e6
     assert zstd == size_mb / p.kinetics.registry_mb_per_s + size_mb / p.kinetics.zstd_decompress_mb_per_s
-    assert image_pull.pull_seconds(p, in_region=False) > zstd
+    assert physics.pull_seconds(p, in_region=False) > zstd
     smaller = profile_with(p, {"image.compressed_bytes": p.image.compressed_bytes // 2})
-    assert image_pull.pull_seconds(smaller) < zstd
+    assert physics.pull_seconds(smaller) < zstd
 
 
 def test_registry_in_region_is_one_rule_for_the_checker_and_the_simulation():
     gke = load_profile("gke")
-    assert image_pull.registry_in_region("us-central1-docker.pkg.dev", gke)
-    assert image_pull.registry_in_region("123.dkr.ecr.us-central1.amazonaws.com", gke)
-    assert image_pull.registry_in_region("registry.k8s.io", gke)  # redirects to a regional mirror
-    assert not image_pull.registry_in_region("us-central10-docker.pkg.dev", gke)  # a prefix is not a region
-    assert not image_pull.registry_in_region("docker.io", gke)
+    assert physics.registry_in_region("us-central1-docker.pkg.dev", gke)
+    assert physics.registry_in_region("123.dkr.ecr.us-central1.amazonaws.com", gke)
+    assert physics.registry_in_region("registry.k8s.io", gke)  # redirects to a regional mirror
+    assert not physics.registry_in_region("us-central10-docker.pkg.dev", gke)  # a prefix is not a region
+    assert not physics.registry_in_region("docker.io", gke)
     base = load_profile("baseline")
-    assert image_pull.registry_in_region(base.registry.host, base)
+    assert physics.registry_in_region(base.registry.host, base)

@@ -17,18 +17,12 @@ import yaml
 from coldstart.cli import main
 from coldstart.errors import ManifestError
 from coldstart.inputs.documents import Document, parse_text, read_documents
-from coldstart.profiles.loading import load_profile, profile_with
-from coldstart.verify.registry import INVARIANTS, check_documents, worst
-from coldstart.verify.workloads import (
-    Inventory,
-    effective_pull_policy,
-    find_workloads,
-    has_digest,
-    image_host,
-    is_engine_image,
-    is_pause_image,
-    shm_volume,
-)
+from coldstart.kube.images import ImageRef, effective_pull_policy, has_digest, is_engine_image, is_pause_image
+from coldstart.kube.podspec import shm_volume
+from coldstart.profiles import load_profile, profile_with
+from coldstart.verify import INVARIANTS, check_documents, worst
+from coldstart.verify.discovery import find_workloads
+from coldstart.verify.workloads import Inventory
 from tests.conftest import FIXTURES
 
 # ---------------------------------------------------------------------------------------------------
@@ -166,9 +160,9 @@ def test_effective_pull_policy(image, explicit, expected):
 def test_image_reference_helpers():
     digest = "@sha256:" + "0" * 64
     assert has_digest("registry.local:5000/vllm" + digest) and not has_digest("vllm/vllm-openai:v1")
-    assert image_host("vllm/vllm-openai:v1") == "docker.io" and image_host("ubuntu") == "docker.io"
-    assert image_host("registry.local:5000/vllm/vllm-openai:v1") == "registry.local:5000"
-    assert image_host("oci://us-central1-docker.pkg.dev/p/m:1") == "us-central1-docker.pkg.dev"
+    assert ImageRef.parse("vllm/vllm-openai:v1").host == "docker.io" and ImageRef.parse("ubuntu").host == "docker.io"
+    assert ImageRef.parse("registry.local:5000/vllm/vllm-openai:v1").host == "registry.local:5000"
+    assert ImageRef.parse("oci://us-central1-docker.pkg.dev/p/m:1").host == "us-central1-docker.pkg.dev"
     assert all(is_engine_image(i) for i in ("vllm/vllm-openai:v1", "quay.io/modh/vllm:rhoai-2.20-cuda",
                                             "us-docker.pkg.dev/vllm-tpu/vllm-tpu:nightly", "ghcr.io/x/vllm:1"))
     assert not any(is_engine_image(i) for i in ("ubuntu:22.04", "busybox", "rayproject/ray:2.9", None))

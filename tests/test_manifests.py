@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from tests.support.schemas import validate_manifest
 
 from coldstart.cli import main
 from coldstart.levers.render import KIND_ORDER, LEVERS, apply_order, flatten, object_name, render, to_yaml
-from coldstart.profiles.loading import load_profile
+from coldstart.profiles import load_profile
 from tests.conftest import CRDS, need
+from tests.support.schemas import validate_manifest
 
 CASES = [("baseline", "kserve"), ("baseline", "deployment"), ("gke", "kserve"), ("gke", "deployment")]
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from coldstart.kube.labels import GKE_COMPUTE_CLASS
 from coldstart.levers import node_warmup, weight_load
 from coldstart.levers.render import render
-from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.profiles import load_profile, profile_with
 
 
 def test_buffer_priority_is_negative_but_not_expendable_and_below_workload():
@@ -41,11 +42,11 @@ def test_compute_class_prefers_spot_then_on_demand_and_is_selected_by_the_worklo
     assert cc["spec"]["whenUnsatisfiable"] == p.gke.compute_class.when_unsatisfiable
     assert cc["spec"]["nodePoolConfig"] == {"imageStreaming": {"enabled": True}}
     pod = weight_load.deployment(p)["spec"]["template"]["spec"]
-    assert pod["nodeSelector"][node_warmup.COMPUTE_CLASS_LABEL] == cc["metadata"]["name"]
+    assert pod["nodeSelector"][GKE_COMPUTE_CLASS] == cc["metadata"]["name"]
 
 
 def test_no_compute_class_on_baseline_or_when_disabled():
     assert node_warmup.compute_class(load_profile("baseline")) is None
     off = profile_with(load_profile("gke"), {"gke.compute_class.enabled": False})
     assert node_warmup.compute_class(off) is None
-    assert node_warmup.COMPUTE_CLASS_LABEL not in node_warmup.node_selector(off)
+    assert GKE_COMPUTE_CLASS not in node_warmup.node_selector(off)

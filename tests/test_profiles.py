@@ -8,7 +8,7 @@ import pytest
 
 from coldstart.cli import main
 from coldstart.errors import ProfileError
-from coldstart.profiles.loading import load_profile, profile_with, shipped_profiles
+from coldstart.profiles import load_profile, profile_with, shipped_profiles
 
 
 def _write(tmp_path: Path, text: str, name: str = "mine.yaml") -> Path:

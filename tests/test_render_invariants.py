@@ -7,8 +7,8 @@ import pytest
 
 from coldstart.levers import variants
 from coldstart.levers.render import engine_containers, flatten, render
-from coldstart.profiles.loading import load_profile, profile_with
-from coldstart.verify.registry import INVARIANTS, check_documents
+from coldstart.profiles import load_profile, profile_with
+from coldstart.verify import INVARIANTS, check_documents
 
 BASE, GKE = load_profile("baseline"), load_profile("gke")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from coldstart.profiles.loading import load_profile
+from coldstart.profiles import load_profile
 from coldstart.runbooks import report
 from coldstart.runbooks.runbook import Outcome, Scenario
 from coldstart.timeline.build import Timeline
 from coldstart.timeline.stats import physical_floor
-from coldstart.verify.registry import Finding
+from coldstart.verify import Finding
 
 PROFILE = load_profile("baseline")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from coldstart.kube.quantity import to_bytes
 from coldstart.levers import runtime, weight_load
-from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.profiles import load_profile, profile_with
 
 
 def test_shm_is_a_16gi_memory_emptydir_at_dev_shm():

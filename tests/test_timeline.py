@@ -9,7 +9,7 @@ import pytest
 
 from coldstart.cli import main
 from coldstart.errors import InputError
-from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.profiles import load_profile, profile_with
 from coldstart.timeline.build import PodTimeline, Span, build_timeline, timeline_from_files, timeline_from_texts
 from coldstart.timeline.events import parse_events
 from coldstart.timeline.pods import parse_pods

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.profiles import load_profile, profile_with
 from coldstart.runbooks import experiments, runbook
 
 # Events and conditions carry whole seconds (metav1.Time); vLLM log lines carry sub-second stamps.

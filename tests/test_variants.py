@@ -5,7 +5,7 @@ from __future__ import annotations
 from coldstart.kube.quantity import to_bytes
 from coldstart.levers import variants
 from coldstart.levers.render import engine_containers, flatten, render
-from coldstart.profiles.loading import load_profile
+from coldstart.profiles import load_profile
 
 BASE = load_profile("baseline")
 

@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 
 from coldstart.inputs.documents import read_documents
-from coldstart.verify.registry import Finding, verify_paths, worst
-from coldstart.verify.workloads import Inventory, Workload, find_workloads, shm_volume
+from coldstart.kube.podspec import shm_volume
+from coldstart.verify import Finding, verify_paths, worst
+from coldstart.verify.discovery import find_workloads
+from coldstart.verify.workloads import Inventory, Workload
 from tests.conftest import FIXTURES, need
 
 MANIFESTS = FIXTURES / "manifests"

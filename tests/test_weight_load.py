@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from coldstart.levers import weight_load
-from coldstart.profiles.loading import load_profile, profile_with
+from coldstart.profiles import load_profile, physics, profile_with
 
 
 def _env(container):
@@ -71,7 +71,7 @@ def test_load_seconds_is_bytes_over_the_slower_of_storage_and_loader(loader, sto
     storage_rate = kin.hyperdisk_ml_gib_per_s if storage == "hyperdisk_ml" else kin.disk_gib_per_s
     loader_rate = (p.runtime.streamer_concurrency * kin.streamer_gib_per_s_per_stream if loader == "runai_streamer"
                    else kin.loader_gib_per_s)
-    assert weight_load.load_seconds(p, loader=loader, storage=storage) == pytest.approx(
+    assert physics.weight_seconds(p, loader=loader, storage=storage) == pytest.approx(
         gib / min(storage_rate, loader_rate))
-    assert weight_load.load_seconds(p, loader="runai_streamer", storage="disk") < \
-        weight_load.load_seconds(p, loader="auto", storage="disk")
+    assert physics.weight_seconds(p, loader="runai_streamer", storage="disk") < \
+        physics.weight_seconds(p, loader="auto", storage="disk")

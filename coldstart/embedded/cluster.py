@@ -20,7 +20,7 @@ from coldstart.embedded.controllers.plane import control_plane
 from coldstart.embedded.node.side import node_side
 from coldstart.embedded.store.store import PodLogs, Store
 from coldstart.errors import ServerError
-from coldstart.profiles.loading import Profile
+from coldstart.profiles import Profile
 
 __all__ = ["EmbeddedCluster", "bootstrap_objects"]
 

@@ -10,42 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from coldstart.embedded.clock import VirtualClock
 from coldstart.embedded.events import EventRecorder
 from coldstart.embedded.store.store import PodLogs, Store
-from coldstart.levers.image_pull import registry_in_region
-from coldstart.profiles.loading import Profile
+from coldstart.kube.images import ImageRef
+from coldstart.profiles import Profile
+from coldstart.profiles.physics import registry_in_region
 
 PAUSE_BYTES = 320_000
 DEFAULT_IMAGE_BYTES = 500_000_000
-
-_REF = re.compile(r"^(?P<repo>[^@]+?)(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """An image reference split the way the kubelet and registry see it."""
-
-    ref: str
-    repo: str  # host/path, no tag or digest
-    host: str
-    tag: str | None
-    digest: str | None
-
-    @classmethod
-    def parse(cls, ref: str) -> ImageRef:
-        m = _REF.match(ref.strip())
-        if not m:
-            raise ValueError(f"not an image reference: {ref!r}")
-        repo = m.group("repo")
-        first = repo.split("/", 1)[0]
-        host = first if "/" in repo and ("." in first or ":" in first or first == "localhost") else "docker.io"
-        return cls(ref, repo, host, m.group("tag"), m.group("digest"))
-
 
 @dataclass(frozen=True)
 class ImageInfo:
@@ -98,11 +74,11 @@ class SimContext:
     def image(self, ref: str) -> ImageInfo:
         """The registry's answer for a reference: by digest as given, by tag the digest the tag points at."""
         parsed = ImageRef.parse(ref)
-        info = self.catalog.get(parsed.repo)
+        info = self.catalog.get(parsed.name)
         if info is None:
-            digest = parsed.digest or "sha256:" + hashlib.sha256(parsed.repo.encode()).hexdigest()
-            size = PAUSE_BYTES if parsed.repo.endswith("/pause") else DEFAULT_IMAGE_BYTES
-            info = ImageInfo(parsed.repo, digest, size, "gzip")
+            digest = parsed.digest or "sha256:" + hashlib.sha256(parsed.name.encode()).hexdigest()
+            size = PAUSE_BYTES if parsed.name.endswith("/pause") else DEFAULT_IMAGE_BYTES
+            info = ImageInfo(parsed.name, digest, size, "gzip")
         if parsed.digest and parsed.digest != info.digest:
             return ImageInfo(info.repo, parsed.digest, info.compressed_bytes, info.compression)
         return info
@@ -118,5 +94,5 @@ class SimContext:
                                        (profile.model.modelcar, profile.model.weight_bytes, "none"),
                                        (profile.image.pause, PAUSE_BYTES, "gzip")):
             parsed = ImageRef.parse(ref)
-            catalog[parsed.repo] = ImageInfo(parsed.repo, parsed.digest or "", size, compression)
+            catalog[parsed.name] = ImageInfo(parsed.name, parsed.digest or "", size, compression)
         return catalog

@@ -1,8 +1,8 @@
-"""Small pure readers of Kubernetes pod specs and image references, shared by the workload finder and checks.
+"""Small pure readers of Kubernetes pod specs, shared by the workload finder, the checks and the live path.
 
-How the kubelet will treat a reference (digest, tag, effective pull policy, registry host), which volume
-backs a path in a container, what a probe tolerates, what a pod asks of the scheduler: answered from the
-plain dicts alone, the same for a file and for an object read back from a cluster.
+Which volume backs a path in a container, what a probe tolerates, what a pod asks of the scheduler, where an
+object keeps its pod templates: answered from the plain dicts alone, the same for a file and for an object read
+back from a cluster.
 """
 
 from __future__ import annotations
@@ -15,70 +15,7 @@ from typing import Any
 from coldstart.kube.quantity import parse_quantity, to_bytes
 
 _ACCELERATOR = re.compile(r"gpu|tpu|neuron|habana|gaudi|/mig-|accelerator|amd\.com|xilinx", re.IGNORECASE)
-_DIGEST = re.compile(r"@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
 DEFAULT_SHM_MOUNT = "/dev/shm"
-
-
-# ---------------------------------------------------------------------------------------------------
-# Image helpers
-
-
-def has_digest(image: str) -> bool:
-    """True when the reference pins content (`repo@sha256:<hex>`), so every node pulls the same bytes."""
-    return bool(_DIGEST.search(image.removeprefix("oci://")))
-
-
-def image_tag(image: str) -> str | None:
-    """The tag of a reference (None when absent); the registry port is not a tag."""
-    name = image.removeprefix("oci://").split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
-
-
-def effective_pull_policy(image: str, explicit: str | None) -> str:
-    """The kubelet's policy: explicit, else Always for `:latest`/untagged without digest, else IfNotPresent."""
-    if explicit:
-        return str(explicit)
-    if has_digest(image):
-        return "IfNotPresent"
-    tag = image_tag(image)
-    return "Always" if tag in (None, "latest") else "IfNotPresent"
-
-
-def image_host(image: str) -> str:
-    """Registry host of a reference; Docker Hub for bare names (`vllm/vllm-openai` -> docker.io)."""
-    first = image.removeprefix("oci://").split("/", 1)[0]
-    if "/" in image.removeprefix("oci://") and ("." in first or ":" in first or first == "localhost"
-                                                 or first.startswith("$")):
-        return first
-    return "docker.io"
-
-
-def image_repository(image: str) -> str:
-    """Reference without host, tag or digest: `vllm/vllm-openai`."""
-    ref = image.removeprefix("oci://").split("@", 1)[0]
-    host = image_host(image)
-    if ref.startswith(host + "/"):
-        ref = ref[len(host) + 1:]
-    last = ref.rsplit("/", 1)
-    last[-1] = last[-1].split(":", 1)[0]
-    return "/".join(last)
-
-
-def is_engine_image(image: str | None) -> bool:
-    """vLLM images (vllm/vllm-openai, vllm-tpu, */vllm:*, quay.io/modh/vllm, ...) and KServe's huggingfaceserver."""
-    if not image:
-        return False
-    repo = image_repository(image).lower()
-    return any("vllm" in part for part in repo.split("/")) or repo.endswith(("huggingfaceserver", "llm-d/llm-d"))
-
-
-def is_pause_image(image: str | None) -> bool:
-    """registry.k8s.io/pause, */pause, pause-amd64: the container that holds a node and does nothing."""
-    if not image:
-        return False
-    last = image_repository(image).rsplit("/", 1)[-1].lower()
-    return last == "pause" or last.startswith("pause-")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from coldstart.kube.labels import COMPONENT, COMPONENT_PREPULL, INSTANCE
 from coldstart.levers import node_warmup
-from coldstart.profiles.loading import Profile
+from coldstart.profiles import Profile
 
 PREPULL_NAME = "coldstart-image-prepull"
 # A no-op that exists in the vLLM image and in busybox-based modelcars: the container only has to start.
@@ -35,7 +36,7 @@ def images_to_prepull(profile: Profile) -> dict[str, str]:
 
 def prepull_daemonset(profile: Profile) -> dict[str, Any]:
     """A DaemonSet on the GPU nodes whose init containers pull the images and exit; a pause container stays."""
-    labels = profile.labels("image-prepull")
+    labels = profile.labels(COMPONENT_PREPULL)
     init = [{"name": name, **pinned(ref), "command": NOOP_COMMAND, "resources": SMALL}
             for name, ref in images_to_prepull(profile).items()]
     return {
@@ -43,8 +44,7 @@ def prepull_daemonset(profile: Profile) -> dict[str, Any]:
         "kind": "DaemonSet",
         "metadata": {"name": PREPULL_NAME, "namespace": profile.namespace, "labels": labels},
         "spec": {
-            "selector": {"matchLabels": {"app.kubernetes.io/component": "image-prepull",
-                                         "app.kubernetes.io/instance": profile.model.served_name}},
+            "selector": {"matchLabels": {COMPONENT: COMPONENT_PREPULL, INSTANCE: profile.model.served_name}},
             "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "100%"}},
             "template": {
                 "metadata": {"labels": labels},
@@ -63,25 +63,3 @@ def prepull_daemonset(profile: Profile) -> dict[str, Any]:
 def manifests(profile: Profile) -> list[dict[str, Any]]:
     """The image lever's own resources (its pinning shows up in every other lever's containers)."""
     return [prepull_daemonset(profile)]
-
-
-GEO_REDIRECTING = {"registry.k8s.io"}  # sends every pull to a mirror in the puller's own region
-
-
-def registry_in_region(host: str, profile: Profile) -> bool:
-    """Is a registry host in the profile's region: its own registry, a host named for the region
-    (`us-central1-docker.pkg.dev`, `123.dkr.ecr.us-east-1.amazonaws.com`), or a geo-redirecting registry?"""
-    host, region = host.lower(), profile.region.lower()
-    labels = host.split(":", 1)[0].split(".")
-    return (host in GEO_REDIRECTING or host == profile.registry.host.lower()
-            or any(label == region or label.startswith(region + "-") for label in labels))
-
-
-def pull_seconds(profile: Profile, *, compression: str | None = None, in_region: bool = True) -> float:
-    """Expected seconds to pull and unpack the vLLM image on a cold node: transfer plus decompression."""
-    kin = profile.kinetics
-    size_mb = profile.image.compressed_bytes / 1e6
-    bandwidth = kin.registry_mb_per_s if in_region else kin.cross_region_mb_per_s
-    unpack = kin.zstd_decompress_mb_per_s if (compression or profile.image.compression) == "zstd" \
-        else kin.gzip_decompress_mb_per_s
-    return size_mb / bandwidth + size_mb / unpack

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from coldstart.profiles.loading import Profile
+from coldstart.kube.labels import COMPONENT, COMPONENT_BUFFER, COMPONENT_ENGINE, GKE_COMPUTE_CLASS, INSTANCE
+from coldstart.profiles import Profile
 
 BUFFER_CLASS = "coldstart-buffer"
 WORKLOAD_CLASS = "coldstart-workload"
 BUFFER_NAME = "coldstart-warm-buffer"
-COMPUTE_CLASS_LABEL = "cloud.google.com/compute-class"
 EXPENDABLE_CUTOFF = -10  # cluster-autoscaler --expendable-pods-priority-cutoff default
 
 
@@ -25,7 +25,7 @@ def node_selector(profile: Profile) -> dict[str, str]:
     """GPU node labels, plus the ComputeClass selector on GKE."""
     selector = dict(profile.gpu.node_selector)
     if profile.gke_feature("compute_class"):
-        selector[COMPUTE_CLASS_LABEL] = profile.gke.compute_class.name  # type: ignore[union-attr]
+        selector[GKE_COMPUTE_CLASS] = profile.gke.compute_class.name  # type: ignore[union-attr]
     return selector
 
 
@@ -44,11 +44,11 @@ def priority_classes(profile: Profile) -> list[dict[str, Any]]:
     nodes = profile.nodes
     return [
         {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
-         "metadata": {"name": BUFFER_CLASS, "labels": profile.labels("warm-buffer")},
+         "metadata": {"name": BUFFER_CLASS, "labels": profile.labels(COMPONENT_BUFFER)},
          "value": nodes.buffer_priority, "globalDefault": False, "preemptionPolicy": "Never",
          "description": "coldstart warm buffer: pause pods that hold GPU nodes until a vLLM pod preempts them"},
         {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
-         "metadata": {"name": WORKLOAD_CLASS, "labels": profile.labels("engine")},
+         "metadata": {"name": WORKLOAD_CLASS, "labels": profile.labels(COMPONENT_ENGINE)},
          "value": nodes.workload_priority, "globalDefault": False, "preemptionPolicy": "PreemptLowerPriority",
          "description": "coldstart vLLM replicas: preempt the warm buffer instead of waiting for a new node"},
     ]
@@ -56,8 +56,8 @@ def priority_classes(profile: Profile) -> list[dict[str, Any]]:
 
 def warm_buffer(profile: Profile, engine_requests: dict[str, str]) -> dict[str, Any]:
     """Pause-pod Deployment sized like one vLLM pod, so preempting one frees exactly one replica's room."""
-    labels = profile.labels("warm-buffer")
-    selector = {"app.kubernetes.io/component": "warm-buffer", "app.kubernetes.io/instance": profile.model.served_name}
+    labels = profile.labels(COMPONENT_BUFFER)
+    selector = {COMPONENT: COMPONENT_BUFFER, INSTANCE: profile.model.served_name}
     gpus = {profile.gpu.resource: str(profile.gpu.count)}
     return {
         "apiVersion": "apps/v1",

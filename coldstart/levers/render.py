@@ -15,9 +15,10 @@ from typing import Any
 import yaml
 
 from coldstart.errors import InputError
+from coldstart.kube.labels import component_of
 from coldstart.kube.podspec import pod_templates
 from coldstart.levers import image_pull, node_warmup, runtime, weight_load
-from coldstart.profiles.loading import Profile
+from coldstart.profiles import Profile
 
 # Levers in apply order (file prefixes 1..4 in `coldstart render --out`).
 LEVERS: tuple[str, ...] = ("node_warmup", "image_pull", "runtime", "weight_load")
@@ -117,5 +118,5 @@ def engine_containers(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def pod_specs(docs: Iterable[dict[str, Any]], component: str) -> list[dict[str, Any]]:
     """Pod-level specs (workload templates, ServingRuntime, ISVC predictor) of one component."""
     return [pod for doc in docs
-            if (doc.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") == component
+            if component_of(doc) == component
             for pod in pods(doc)]

@@ -18,7 +18,7 @@ import math
 from typing import Any
 
 from coldstart.kube.quantity import format_binary
-from coldstart.profiles.loading import Profile
+from coldstart.profiles import Profile
 
 PORT = 8080
 CACHE_DIR = "/root/.cache"

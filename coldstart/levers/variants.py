@@ -12,9 +12,10 @@ import math
 import re
 from typing import Any
 
+from coldstart.kube.labels import COMPONENT, COMPONENT_ENGINE, COMPONENT_PREPULL, INSTANCE, component_of
 from coldstart.levers import runtime
 from coldstart.levers.render import engine_containers, pod_specs, pods
-from coldstart.profiles.loading import Profile, profile_with
+from coldstart.profiles import Profile, profile_with
 
 Docs = list[dict[str, Any]]
 NAIVE_TAG = "v0.11.0"
@@ -52,8 +53,7 @@ def by_tag(docs: Docs, tag: str = NAIVE_TAG, policy: str | None = "Always") -> D
 
 def without_prepull(docs: Docs) -> Docs:
     """No image pre-pull DaemonSet: the first replica on a node pulls everything itself."""
-    return [d for d in _copy(docs) if (d.get("metadata", {}).get("labels") or {}).get(
-        "app.kubernetes.io/component") != "image-prepull"]
+    return [d for d in _copy(docs) if component_of(d) != COMPONENT_PREPULL]
 
 
 # -- runtime traps ------------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ def naive(profile: Profile) -> Docs:
     Docker Hub, weights downloaded from the Hub at start, no /dev/shm, caches in the container, no
     priority, no buffer, no startup probe. Utilization stays at 0.8, the highest value that still starts,
     so the naive run reaches /health and the comparison has a number."""
-    labels = profile.labels("engine")
+    labels = profile.labels(COMPONENT_ENGINE)
     container = {
         "name": "vllm",
         "image": f"{NAIVE_IMAGE_REPO}:{NAIVE_TAG}",
@@ -135,7 +135,7 @@ def naive(profile: Profile) -> Docs:
                       "requests": {profile.gpu.resource: str(profile.gpu.count)}},
         "readinessProbe": {"httpGet": {"path": "/health", "port": runtime.PORT}, "periodSeconds": 5},
     }
-    selector = {"app.kubernetes.io/component": "engine", "app.kubernetes.io/instance": profile.model.served_name}
+    selector = {COMPONENT: COMPONENT_ENGINE, INSTANCE: profile.model.served_name}
     return [{
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -152,7 +152,7 @@ def with_replicas(docs: Docs, replicas: int) -> Docs:
     """The engine workload scaled to `replicas` (0 = applied but scaled to zero); everything else unchanged."""
     docs = _copy(docs)
     for doc in docs:
-        if (doc.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") != "engine":
+        if component_of(doc) != COMPONENT_ENGINE:
             continue
         if doc["kind"] == "InferenceService":
             predictor = doc["spec"]["predictor"]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from coldstart.kube.labels import COMPONENT, COMPONENT_ENGINE, INSTANCE
 from coldstart.levers import image_pull, node_warmup, runtime
-from coldstart.profiles.loading import Profile
+from coldstart.profiles import Profile
 
 MODEL_DIR = "/mnt/models"
 RUNTIME_NAME = "vllm-coldstart"
@@ -107,7 +108,7 @@ def serving_runtime(profile: Profile) -> dict[str, Any]:
     return {
         "apiVersion": "serving.kserve.io/v1alpha1",
         "kind": "ServingRuntime",
-        "metadata": {"name": RUNTIME_NAME, "namespace": profile.namespace, "labels": profile.labels("engine")},
+        "metadata": {"name": RUNTIME_NAME, "namespace": profile.namespace, "labels": profile.labels(COMPONENT_ENGINE)},
         "spec": {
             "supportedModelFormats": [{"name": "vllm", "autoSelect": True}],
             "multiModel": False,
@@ -130,7 +131,7 @@ def inference_service(profile: Profile) -> dict[str, Any]:
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
         "metadata": {"name": profile.model.served_name, "namespace": profile.namespace,
-                     "labels": profile.labels("engine"),
+                     "labels": profile.labels(COMPONENT_ENGINE),
                      "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment"}},
         "spec": {"predictor": predictor},
     }
@@ -138,7 +139,7 @@ def inference_service(profile: Profile) -> dict[str, Any]:
 
 def deployment(profile: Profile) -> dict[str, Any]:
     """The same engine as a plain Deployment, with KServe's modelcar wiring (or the weights disk) inline."""
-    labels = profile.labels("engine")
+    labels = profile.labels(COMPONENT_ENGINE)
     container = engine_container(profile)
     pod: dict[str, Any] = {**node_warmup.placement(profile), "volumes": runtime.volumes(profile)}
     if uses_disk(profile):
@@ -158,7 +159,7 @@ def deployment(profile: Profile) -> dict[str, Any]:
         pod["containers"] = [container, sidecar]
     pod.setdefault("containers", [container])
     pod["terminationGracePeriodSeconds"] = 30
-    selector = {"app.kubernetes.io/component": "engine", "app.kubernetes.io/instance": profile.model.served_name}
+    selector = {COMPONENT: COMPONENT_ENGINE, INSTANCE: profile.model.served_name}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -179,16 +180,3 @@ def manifests(profile: Profile, serving: str | None = None) -> list[dict[str, An
     else:
         docs.append(deployment(profile))
     return docs
-
-
-def load_seconds(profile: Profile, *, loader: str | None = None, storage: str | None = None) -> float:
-    """Expected seconds to read the weights: bytes over the slower of the storage and the loader."""
-    kin = profile.kinetics
-    storage = storage or ("hyperdisk_ml" if uses_disk(profile) else "disk")
-    storage_rate = kin.hyperdisk_ml_gib_per_s if storage == "hyperdisk_ml" else kin.disk_gib_per_s
-    if (loader or profile.runtime.loader) == "runai_streamer":
-        loader_rate = profile.runtime.streamer_concurrency * kin.streamer_gib_per_s_per_stream
-    else:
-        loader_rate = kin.loader_gib_per_s
-    return profile.model.weight_bytes / 2**30 / min(storage_rate, loader_rate)
-

@@ -42,15 +42,13 @@ from coldstart.errors import (
     Invalid,
     NotFound,
     ServerError,
-    TargetRefused,
     WatchExpired,
 )
+from coldstart.kube.labels import FIELD_MANAGER, MANAGED_BY, MANAGER, RUN_ID
 from coldstart.levers.render import KIND_ORDER, apply_order, object_name
-from coldstart.profiles.loading import Profile
+from coldstart.live.targets import Target, check_allowed, new_run_id, parse_target
+from coldstart.profiles import Profile
 
-FIELD_MANAGER = "coldstart"
-MANAGED_BY = "app.kubernetes.io/managed-by"
-RUN_LABEL = "coldstart.dev/run-id"
 _WATCH_READ_TIMEOUT = 300
 LIST_PAGE = 500  # items per list request, as kubectl pages
 _TEMPLATE_PATHS = (("spec", "template"), ("spec", "jobTemplate", "spec", "template"),
@@ -68,48 +66,6 @@ def _pod_templates(doc: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(node, dict):
             found.append(node)
     return found  # wall seconds without a byte (bookmarks keep a healthy stream talking)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Targets
-
-
-@dataclass(frozen=True)
-class Target:
-    kind: str  # embedded | kubeconfig | in-cluster
-    context: str | None = None
-
-    def __str__(self) -> str:
-        return f"kubeconfig:{self.context}" if self.kind == "kubeconfig" else self.kind
-
-
-def parse_target(text: str) -> Target:
-    """`embedded`, `kubeconfig:<context>` or `in-cluster`; anything else is bad input."""
-    value = (text or "embedded").strip()
-    if value == "embedded":
-        return Target("embedded")
-    if value == "in-cluster":
-        return Target("in-cluster")
-    if value.startswith("kubeconfig:") and value.removeprefix("kubeconfig:"):
-        return Target("kubeconfig", value.removeprefix("kubeconfig:"))
-    raise InputError(f"cluster target {text!r} is not one of: embedded, kubeconfig:<context>, in-cluster")
-
-
-def check_allowed(target: Target, profile: Profile) -> None:
-    """Refuse a live target the profile does not allow, before any request is sent."""
-    if target.kind == "embedded":
-        return
-    if target.kind == "in-cluster" and not profile.clusters.allow_in_cluster:
-        raise TargetRefused(f"profile {profile.name!r} does not allow the in-cluster target; set "
-                            "clusters.allow_in_cluster: true in your profile to allow it")
-    if target.kind == "kubeconfig" and target.context not in profile.clusters.allowed_contexts:
-        raise TargetRefused(f"profile {profile.name!r} does not allow kubeconfig context {target.context!r}; add it "
-                            f"to clusters.allowed_contexts in your profile (extends: {profile.name}) to allow it")
-
-
-def new_run_id() -> str:
-    """A short id for one run: the label that lets cleanup find exactly this run's objects."""
-    return uuid.uuid4().hex[:8]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -259,13 +215,13 @@ class Cluster:
 
     def run_selector(self, run_id: str | None = None) -> str:
         """The label selector of everything one run created."""
-        return f"{MANAGED_BY}=coldstart,{RUN_LABEL}={run_id or self.run_id}"
+        return f"{MANAGED_BY}={MANAGER},{RUN_ID}={run_id or self.run_id}"
 
     def labelled(self, doc: dict[str, Any]) -> dict[str, Any]:
         """A copy carrying the managed-by and run labels, on the object and on every pod template it holds (so the
         run's pods are found by the same selector)."""
         doc = json.loads(json.dumps(doc))
-        labels = {MANAGED_BY: "coldstart", RUN_LABEL: self.run_id}
+        labels = {MANAGED_BY: MANAGER, RUN_ID: self.run_id}
         doc.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
         for template in _pod_templates(doc):
             template.setdefault("metadata", {}).setdefault("labels", {}).update(labels)

@@ -14,14 +14,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from coldstart.errors import Forbidden, NotFound
+from coldstart.kube import labels
 from coldstart.levers import node_warmup
 from coldstart.levers.render import KIND_ORDER
 from coldstart.live.cluster import API_VERSIONS, Cluster
-from coldstart.verify.registry import Finding, check_documents
+from coldstart.verify import Finding, check_documents
 
 # Kinds worth reading back: everything we apply (pods are judged through their owners).
 _READ_BACK = [k for k in KIND_ORDER if k not in ("Namespace",)]
-IMAGE_STREAMING_LABEL = "cloud.google.com/gke-image-streaming"
 
 
 def read_back(cluster: Cluster, kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
@@ -65,15 +65,15 @@ def buffer_checks(cluster: Cluster, objects: list[dict[str, Any]]) -> list[Findi
         out.append(_finding("warm-buffer-running", "n/a", f"Deployment/{namespace}/{node_warmup.BUFFER_NAME}",
                             "no warm buffer in the cluster (none applied, or at zero replicas)"))
         return out
-    pods, _, _ = cluster.list("v1", "Pod", namespace,
-                              label_selector=f"{cluster.run_selector()},app.kubernetes.io/component=warm-buffer")
+    buffer_pods = f"{cluster.run_selector()},{labels.selector({labels.COMPONENT: labels.COMPONENT_BUFFER})}"
+    pods, _, _ = cluster.list("v1", "Pod", namespace, label_selector=buffer_pods)
     nodes = {n["metadata"]["name"]: n for n in cluster.list("v1", "Node", None)[0]}
     good = []
     for pod in pods:
         node = nodes.get(pod["spec"].get("nodeName") or "")
-        labels = (node or {}).get("metadata", {}).get("labels", {})
+        node_labels = labels.labels_of(node)
         if (pod.get("status") or {}).get("phase") == "Running" and node is not None and all(
-                labels.get(k) == v for k, v in profile.gpu.node_selector.items()):
+                node_labels.get(k) == v for k, v in profile.gpu.node_selector.items()):
             good.append(pod["metadata"]["name"])
     status = "pass" if len(good) >= wanted else "fail"
     message = (f"{len(good)}/{wanted} buffer pods Running on {profile.gpu.type} nodes" if status == "pass" else
@@ -88,8 +88,8 @@ def image_streaming_check(cluster: Cluster) -> list[Finding]:
     profile = cluster.profile
     if not profile.gke_feature("image_streaming"):
         return []
-    selector = ",".join(f"{k}={v}" for k, v in profile.gpu.node_selector.items())
-    nodes, _, _ = cluster.list("v1", "Node", None, label_selector=selector or None)
+    gpu_nodes = labels.selector(profile.gpu.node_selector)
+    nodes, _, _ = cluster.list("v1", "Node", None, label_selector=gpu_nodes or None)
     if not nodes:
         return [_finding("image-streaming-node", "n/a", "Node", f"no {profile.gpu.type} node in the cluster yet")]
     try:  # node events are recorded in the default namespace; without access the node label decides alone
@@ -100,7 +100,7 @@ def image_streaming_check(cluster: Cluster) -> list[Finding]:
     out = []
     for node in nodes:
         name = node["metadata"]["name"]
-        on = node["metadata"].get("labels", {}).get(IMAGE_STREAMING_LABEL) == "true" or name in streamed
+        on = labels.labels_of(node).get(labels.GKE_IMAGE_STREAMING) == "true" or name in streamed
         out.append(_finding("image-streaming-node", "pass" if on else "fail", f"Node/{name}",
                             "Image Streaming on" if on else "Image Streaming is off on this node pool; enable it "
                             "(ComputeClass nodePoolConfig.imageStreaming or gcloud --enable-image-streaming)"))

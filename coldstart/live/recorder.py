@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coldstart.errors import ClusterError
+from coldstart.kube.labels import component_of
 
 _WATCH_SECONDS = 3600  # each stream's server-side timeout; streams are renewed until the recorder stops
 _MAX_FAILURES = 5  # consecutive broken watches (each followed by a relist) before the recorder gives up
@@ -144,7 +145,7 @@ class Recorder:
         logs = {}
         for pod in pods:
             meta = pod.get("metadata") or {}
-            if (meta.get("labels") or {}).get("app.kubernetes.io/component") != component:
+            if component_of(pod) != component:
                 continue
             if meta.get("deletionTimestamp") or not (pod.get("status") or {}).get("containerStatuses"):
                 continue

@@ -72,7 +72,7 @@ def check_params(source: Path, params: dict[str, str], profile: Any) -> dict[str
 
     import papermill
 
-    from coldstart.profiles.loading import profile_with
+    from coldstart.profiles import profile_with
 
     declared = papermill.inspect_notebook(str(source))
     values: dict[str, Any] = {}
@@ -116,8 +116,8 @@ def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", para
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from coldstart.live.cluster import check_allowed, new_run_id, parse_target
-    from coldstart.profiles.loading import load_profile
+    from coldstart.live.targets import check_allowed, new_run_id, parse_target
+    from coldstart.profiles import load_profile
 
     source = notebook_path(notebook)
     loaded = load_profile(profile)  # bad input stops here: nothing applied, exit 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from coldstart.levers import variants
 from coldstart.levers.render import flatten, render
-from coldstart.profiles.loading import Profile, profile_with
+from coldstart.profiles import Profile, profile_with
 from coldstart.runbooks.runbook import Scenario
 
 

@@ -15,7 +15,7 @@ from IPython.display import Markdown, display
 
 from coldstart.levers import variants
 from coldstart.levers.render import flatten, render
-from coldstart.profiles.loading import Profile, load_profile, profile_with, shipped_profiles
+from coldstart.profiles import Profile, load_profile, profile_with, shipped_profiles
 from coldstart.runbooks import figures
 from coldstart.runbooks.report import show
 from coldstart.runbooks.runbook import Outcome, Scenario, run

@@ -13,6 +13,7 @@ import io
 import platform
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from importlib.metadata import version as _version
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,13 @@ from IPython.display import HTML, Image, Markdown, display
 from coldstart import __version__
 from coldstart.errors import ColdstartError
 from coldstart.profiles.phases import PHASE_NAMES
+from coldstart.profiles.physics import weight_seconds
 from coldstart.runbooks import figures
 from coldstart.runbooks.runbook import Outcome
 from coldstart.timeline.stats import compare_runs
 from coldstart.timeline.timings import read_timings, write_timings
-from coldstart.verify.registry import INVARIANTS, LEVERS, Finding, summarize
+from coldstart.verify import INVARIANTS, Finding, summarize
+from coldstart.verify.findings import LEVERS
 
 _STYLE = {"pass": "color:#1b5e20", "fail": "color:#b71c1c;font-weight:bold", "n/a": "color:#757575"}
 _verdict_handle: Any = None
@@ -61,11 +64,9 @@ def verdict_slot() -> None:
 
 def header(profile: Any, cluster: str, run_id: str | None = None) -> None:
     """Which profile, cluster and versions produced this report."""
-    import kubernetes
-
     rows = [("profile", profile.name), ("cluster", cluster), ("run id", run_id or "-"),
             ("model", profile.model.name), ("vLLM image", profile.image.vllm),
-            ("coldstart", __version__), ("kubernetes client", kubernetes.__version__),
+            ("coldstart", __version__), ("kubernetes client", _version("kubernetes")),
             ("python", platform.python_version()), ("generated", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))]
     display(HTML(_table(["", ""], rows)))
 
@@ -216,8 +217,6 @@ def _log_of(outcome: Outcome, pod: str) -> Any:
 
 def weights(outcomes: Sequence[Outcome]) -> None:
     """Weight loading: seconds and GiB/s per scenario, against the storage and loader's expected time."""
-    from coldstart.levers.weight_load import load_seconds
-
     rows, values = [], []
     for o in outcomes:
         for label, pod in _replicas(o):
@@ -225,7 +224,7 @@ def weights(outcomes: Sequence[Outcome]) -> None:
             secs = log.model_load_seconds if log else None
             gib = log.model_load_gib if log else None
             rate = log.streamer_gib_per_s or (gib / secs if gib and secs else None) if log else None
-            expected = load_seconds(o.scenario.profile)
+            expected = weight_seconds(o.scenario.profile)
             rows.append((o.scenario.name, label, f"{secs:.1f}" if secs else "-", f"{gib:.1f}" if gib else "-",
                          f"{rate:.2f}" if rate else "-", f"{expected:.1f}"))
             values.append((f"{o.scenario.name} ({label})", rate))

@@ -18,21 +18,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coldstart.errors import ColdstartError, WaitFailed
+from coldstart.kube.labels import (
+    COMPONENT,
+    COMPONENT_BUFFER,
+    COMPONENT_ENGINE,
+    COMPONENT_PREPULL,
+    component_of,
+    selector,
+)
 from coldstart.levers import variants
 from coldstart.levers.render import flatten, object_name, render
-from coldstart.live.cluster import Applied, Cluster, new_run_id
+from coldstart.live.cluster import Applied, Cluster
 from coldstart.live.readback import live_findings
 from coldstart.live.recorder import Recorder, Recording
+from coldstart.live.targets import new_run_id
 from coldstart.live.wait import Progress, pod_ready, wait_for, wait_pods_ready
-from coldstart.profiles.loading import Profile, profile_with
+from coldstart.profiles import Profile, profile_with
 from coldstart.timeline.build import Timeline, timeline_from_texts
 from coldstart.timeline.stats import Floor, Overrun, check_budgets, efficiency, physical_floor, run_statistics
 from coldstart.timeline.stats import thresholds_from_profile as thresholds
-from coldstart.verify.registry import Finding
+from coldstart.verify import Finding
 
-ENGINE = "app.kubernetes.io/component=engine"
-BUFFER = "app.kubernetes.io/component=warm-buffer"
-PREPULL = "app.kubernetes.io/component=image-prepull"
+ENGINE = selector({COMPONENT: COMPONENT_ENGINE})
+BUFFER = selector({COMPONENT: COMPONENT_BUFFER})
+PREPULL = selector({COMPONENT: COMPONENT_PREPULL})
 WAIT_FACTOR = 4.0  # a scenario may take this multiple of the profile's time-to-ready budget before it is cut
 
 
@@ -107,7 +116,7 @@ def _warm_up(cluster: Cluster, docs: list[dict[str, Any]], timeout: float, progr
     """Wait until the buffer holds its nodes and the pre-pull has put the images on them."""
     namespace = cluster.profile.namespace
     buffers = [d for d in docs if d["kind"] == "Deployment" and
-               d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "warm-buffer"]
+               component_of(d) == COMPONENT_BUFFER]
     count = sum(d["spec"].get("replicas", 1) for d in buffers)
     if count == 0:
         return
@@ -146,7 +155,7 @@ def _wait_gone(conn: Cluster, selector: str, timeout: float, what: str, progress
 
 def _timeline(recording: Recording) -> Timeline:
     engine = [p for p in recording.pods
-              if (p.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") == "engine"]
+              if component_of(p) == COMPONENT_ENGINE]
     logs = [(f"{pod}.log", text) for pod, text in recording.logs.items() if text.strip()]
     return timeline_from_texts(events=[("recorded events", recording.events)] if recording.events else [],
                                pods=[("recorded pods", engine)] if engine else [], logs=logs)

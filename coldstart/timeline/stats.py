@@ -15,6 +15,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from coldstart.profiles.phases import PHASE_NAMES
+from coldstart.profiles.physics import (
+    engine_start_seconds,
+    image_transfer_seconds,
+    loader_gib_per_s,
+    storage_gib_per_s,
+    weight_gib_per_s,
+    weights_storage,
+)
 
 TIME_TO_READY = "time_to_ready"
 METRICS = ("P50", "P95", "P99", "max", "mean")
@@ -135,18 +143,16 @@ def physical_floor(profile: Any) -> Floor:
     smaller of the full pull and the streaming start time.
     """
     k, rt = profile.kinetics, profile.runtime
-    image_full = profile.image.compressed_bytes / (k.registry_mb_per_s * 1e6)
+    image_full = image_transfer_seconds(k, profile.image.compressed_bytes, "none")  # transfer only: a lower bound
     streaming = profile.gke_feature("image_streaming")
     image_seconds = min(image_full, k.image_streaming_start_seconds) if streaming else image_full
-    hyperdisk = profile.gke_feature("hyperdisk_ml")
-    storage = k.hyperdisk_ml_gib_per_s if hyperdisk else k.disk_gib_per_s
-    if rt.loader == "runai_streamer":
-        loader = rt.streamer_concurrency * k.streamer_gib_per_s_per_stream
-    else:
-        loader = k.loader_gib_per_s
-    rate = min(storage, loader)
+    storage_kind = weights_storage(profile)
+    hyperdisk = storage_kind == "hyperdisk_ml"
+    storage = storage_gib_per_s(k, storage_kind)
+    loader = loader_gib_per_s(k, rt.loader, rt.streamer_concurrency)
+    rate = weight_gib_per_s(storage, loader)
     weights_seconds = profile.model.weight_bytes / (rate * 2**30)
-    engine_seconds = k.engine_base_seconds + k.api_server_seconds
+    engine_seconds = engine_start_seconds(k)
     inputs = {"image_bytes": profile.image.compressed_bytes, "registry_mb_per_s": k.registry_mb_per_s,
               "image_streaming": streaming, "image_full_pull_seconds": image_full,
               "weight_bytes": profile.model.weight_bytes, "loader": rt.loader,

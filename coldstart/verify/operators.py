@@ -11,13 +11,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from coldstart.kube.podspec import accelerators
 from coldstart.verify.workloads import (
     EngineContainer,
     EnginePod,
-    ImageRef,
+    ImageUse,
     Inventory,
     Workload,
-    accelerators,
     display_name,
     engine_pod,
     finish,
@@ -157,7 +157,7 @@ def _inference_service(doc, inv: Inventory, used: set[int]) -> Workload | None:
     if model is None:
         return None
     uri = model.get("storageUri")
-    modelcars = [ImageRef("storageUri", str(uri))] if str(uri or "").startswith("oci://") else []
+    modelcars = [ImageUse("storageUri", str(uri))] if str(uri or "").startswith("oci://") else []
     runtime = _find_runtime(inv, model, fmt, namespace)
     if runtime is not None:
         used.add(id(runtime))
@@ -261,7 +261,7 @@ def _llm_inference_service(doc, inv: Inventory) -> list[Workload]:
     if not pods:
         return []
     uri = (spec.get("model") or {}).get("uri")
-    modelcars = [ImageRef("model.uri", str(uri))] if str(uri or "").startswith("oci://") else []
+    modelcars = [ImageUse("model.uri", str(uri))] if str(uri or "").startswith("oci://") else []
     return [finish(doc, pods, model_uri=uri, modelcars=modelcars)]
 
 
@@ -333,7 +333,7 @@ def _kubeai(doc, inv: Inventory) -> list[Workload]:
                                               if spec.get("priorityClassName") else {})}
     pod = EnginePod(None, pod_spec, [engine], na=na, operator_cache=cache)
     uri = spec.get("url")
-    modelcars = [ImageRef("url", str(uri))] if str(uri or "").startswith("oci://") else []
+    modelcars = [ImageUse("url", str(uri))] if str(uri or "").startswith("oci://") else []
     return [finish(doc, [pod], model_uri=uri, modelcars=modelcars,
                    na={"selectors": "KubeAI sets nodeSelector and tolerations from the resourceProfile"})]
 

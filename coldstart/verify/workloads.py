@@ -4,7 +4,8 @@ A vLLM engine hides in many shapes: a Deployment's pod template, an LWS leader a
 worker group configured by a Serve config string, a KServe InferenceService whose container lives in a
 ServingRuntime, an operator resource (KubeAI, Dynamo) whose pod is generated elsewhere. Each becomes a
 `Workload` of `EnginePod`s with resolved `EngineContainer`s; whatever the input cannot express is recorded
-as a reason in `na`, so the checks say n/a instead of guessing.
+as a reason in `na`, so the checks say n/a instead of guessing. This module holds that model and how one pod
+template becomes an `EnginePod`; `coldstart.verify.discovery` finds the workloads of an input.
 """
 
 from __future__ import annotations
@@ -17,24 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from coldstart.inputs.documents import Document
-from coldstart.kube.podspec import (
-    accelerators,
-    effective_pull_policy,
-    has_digest,
-    image_host,
-    image_repository,
-    image_tag,
-    is_engine_image,
-    is_pause_image,
-    memory_limit,
-    mounts_under,
-    pod_templates,
-    probe_window,
-    sanitize,
-    shm_size_limit,
-    shm_volume,
-    volume_at,
-)
+from coldstart.kube.images import is_engine_image
+from coldstart.kube.podspec import accelerators, sanitize, volume_at
 from coldstart.vllm.launch import (
     Launch,
     entrypoint_launch,
@@ -44,13 +29,10 @@ from coldstart.vllm.launch import (
     load_structured,
 )
 
-# The pod and image readers live in coldstart.kube.podspec; they are part of this module's API too.
 __all__ = [
-    "Buffer", "EngineContainer", "EnginePod", "ImageRef", "Inventory", "Workload", "accelerators", "display_name",
-    "effective_pull_policy", "engine_pod", "find_buffers", "find_workloads", "finish", "has_digest", "image_host",
-    "image_repository", "image_tag", "is_engine_image", "is_pause_image", "launches_of", "memory_limit",
-    "mounts_under", "namespace_of", "object_ref", "pod_templates", "probe_window", "resolve_env", "shm_size_limit",
-    "shm_volume", "volume_at",
+    "CLUSTER_SCOPED", "POD_TEMPLATE_KINDS", "Buffer", "EngineContainer", "EnginePod", "ImageUse", "Inventory",
+    "Workload", "apply_config_file", "container_argv", "display_name", "engine_pod", "finish", "launches_of",
+    "namespace_of", "object_ref", "resolve_env",
 ]
 
 CLUSTER_SCOPED = {
@@ -68,8 +50,8 @@ POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "J
 
 
 @dataclass(frozen=True)
-class ImageRef:
-    """An image a pod waits for: engine, modelcar or buffer container."""
+class ImageUse:
+    """An image a pod waits for (engine, modelcar or buffer container) and the pull policy written for it."""
 
     container: str
     image: str
@@ -123,7 +105,7 @@ class Workload:
     tolerations: list[dict[str, Any]] = field(default_factory=list)
     gpu: dict[str, Decimal] = field(default_factory=dict)
     model_uri: str | None = None
-    modelcars: list[ImageRef] = field(default_factory=list)
+    modelcars: list[ImageUse] = field(default_factory=list)
     na: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -146,7 +128,7 @@ class Buffer:
     doc: Document
     spec: dict[str, Any]
     replicas: int
-    images: list[ImageRef]
+    images: list[ImageUse]
 
     @property
     def ref(self) -> str:
@@ -302,7 +284,7 @@ def apply_config_file(launch: Launch, pod: dict[str, Any], container: dict[str, 
 
 
 # ---------------------------------------------------------------------------------------------------
-# Finding workloads and buffers
+# Engine pods
 
 
 def engine_pod(role: str | None, pod: dict[str, Any], inv: Inventory, namespace: str,
@@ -332,7 +314,7 @@ def finish(doc: Document, pods: list[EnginePod], **extra: Any) -> Workload:
     """A Workload with the scheduling facts (priority, selectors, GPUs, modelcars) read from its engine pods."""
     first = pods[0].spec
     gpu: dict[str, Decimal] = {}
-    modelcars: list[ImageRef] = list(extra.pop("modelcars", []))
+    modelcars: list[ImageUse] = list(extra.pop("modelcars", []))
     for pod in pods:
         for name, qty in accelerators(pod.spec.get("containers") or [c.spec for c in pod.containers]).items():
             gpu[name] = max(gpu.get(name, Decimal(0)), qty)
@@ -340,49 +322,8 @@ def finish(doc: Document, pods: list[EnginePod], **extra: Any) -> Workload:
         for c in (pod.spec.get("initContainers") or []) + (pod.spec.get("containers") or []):
             if isinstance(c, dict) and id(c) not in engines and c.get("image") and not is_engine_image(c["image"]) \
                     and ("modelcar" in str(c.get("name", "")).lower() or "modelcar" in str(c["image"]).lower()):
-                modelcars.append(ImageRef(display_name(pod.role, c.get("name")), str(c["image"]),
+                modelcars.append(ImageUse(display_name(pod.role, c.get("name")), str(c["image"]),
                                           c.get("imagePullPolicy")))
     return Workload(doc, pods, priority_class=first.get("priorityClassName"),
                     node_selector=dict(first.get("nodeSelector") or {}),
                     tolerations=list(first.get("tolerations") or []), gpu=gpu, modelcars=modelcars, **extra)
-
-
-def find_workloads(inv: Inventory) -> list[Workload]:
-    """Every object in the input that runs vLLM engine pods, in input order."""
-    from coldstart.verify.operators import OPERATOR_KINDS, operator_workloads
-
-    workloads: list[Workload] = []
-    for doc in inv.docs:
-        obj = doc.obj
-        if obj["kind"] in OPERATOR_KINDS or inv.owned_by_input(obj):
-            continue
-        claims = [str((t.get("metadata") or {}).get("name")) for t in (obj.get("spec") or {}).get(
-            "volumeClaimTemplates") or [] if isinstance(t, dict)] if obj["kind"] == "StatefulSet" else []
-        pods = [p for role, spec in pod_templates(obj)
-                if (p := engine_pod(role, spec, inv, namespace_of(obj), claims)) is not None]
-        if pods:
-            workloads.append(finish(doc, pods))
-    workloads.extend(operator_workloads(inv))
-    order = {id(d): i for i, d in enumerate(inv.docs)}
-    return sorted(workloads, key=lambda w: order.get(id(w.doc), 0))
-
-
-def find_buffers(inv: Inventory) -> list[Buffer]:
-    """Workloads whose pods run only pause containers (init containers may pre-pull images).
-
-    Includes pre-pull DaemonSets (their images are judged); `holds_capacity` tells the warm buffers apart.
-    """
-    buffers: list[Buffer] = []
-    for doc in inv.docs:
-        obj = doc.obj
-        if obj["kind"] not in POD_TEMPLATE_KINDS | {"Pod"} or inv.owned_by_input(obj):
-            continue
-        for _, pod in pod_templates(obj):
-            containers = [c for c in pod.get("containers") or [] if isinstance(c, dict)]
-            if not containers or not all(is_pause_image(c.get("image")) for c in containers):
-                continue
-            replicas = (obj.get("spec") or {}).get("replicas", 1) if obj["kind"] != "Pod" else 1
-            images = [ImageRef(str(c.get("name") or "?"), str(c.get("image")), c.get("imagePullPolicy"))
-                      for c in (pod.get("initContainers") or []) + containers if isinstance(c, dict) and c.get("image")]
-            buffers.append(Buffer(doc, pod, int(replicas) if isinstance(replicas, int) else 1, images))
-    return buffers

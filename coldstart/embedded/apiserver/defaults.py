@@ -10,21 +10,14 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from coldstart.kube.images import default_pull_policy
+
 PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
 _WORKLOADS = {"apps/Deployment", "apps/ReplicaSet", "apps/StatefulSet", "apps/DaemonSet", "batch/Job"}
 NOT_READY_TOLERATIONS = [
     {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
     {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
 ]
-
-
-def pull_policy(image: str) -> str:
-    """`Always` for `:latest` or an untagged image without digest, else `IfNotPresent` (kubelet rules)."""
-    if "@" in image:
-        return "IfNotPresent"
-    last = image.rsplit("/", 1)[-1]
-    tag = last.rsplit(":", 1)[1] if ":" in last else ""
-    return "Always" if tag in ("", "latest") else "IfNotPresent"
 
 
 def _probe(probe: Any) -> None:
@@ -41,7 +34,7 @@ def _container(c: Any) -> None:
     if not isinstance(c, dict):
         return
     if isinstance(c.get("image"), str) and "imagePullPolicy" not in c:
-        c["imagePullPolicy"] = pull_policy(c["image"])
+        c["imagePullPolicy"] = default_pull_policy(c["image"])
     c.setdefault("terminationMessagePath", "/dev/termination-log")
     c.setdefault("terminationMessagePolicy", "File")
     resources = c.setdefault("resources", {})

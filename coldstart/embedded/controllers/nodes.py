@@ -16,12 +16,12 @@ from coldstart.embedded.context import SimContext
 from coldstart.embedded.controllers.fit import NOT_READY_TAINT
 from coldstart.embedded.controllers.objects import GPU_TAINT_VALUE, names, rand_suffix
 from coldstart.embedded.store.store import rfc3339
+from coldstart.kube import labels as L
 from coldstart.kube.quantity import to_bytes
-from coldstart.profiles.loading import Profile
+from coldstart.profiles import Profile
 
 SYSTEM_NODE = "system-0"
 CLUSTER = "coldstart"
-IMAGE_STREAMING_LABEL = "cloud.google.com/gke-image-streaming"  # what GKE puts on image-streaming nodes
 GiB = 2**30
 
 
@@ -87,24 +87,23 @@ def node_object(profile: Profile, name: str, group: NodeGroup | None, index: int
     else:
         machine, cpus, memory, pool = (group.machine_type, profile.nodes.node_cpu,
                                        to_bytes(profile.nodes.node_memory), group.name)
-    labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-              "node.kubernetes.io/instance-type": machine, "topology.kubernetes.io/region": profile.region,
-              "topology.kubernetes.io/zone": zone(profile)}
+    labels = {L.HOSTNAME: name, L.OS: "linux", L.ARCH: "amd64", L.INSTANCE_TYPE: machine, L.REGION: profile.region,
+              L.ZONE: zone(profile)}
     taints: list[dict[str, Any]] = []
     if gke:
-        labels.update({"cloud.google.com/gke-nodepool": pool, "cloud.google.com/machine-family": machine.split("-")[0],
-                       "cloud.google.com/gke-os-distribution": "cos", "topology.gke.io/zone": zone(profile)})
+        labels.update({L.GKE_NODEPOOL: pool, "cloud.google.com/machine-family": machine.split("-")[0],
+                       L.GKE_OS: "cos", L.GKE_ZONE: zone(profile)})
         streaming = group.image_streaming if group is not None else None
         if streaming is None:
             streaming = profile.gke is not None and profile.gke.image_streaming
         if streaming:
-            labels[IMAGE_STREAMING_LABEL] = "true"
+            labels[L.GKE_IMAGE_STREAMING] = "true"
     if group is not None:
         labels.update(gpu_labels(profile, group, gpu_ready))
         if group.spot:
-            labels["cloud.google.com/gke-spot"] = "true"
+            labels[L.GKE_SPOT] = "true"
         if group.compute_class:
-            labels["cloud.google.com/compute-class"] = group.compute_class
+            labels[L.GKE_COMPUTE_CLASS] = group.compute_class
         taints.append({"key": profile.gpu.resource, "value": GPU_TAINT_VALUE, "effect": "NoSchedule"})
     if not ready:
         taints.append({"key": NOT_READY_TAINT, "effect": "NoSchedule", "timeAdded": rfc3339(now)})
@@ -134,7 +133,7 @@ def gpu_labels(profile: Profile, group: NodeGroup, gpu_ready: bool) -> dict[str,
         if gpu_ready or not key.startswith("nvidia.com/"):
             labels[key] = value
     if profile.cloud == "gke":
-        labels["cloud.google.com/gke-accelerator"] = group.accelerator or profile.gpu.type
+        labels[L.GKE_ACCELERATOR] = group.accelerator or profile.gpu.type
     if gpu_ready:
         labels.setdefault("nvidia.com/gpu.count", str(group.gpus))
         labels.setdefault("nvidia.com/gpu.memory", str(int(profile.gpu.memory_gib * 1024)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from coldstart.profiles.loading import Profile
+from coldstart.profiles import Profile
 
 DEFAULT_MAX_MODEL_LEN = 32768
 

@@ -29,6 +29,7 @@ from coldstart.embedded.engine.args import EngineArgs
 from coldstart.embedded.engine.model import DEFAULT_MAX_MODEL_LEN, architecture, is_repo_id, max_length, weight_bytes
 from coldstart.embedded.node.process import ContainerEnv, Health, Plan, Step, as_int
 from coldstart.embedded.node.volumes import NodeSideState, mount_for
+from coldstart.profiles.physics import loader_gib_per_s, weight_gib_per_s
 
 MAX_SAFE_UTILIZATION = 0.8  # above it, what is left of the GPU cannot hold the CUDA graph pools (project finding)
 SHM_QUEUE_BYTES = 10 * 10 * 2**20  # vLLM's shm_broadcast MessageQueue: 10 chunks of 10 MiB in /dev/shm
@@ -248,12 +249,9 @@ class _Engine:
             tl.step().effect = lambda: self.state.write(location, f"hf:{model}")
         streamer = self.args.load_format.startswith("runai_streamer")
         storage = self._storage_rate()
-        if streamer:
-            concurrency = max(1, as_int(self.args.loader_extra.get("concurrency")
-                                        or self.vars.get("RUNAI_STREAMER_CONCURRENCY"), 16))
-            rate = min(storage, concurrency * k.streamer_gib_per_s_per_stream)
-        else:
-            rate = min(storage, k.loader_gib_per_s)
+        concurrency = max(1, as_int(self.args.loader_extra.get("concurrency")
+                                    or self.vars.get("RUNAI_STREAMER_CONCURRENCY"), 16))
+        rate = weight_gib_per_s(storage, loader_gib_per_s(k, self.args.load_format, concurrency))
         seconds = self._jit(L.gib(self.weights) / rate)
         if per_gpu / 2**30 > self.gpu_gib:
             tl.wait(seconds * self.gpu_gib / (per_gpu / 2**30))

@@ -13,21 +13,19 @@ registry every time, and a tag that moved since downloads the new image. GKE ima
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 
-from coldstart.embedded.context import ImageRef, SimContext
+from coldstart.embedded.context import SimContext
+from coldstart.kube.images import ImageRef, is_valid_reference
+from coldstart.kube.labels import GKE_IMAGE_STREAMING
+from coldstart.profiles.physics import image_transfer_seconds
 
-STREAMING_LABEL = "cloud.google.com/gke-image-streaming"
 STREAMING_REFERENCE_BYTES = 5e9  # image streaming starts a 5 GB image in kinetics.image_streaming_start_seconds
 # Unpacked / compressed size of a layered image: vllm/vllm-openai v0.7.1 is ~8.4 GB compressed on Docker Hub and
 # the kubelet reports "Image size: 16525161745 bytes" for it (aibrix issue 1054). Modelcar layers are stored.
 UNPACKED_RATIO = 1.97
 MANIFEST_SECONDS = 0.4  # token, tag resolution and manifest round trips every pull pays (all a warm re-pull pays)
 IMMUTABLE_TAG_HOSTS = ("registry.k8s.io",)  # the image promoter never re-pushes a tag there
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-VALID_REFERENCE = re.compile(rf"^(?:[a-zA-Z0-9.-]+(?::\d+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
-                             r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$")
 
 
 def go_duration(seconds: float) -> str:
@@ -44,22 +42,6 @@ def go_duration(seconds: float) -> str:
     if hours:
         text = f"{hours}h{text}"
     return text
-
-
-def default_pull_policy(ref: str) -> str:
-    """The API server's default: Always for `:latest` or no tag (without digest), else IfNotPresent."""
-    if "@" in ref:
-        return "IfNotPresent"
-    last = ref.rsplit("/", 1)[-1]
-    return "Always" if (last.rsplit(":", 1)[1] if ":" in last else "latest") == "latest" else "IfNotPresent"
-
-
-def full_repo(parsed: ImageRef) -> str:
-    """The repository as containerd names it: short Docker Hub names gain docker.io/ (and library/)."""
-    repo = parsed.repo
-    if parsed.host == "docker.io" and not repo.startswith("docker.io/"):
-        repo = "docker.io/" + (repo if "/" in repo else f"library/{repo}")
-    return repo
 
 
 @dataclass(frozen=True)
@@ -92,7 +74,7 @@ class Registry:
         info = self.ctx.image(ref)
         tag = parsed.tag if parsed.tag or parsed.digest else "latest"
         digest = parsed.digest or self._tag_digest(parsed, tag or "latest", info.digest, t)
-        return Resolved(full_repo(parsed), tag, digest, info.compressed_bytes, info.compression)
+        return Resolved(parsed.canonical, tag, digest, info.compressed_bytes, info.compression)
 
     def _tag_digest(self, parsed: ImageRef, tag: str, first: str, t: float) -> str:
         if parsed.host in IMMUTABLE_TAG_HOSTS:
@@ -101,7 +83,7 @@ class Registry:
             epoch = int(max(0.0, t - self.origin) // (self.ctx.kinetics.tag_repush_minutes * 60.0))
         if epoch == 0 and first:
             return first
-        return "sha256:" + hashlib.sha256(f"{parsed.repo}:{tag}#{epoch}".encode()).hexdigest()
+        return "sha256:" + hashlib.sha256(f"{parsed.name}:{tag}#{epoch}".encode()).hexdigest()
 
 
 @dataclass
@@ -124,7 +106,7 @@ class NodeImages:
         if parsed.digest:
             stored = self.digests.get(parsed.digest)
             return parsed.digest if stored and stored.available_at <= t else None
-        digest = self.tags.get(f"{full_repo(parsed)}:{parsed.tag or 'latest'}")
+        digest = self.tags.get(f"{parsed.canonical}:{parsed.tag or 'latest'}")
         stored = self.digests.get(digest or "")
         return digest if stored and stored.available_at <= t else None
 
@@ -163,7 +145,7 @@ class ImageService:
 
     def ensure(self, node: str, labels: dict[str, str], ref: str, policy: str, now: float) -> EnsureResult:
         try:
-            if not VALID_REFERENCE.match(ref):
+            if not is_valid_reference(ref):
                 raise ValueError(ref)
             parsed = ImageRef.parse(ref)
         except ValueError:
@@ -171,7 +153,7 @@ class ImageService:
                                 f'parse image name "{ref}": invalid reference format', ref, "", None,
                                 waiting="InvalidImageName")
         store = self.node(node)
-        repo = full_repo(parsed)
+        repo = parsed.canonical
         present = store.present(parsed, now)
         shown = repo + (f":{parsed.tag}" if parsed.tag else "") + (f"@{parsed.digest}" if parsed.digest else "")
         if not parsed.tag and not parsed.digest:
@@ -189,7 +171,7 @@ class ImageService:
         full = self._download_seconds(ref, resolved)
         if have:
             seconds = self.ctx.jitter(MANIFEST_SECONDS)
-        elif labels.get(STREAMING_LABEL) == "true" and self._streamable(parsed):
+        elif labels.get(GKE_IMAGE_STREAMING) == "true" and self._streamable(parsed):
             streamed = True
             seconds = self.ctx.jitter(self.ctx.kinetics.image_streaming_start_seconds
                                       * resolved.compressed_bytes / STREAMING_REFERENCE_BYTES)
@@ -210,13 +192,8 @@ class ImageService:
 
     def _download_seconds(self, ref: str, image: Resolved) -> float:
         """Compressed bytes over the registry link plus decompression (none for stored modelcar layers)."""
-        k = self.ctx.kinetics
-        rate = k.registry_mb_per_s if self.ctx.in_region(ref) else k.cross_region_mb_per_s
-        seconds = MANIFEST_SECONDS + image.compressed_bytes / (rate * 1e6)
-        if image.compression == "gzip":
-            seconds += image.compressed_bytes / (k.gzip_decompress_mb_per_s * 1e6)
-        elif image.compression == "zstd":
-            seconds += image.compressed_bytes / (k.zstd_decompress_mb_per_s * 1e6)
+        seconds = MANIFEST_SECONDS + image_transfer_seconds(self.ctx.kinetics, image.compressed_bytes,
+                                                            image.compression, in_region=self.ctx.in_region(ref))
         return self.ctx.jitter(seconds)
 
     @staticmethod

@@ -18,13 +18,14 @@ from __future__ import annotations
 from coldstart.embedded.context import SimContext
 from coldstart.embedded.engine.args import find_launch, with_entrypoint
 from coldstart.embedded.engine.vllm import engine_plan
-from coldstart.embedded.node.images import EnsureResult, ImageService, default_pull_policy, go_duration
+from coldstart.embedded.node.images import EnsureResult, ImageService, go_duration
 from coldstart.embedded.node.podstatus import ContainerRun, PodRun
 from coldstart.embedded.node.probes import ProbeCallbacks, ProbeRunner
 from coldstart.embedded.node.process import Health, Plan, Step, enforce_memory, generic_plan
 from coldstart.embedded.node.runenv import container_env, node_ip, node_ready, pod_gpus, pod_ip
 from coldstart.embedded.node.volumes import NodeSideState, check_volumes
 from coldstart.embedded.store.store import Change, rfc3339
+from coldstart.kube.images import default_pull_policy
 
 RETRY_SECONDS = 10.0  # pod worker requeue while volumes are not ready
 BACKOFF_EVENT_SECONDS = 20.0  # resyncs that re-record BackOff while a container waits

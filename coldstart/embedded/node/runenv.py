@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 
-from coldstart.embedded.context import ImageRef, SimContext
+from coldstart.embedded.context import SimContext
 from coldstart.embedded.engine.model import weight_bytes
 from coldstart.embedded.node.images import ImageService
 from coldstart.embedded.node.podstatus import ContainerRun, PodRun
 from coldstart.embedded.node.process import ContainerEnv, argv_of, as_bytes, as_int, resolve_env
 from coldstart.embedded.node.volumes import NodeSideState, container_mounts, shm_bytes
+from coldstart.kube.images import ImageRef
 from coldstart.kube.quantity import to_bytes
 
 
@@ -69,10 +70,10 @@ def pod_ip(state: NodeSideState, node: dict, name: str) -> str:
 def is_modelcar(ctx: SimContext, image: str) -> bool:
     """A modelcar image: the profile's, or any image whose registry layers are stored uncompressed weights."""
     try:
-        repo = ImageRef.parse(image).repo
+        repo = ImageRef.parse(image).name
     except ValueError:
         return False
-    return repo == ImageRef.parse(ctx.profile.model.modelcar).repo or ctx.image(image).compression == "none"
+    return repo == ImageRef.parse(ctx.profile.model.modelcar).name or ctx.image(image).compression == "none"
 
 
 def container_env(ctx: SimContext, images: ImageService, state: NodeSideState, run: PodRun, c: ContainerRun,

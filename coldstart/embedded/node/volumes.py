@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from coldstart.embedded.store.store import Store
 from coldstart.kube.quantity import to_bytes
-from coldstart.profiles.loading import Kinetics
+from coldstart.profiles import Kinetics
+from coldstart.profiles.physics import storage_gib_per_s
 
 CONTAINER_SHM_BYTES = 64 * 2**20  # the container runtime's default /dev/shm
 ATTACHABLE_PROVISIONERS = {"pd.csi.storage.gke.io", "kubernetes.io/gce-pd", "ebs.csi.aws.com",
@@ -63,7 +64,7 @@ def storage_kind(sc: dict) -> str:
 def read_rate(kind: str, sc: dict, kinetics: Kinetics) -> float:
     """GiB/s a reader gets from a claim of this class (Hyperdisk ML capped by its provisioned throughput)."""
     if kind != "hyperdisk-ml":
-        return kinetics.disk_gib_per_s
+        return storage_gib_per_s(kinetics, "disk")
     params = sc.get("parameters") or {}
     for key in THROUGHPUT_PARAMS:
         if params.get(key):
@@ -71,8 +72,8 @@ def read_rate(kind: str, sc: dict, kinetics: Kinetics) -> float:
                 provisioned = to_bytes(str(params[key]).removesuffix("/s")) / 2**30
             except ValueError:
                 continue
-            return min(kinetics.hyperdisk_ml_gib_per_s, provisioned)
-    return kinetics.hyperdisk_ml_gib_per_s
+            return min(storage_gib_per_s(kinetics, kind), provisioned)
+    return storage_gib_per_s(kinetics, kind)
 
 
 def check_volumes(store: Store, pod: dict) -> VolumeCheck:

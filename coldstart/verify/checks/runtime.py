@@ -1,15 +1,15 @@
-"""Checks for the node warm-up and runtime levers: warm buffer, ComputeClass, /dev/shm, NCCL, GPU memory,
-eager mode, persistent caches, memory limit and the startup probe budget.
-"""
+"""Runtime invariants: a 16Gi Memory /dev/shm, a memory limit above shm + engine + streamer buffer, NCCL_CUMEM_ENABLE=0,
+GPU memory utilization in 0.6-0.8, eager mode as the profile chose, caches on a PVC and a startup probe long enough
+for a slow healthy start."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
+from coldstart.kube.images import ImageRef
+from coldstart.kube.podspec import memory_limit, mounts_under, probe_window, shm_size_limit, shm_volume, volume_at
 from coldstart.kube.quantity import format_binary, gib, to_bytes
-from coldstart.levers.node_warmup import COMPUTE_CLASS_LABEL  # the selector the node lever renders
-from coldstart.verify.checks import (
+from coldstart.verify.checks.common import (
     GPU_UTIL_RANGE,
     SHM_MIN,
     VLLM_DEFAULT_GPU_UTIL,
@@ -18,143 +18,11 @@ from coldstart.verify.checks import (
     unresolved,
     uses_streamer,
 )
-from coldstart.verify.registry import Context, Finding, found, invariant
-from coldstart.verify.workloads import (
-    Buffer,
-    EngineContainer,
-    EnginePod,
-    Workload,
-    accelerators,
-    image_repository,
-    memory_limit,
-    mounts_under,
-    probe_window,
-    shm_size_limit,
-    shm_volume,
-    volume_at,
-)
+from coldstart.verify.findings import Context, Finding, found, invariant
+from coldstart.verify.workloads import EngineContainer, EnginePod
 from coldstart.vllm.launch import truthy
 
 DEFAULT_BUDGET_SECONDS = 600.0
-BUFFER_PRIORITY_RANGE = (-10, -1)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Node warm-up
-
-
-def _priority(ctx: Context, name: str | None) -> int | None:
-    """Value of a PriorityClass in the input (globalDefault or 0 when unnamed); None when not in the input."""
-    classes = ctx.inv.of_kind("PriorityClass")
-    if not name:
-        default = next((d for d in classes if d.obj.get("globalDefault")), None)
-        return int(default.obj.get("value", 0)) if default else 0
-    doc = ctx.inv.find("PriorityClass", name)
-    try:
-        return None if doc is None else int(doc.obj.get("value", 0))
-    except (TypeError, ValueError):
-        return None
-
-
-def _tolerations(items: list[Any]) -> set[tuple[str, str, str, str]]:
-    return {(str(t.get("key") or ""), str(t.get("operator") or "Equal"), str(t.get("value") or ""),
-             str(t.get("effect") or "")) for t in items or [] if isinstance(t, dict)}
-
-
-def _buffer_problems(ctx: Context, w: Workload, b: Buffer) -> list[str]:
-    problems: list[str] = []
-    pc = b.priority_class
-    value = _priority(ctx, pc)
-    engine_value = _priority(ctx, w.priority_class)
-    if not pc:
-        problems.append("has no priorityClassName (priority 0 is not below the engine, so it is never preempted)")
-    elif value is None:
-        problems.append(f"its PriorityClass {pc} is not in this input")
-    elif value < BUFFER_PRIORITY_RANGE[0]:
-        problems.append(f"PriorityClass {pc} value {value} is below -10: the cluster autoscaler treats the pods as "
-                        "expendable and never adds a node for them; use a value in [-10, -1]")
-    elif value > BUFFER_PRIORITY_RANGE[1]:
-        problems.append(f"PriorityClass {pc} value {value} is not negative; use a value in [-10, -1]")
-    if value is not None and engine_value is not None and value >= engine_value:
-        problems.append(f"priority {value} is not below the engine's {engine_value}, so the engine cannot preempt it")
-    want = ctx.profile.nodes.warm_buffer if ctx.profile else 1
-    if b.replicas < want:
-        problems.append(f"replicas {b.replicas} < {want}")
-    if "selectors" not in w.na:
-        gpu = accelerators(b.spec.get("containers") or [])
-        if set(gpu) != set(w.gpu):
-            problems.append(f"requests {', '.join(sorted(gpu)) or 'no GPU'} but the engine requests "
-                            f"{', '.join(sorted(w.gpu)) or 'no GPU'}")
-        if dict(b.spec.get("nodeSelector") or {}) != w.node_selector:
-            problems.append(f"nodeSelector {b.spec.get('nodeSelector') or {}} differs from the engine's "
-                            f"{w.node_selector}")
-        if _tolerations(b.spec.get("tolerations")) != _tolerations(w.tolerations):
-            problems.append("tolerations differ from the engine's")
-    return problems
-
-
-@invariant("warm-buffer", "node_warmup",
-           "with no warm GPU node, the first replica waits minutes for a node to boot and install its driver")
-def check_warm_buffer(ctx: Context) -> Iterator[Finding]:
-    buffers = [b for b in ctx.buffers if b.holds_capacity]
-    for w in ctx.workloads:
-        if not buffers:
-            if w.priority_class:
-                yield found("warm-buffer", "n/a", w, None, f"priorityClassName {w.priority_class} is set; the warm "
-                            "buffer is not in this input (a cluster-wide one may exist)")
-            else:
-                yield found("warm-buffer", "fail", w, None, "no warm buffer: add pause pods at a PriorityClass in "
-                            "[-10, -1] with the engine's GPU request, nodeSelector and tolerations")
-            continue
-        judged = sorted(((b, _buffer_problems(ctx, w, b)) for b in buffers), key=lambda bp: len(bp[1]))
-        buffer, problems = judged[0]
-        if problems:
-            yield found("warm-buffer", "fail", w, None, f"warm buffer {buffer.ref}: " + "; ".join(problems))
-        else:
-            yield found("warm-buffer", "pass", w, None, f"warm buffer {buffer.ref} (replicas {buffer.replicas}, "
-                        f"PriorityClass {buffer.priority_class}) holds nodes the engine can take")
-
-
-@invariant("compute-class", "node_warmup",
-           "without a Spot-first ComputeClass that falls back explicitly, a Spot stock-out leaves the pod pending",
-           "gke:compute_class")
-def check_compute_class(ctx: Context) -> Iterator[Finding]:
-    profile = ctx.profile
-    assert profile is not None and profile.gke is not None
-    for w in ctx.workloads:
-        name = w.node_selector.get(COMPUTE_CLASS_LABEL)
-        if not name:
-            yield found("compute-class", "fail", w, None, f"the engine pods select no ComputeClass; add nodeSelector "
-                        f"{COMPUTE_CLASS_LABEL}: {profile.gke.compute_class.name}")
-            continue
-        doc = ctx.inv.find("ComputeClass", name)
-        if doc is None:
-            yield found("compute-class", "fail", w, None, f"ComputeClass {name} is not in this input")
-            continue
-        spec = doc.obj.get("spec") or {}
-        rules = [p for p in spec.get("priorities") or [] if isinstance(p, dict) and "nodepools" not in p]
-        spot = next((i for i, p in enumerate(rules) if p.get("spot") is True), None)
-        on_demand = next((i for i, p in enumerate(rules) if not p.get("spot")), None)
-        problems = []
-        if profile.gke.compute_class.spot_first and (spot is None or on_demand is None or spot > on_demand):
-            problems.append("priorities need a spot: true rule before an on-demand fallback")
-        elif on_demand is None:
-            problems.append("priorities have no on-demand fallback")
-        if "whenUnsatisfiable" not in spec:
-            problems.append("set whenUnsatisfiable explicitly (its default changed between GKE releases)")
-        strays = [b.ref for b in ctx.buffers
-                  if b.holds_capacity and (b.spec.get("nodeSelector") or {}).get(COMPUTE_CLASS_LABEL) != name]
-        if strays:
-            problems.append(f"buffer {strays[0]} does not select ComputeClass {name}")
-        if problems:
-            yield found("compute-class", "fail", w, None, f"ComputeClass {name}: " + "; ".join(problems))
-        else:
-            yield found("compute-class", "pass", w, None, f"ComputeClass {name}: Spot first, on-demand fallback, "
-                        f"whenUnsatisfiable {spec['whenUnsatisfiable']}")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Runtime
 
 
 @invariant("shm-memory-16gi", "runtime",
@@ -282,7 +150,7 @@ def _cache_dirs(c: EngineContainer) -> dict[str, str]:
     """The caches vLLM fills at start (HF hub, vLLM's torch.compile cache, Triton), as this container sets them."""
     env = {k: v for k, v in c.env.items() if v}
     homes = [env["HOME"]] if env.get("HOME") else ["/root"] + (
-        ["/home/ray"] if "ray" in image_repository(c.image or "").lower() else [])
+        ["/home/ray"] if "ray" in ImageRef.parse(c.image or "").path.lower() else [])
     dirs: dict[str, str] = {}
     for home in homes:
         xdg = env.get("XDG_CACHE_HOME") or f"{home}/.cache"

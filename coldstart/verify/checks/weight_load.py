@@ -1,98 +1,17 @@
-"""The checks behind each invariant id, grouped by lever (weight load, image pull, node warm-up, runtime).
-
-Each check walks the engine workloads of one input and returns a Finding per object (and container) whose
-message says what is wrong and what to write instead; n/a findings say why the input cannot answer.
-"""
+"""Weight-load invariants: a digest-pinned modelcar, the Hub never called at start, the Run:ai streamer with a
+bounded buffer, and (GKE) the weights on a read-only Hyperdisk ML claim."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from coldstart.kube.quantity import format_binary, to_bytes
-from coldstart.levers.image_pull import GEO_REDIRECTING, registry_in_region
-from coldstart.verify.registry import Context, Finding, found, invariant
-from coldstart.verify.workloads import (
-    EngineContainer,
-    EnginePod,
-    ImageRef,
-    Workload,
-    effective_pull_policy,
-    has_digest,
-    image_host,
-    image_tag,
-    volume_at,
-)
-from coldstart.vllm.launch import load_structured, truthy
-
-STREAMER_FORMATS = {"runai_streamer", "runai_streamer_sharded"}
-SHM_MIN = 16 * 2**30
-GPU_UTIL_RANGE = (0.6, 0.8)
-VLLM_DEFAULT_GPU_UTIL = 0.9
-
-
-# ---------------------------------------------------------------------------------------------------
-# Shared helpers
-
-
-def pinned_form(image: str) -> str:
-    """`registry/repo:tag` -> `registry/repo@sha256:<digest>`: what to write instead of a tag."""
-    name = image.removeprefix("oci://").split("@", 1)[0]
-    head, _, last = name.rpartition("/")
-    return f"{head + '/' if head else ''}{last.split(':', 1)[0]}@sha256:<digest>"
-
-
-def env_note(pod: EnginePod) -> str:
-    if not pod.env_sources_missing:
-        return ""
-    return f" ({', '.join(pod.env_sources_missing)} is not in this input and may set more variables)"
-
-
-def unresolved(value: Any) -> bool:
-    return isinstance(value, str) and ("${" in value or "$(" in value or value.startswith("$"))
-
-
-def streamer_bound(c: EngineContainer) -> tuple[int | None, str]:
-    """(bytes, where) of the Run:ai streamer CPU buffer bound; bytes < 0 means unlimited, None means unset."""
-    raw = c.env.get("RUNAI_STREAMER_MEMORY_LIMIT")
-    if raw not in (None, ""):
-        try:
-            return int(str(raw).strip()), f"RUNAI_STREAMER_MEMORY_LIMIT={raw}"
-        except ValueError:
-            try:
-                return to_bytes(str(raw)), f"RUNAI_STREAMER_MEMORY_LIMIT={raw}"
-            except ValueError:
-                return None, f"RUNAI_STREAMER_MEMORY_LIMIT={raw!r} is not a number of bytes"
-    extra = load_structured(c.flags.get("model_loader_extra_config"))
-    if isinstance(extra, dict) and extra.get("memory_limit") is not None:
-        try:
-            return int(extra["memory_limit"]), f"--model-loader-extra-config memory_limit={extra['memory_limit']}"
-        except (TypeError, ValueError):
-            return None, f"memory_limit {extra['memory_limit']!r} is not a number of bytes"
-    return None, "RUNAI_STREAMER_MEMORY_LIMIT is not set"
-
-
-def uses_streamer(c: EngineContainer) -> bool:
-    return str(c.flags.get("load_format", "")).lower() in STREAMER_FORMATS
-
-
-def _images(ctx: Context) -> Iterator[tuple[Workload | Any, ImageRef | None, str]]:
-    """(owner, image, n/a reason) for every image a cold start waits for: engines, modelcars, buffer pods."""
-    for w, pod, c in ctx.containers():
-        if c.image:
-            yield w, ImageRef(c.name, str(c.image), c.spec.get("imagePullPolicy")), pod.na.get("pull_policy", "")
-        else:
-            yield w, ImageRef(c.name, ""), pod.na.get("image", "no image in this input")
-    for w in ctx.workloads:
-        for ref in w.modelcars:
-            yield w, ref, ""
-    for b in ctx.buffers:
-        for ref in b.images:
-            yield b, ref, ""
-
-
-# ---------------------------------------------------------------------------------------------------
-# Weight load
+from coldstart.kube.images import has_digest
+from coldstart.kube.podspec import volume_at
+from coldstart.kube.quantity import format_binary
+from coldstart.verify.checks.common import env_note, pinned_form, streamer_bound, unresolved, uses_streamer
+from coldstart.verify.findings import Context, Finding, found, invariant
+from coldstart.verify.workloads import Workload
+from coldstart.vllm.launch import truthy
 
 
 @invariant("modelcar-digest", "weight_load",
@@ -238,68 +157,3 @@ def _claims_used(w: Workload) -> tuple[set[str], set[str]]:
                 if isinstance(pvc, dict) and pvc.get("claimName"):
                     (ro if m.get("readOnly") or pvc.get("readOnly") else rw).add(str(pvc["claimName"]))
     return ro, rw - ro
-
-
-# ---------------------------------------------------------------------------------------------------
-# Image pull
-
-
-@invariant("image-digest-pinned", "image_pull",
-           "a tag can point at new bytes: nodes pull again and replicas run different images")
-def check_digest(ctx: Context) -> Iterator[Finding]:
-    for owner, ref, na in _images(ctx):
-        if not ref.image:
-            yield found("image-digest-pinned", "n/a", owner, ref.container, na)
-        elif has_digest(ref.image):
-            yield found("image-digest-pinned", "pass", owner, ref.container, f"{ref.image} is pinned by digest")
-        else:
-            yield found("image-digest-pinned", "fail", owner, ref.container,
-                        f"{ref.image} is pinned by tag only; use {pinned_form(ref.image)} (`crane digest` prints it)")
-
-
-@invariant("pull-policy-ifnotpresent", "image_pull",
-           "imagePullPolicy Always (explicit, or the default for :latest) contacts the registry on every start")
-def check_pull_policy(ctx: Context) -> Iterator[Finding]:
-    for owner, ref, na in _images(ctx):
-        if not ref.image or na:
-            yield found("pull-policy-ifnotpresent", "n/a", owner, ref.container, na or "no image in this input")
-            continue
-        policy = effective_pull_policy(ref.image, ref.pull_policy)
-        how = "explicit" if ref.pull_policy else "unset: Kubernetes default for " + (
-            "a digest" if has_digest(ref.image) else f"tag {image_tag(ref.image)}" if image_tag(ref.image)
-            else "an untagged image")
-        if policy == "IfNotPresent":
-            yield found("pull-policy-ifnotpresent", "pass", owner, ref.container, f"IfNotPresent ({how})")
-        else:
-            yield found("pull-policy-ifnotpresent", "fail", owner, ref.container,
-                        f"effective imagePullPolicy {policy} ({how}); set imagePullPolicy: IfNotPresent "
-                        "(and pin by digest) so a cached image starts without the registry")
-
-
-@invariant("registry-in-region", "image_pull",
-           "a cross-region or public registry pull runs at a fraction of in-region bandwidth", "profile")
-def check_region(ctx: Context) -> Iterator[Finding]:
-    profile = ctx.profile
-    assert profile is not None
-    region = profile.region.lower()
-    for owner, ref, na in _images(ctx):
-        if not ref.image:
-            yield found("registry-in-region", "n/a", owner, ref.container, na)
-            continue
-        host = image_host(ref.image).lower()
-        if host.startswith("$"):
-            yield found("registry-in-region", "n/a", owner, ref.container, f"registry {host} is an unrendered "
-                        "placeholder; render the manifests first")
-        elif host in GEO_REDIRECTING:
-            yield found("registry-in-region", "pass", owner, ref.container,
-                        "registry.k8s.io redirects pulls to a mirror in the node's region")
-        elif registry_in_region(host, profile):
-            yield found("registry-in-region", "pass", owner, ref.container, f"{host} is in region {region}")
-        else:
-            yield found("registry-in-region", "fail", owner, ref.container, f"{host} is outside region {region}; "
-                        f"mirror the image to {profile.registry.host}")
-
-
-# The runtime lever's checks build on the constants above; importing them here registers them whichever
-# module is imported first (invariants, checks or checks_runtime).
-from coldstart.verify import checks_runtime  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""The cold-start invariants: a registry of small checks over the engine pods of any manifests.
+"""`coldstart verify`: every registered invariant over any manifests, and the findings as a table or JSON.
 
 Each invariant names one trap that makes vLLM start slowly or die while starting (a re-pulled image, weights
 downloaded again, a 64Mi /dev/shm, a probe that kills a healthy slow start, no warm node). Users and CI key
@@ -9,123 +9,21 @@ what to change, or n/a with why it cannot be judged here.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
+import coldstart.verify.checks  # noqa: F401  (the checks register their invariants on import)
 from coldstart.errors import ManifestError
 from coldstart.inputs.documents import Document, as_documents, kubernetes_objects, read_documents
-from coldstart.verify.workloads import (
-    Buffer,
-    EngineContainer,
-    EnginePod,
-    Inventory,
-    Workload,
-    find_buffers,
-    find_workloads,
-)
+from coldstart.verify.discovery import find_buffers, find_workloads
+from coldstart.verify.findings import INVARIANTS, LEVERS, NO_ENGINE, STATUS_RANK, Context, Finding, Status, found
+from coldstart.verify.workloads import Inventory
 
 if TYPE_CHECKING:
-    from coldstart.profiles.loading import Profile
+    from coldstart.profiles import Profile
 
-Status = Literal["pass", "fail", "n/a"]
-Lever = Literal["weight_load", "image_pull", "node_warmup", "runtime"]
-LEVERS: dict[str, str] = {"weight_load": "weight load", "image_pull": "image pull", "node_warmup": "node warm-up",
-                          "runtime": "runtime"}
-STATUS_RANK = {"fail": 2, "pass": 1, "n/a": 0}
-NO_ENGINE = "no vLLM container found in this input"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One verdict of one invariant on one object (and container); `message` says what to change."""
-
-    invariant: str
-    status: Status
-    file: str
-    object: str
-    container: str | None
-    message: str
-
-
-@dataclass
-class Context:
-    """Everything a check may look at: the input's objects, engine workloads, warm buffers and the profile."""
-
-    inv: Inventory
-    workloads: list[Workload]
-    buffers: list[Buffer]
-    profile: Profile | None
-    source: str
-
-    def engines(self, launchers_only: bool = False) -> Iterator[tuple[Workload, EnginePod, EngineContainer]]:
-        for w in self.workloads:
-            for pod in w.pods:
-                for c in pod.containers:
-                    if c.launcher or not launchers_only:
-                        yield w, pod, c
-
-    def containers(self) -> Iterator[tuple[Workload, EnginePod, EngineContainer]]:
-        """Engine containers once each (a Ray container serving two models is one container)."""
-        seen: set[tuple[int, int]] = set()
-        for w, pod, c in self.engines():
-            key = (id(w), id(c.spec))
-            if key not in seen:
-                seen.add(key)
-                yield w, pod, c
-
-
-Check = Callable[[Context], Iterable[Finding]]
-
-
-@dataclass(frozen=True)
-class Invariant:
-    """A registered invariant: id, lever, the trap it prevents, which profiles it needs, and its check."""
-
-    id: str
-    lever: Lever
-    trap: str
-    check: Check
-    requires: str = ""  # "" | "profile" | "gke:<feature>"
-
-    def applies(self, profile: Profile | None) -> bool:
-        return self.skip_reason(profile) is None
-
-    def skip_reason(self, profile: Profile | None) -> str | None:
-        """Why this invariant is n/a for the profile, or None when it applies."""
-        if not self.requires:
-            return None
-        if profile is None:
-            return "needs --profile" + (" (a GKE profile)" if self.requires.startswith("gke:") else "")
-        if self.requires.startswith("gke:"):
-            feature = self.requires.split(":", 1)[1]
-            if profile.gke is None:
-                return f"not a GKE profile (profile {profile.name} is cloud: {profile.cloud})"
-            if not profile.gke_feature(feature):
-                return f"profile {profile.name} disables gke.{feature}"
-        return None
-
-
-INVARIANTS: dict[str, Invariant] = {}
-
-
-def invariant(id: str, lever: Lever, trap: str, requires: str = "") -> Callable[[Check], Check]:
-    """Register a check under its public id."""
-    def register(check: Check) -> Check:
-        INVARIANTS[id] = Invariant(id, lever, trap, check, requires)
-        ordered = sorted(INVARIANTS.items(), key=lambda kv: list(LEVERS).index(kv[1].lever))  # stable per lever
-        INVARIANTS.clear()
-        INVARIANTS.update(ordered)
-        return check
-    return register
-
-
-def found(inv_id: str, status: Status, where: Workload | Buffer, container: str | None, message: str) -> Finding:
-    return Finding(inv_id, status, where.doc.file, where.ref, container, message)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Public API
+__all__ = ["check_documents", "format_findings", "summarize", "verify_paths", "worst"]
 
 
 def check_documents(docs: Sequence[dict[str, Any] | Document], profile: Profile | None = None,
@@ -210,6 +108,3 @@ def format_findings(findings: Sequence[Finding], fmt: str = "table") -> str:
     out.append(f"\n{verdict}: {summary['fail']} fail, {summary['pass']} pass, {summary['n/a']} n/a")
     return "\n".join(out) + "\n"
 
-
-# The checks register themselves on import (checks imports the rest of them).
-from coldstart.verify import checks  # noqa: E402,F401

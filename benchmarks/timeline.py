@@ -22,12 +22,12 @@ from datetime import UTC, datetime, timedelta
 
 from coldstart.inputs.decode import gc_paused
 from coldstart.kube import times as kubetime
-from coldstart.timeline import events as events_module
-from coldstart.timeline.build import build_timeline, timeline_from_texts
-from coldstart.timeline.events import parse_events
-from coldstart.timeline.pods import parse_pods
+from coldstart.timeline.build import build_timeline
+from coldstart.timeline.inputs import parse_events, timeline_from_texts
+from coldstart.timeline.sources import events as events_module
+from coldstart.timeline.sources.pods import parse_pods
+from coldstart.timeline.sources.vllm_log import parse_vllm_log
 from coldstart.timeline.timings import timings_document
-from coldstart.timeline.vllm_log import parse_vllm_log
 
 T0 = datetime(2025, 6, 2, 10, 0, 0, tzinfo=UTC)
 UID = "{:08x}-1f0a-4a55-9d1e-4c1b7a0f1e21"

@@ -12,11 +12,14 @@ from collections.abc import Sequence
 
 from coldstart import __version__
 from coldstart.errors import ColdstartError
+from coldstart.profiles import load_profile
+
+# Each command imports its layer when it runs (the function-level imports below): `coldstart verify` should not
+# pay for the kubernetes client, papermill or the embedded cluster, which take most of a second to import.
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from coldstart.levers.render import render, write_rendered
-    from coldstart.profiles import load_profile
+    from coldstart.levers.render import render, to_yaml, write_rendered  # start-up cost (see above)
 
     profile = load_profile(args.profile)
     rendered = render(profile, serving=args.serving)
@@ -24,15 +27,12 @@ def cmd_render(args: argparse.Namespace) -> int:
         for path in write_rendered(rendered, args.out):
             print(path)
     else:
-        from coldstart.levers.render import to_yaml
-
         sys.stdout.write(to_yaml([m for docs in rendered.values() for m in docs]))
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from coldstart.profiles import load_profile
-    from coldstart.verify import format_findings, summarize, verify_paths
+    from coldstart.verify import format_findings, summarize, verify_paths  # start-up cost (see above)
 
     profile = load_profile(args.profile) if args.profile else None
     findings = verify_paths(args.paths, profile=profile)
@@ -41,7 +41,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
-    from coldstart.timeline.build import format_timeline, timeline_from_files
+    from coldstart.timeline.inputs import timeline_from_files  # start-up cost (see above)
+    from coldstart.timeline.text import format_timeline  # start-up cost (see above)
 
     result = timeline_from_files(events=args.events, pods=args.pods, logs=args.log)
     sys.stdout.write(format_timeline(result, args.format))
@@ -49,8 +50,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
-    from coldstart.live.cluster import Cluster
-    from coldstart.profiles import load_profile
+    from coldstart.live.cluster import Cluster  # start-up cost: the kubernetes client
 
     profile = load_profile(args.profile)
     with Cluster.connect(args.cluster, profile=profile, run_id=args.run_id) as cluster:
@@ -60,7 +60,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from coldstart.runbooks.execute import run_notebook
+    from coldstart.runbooks.execute import run_notebook  # start-up cost: papermill, nbconvert
 
     params = dict(args.param or [])
     result = run_notebook(args.notebook, profile=args.profile, cluster=args.cluster, params=params,

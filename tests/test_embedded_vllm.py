@@ -339,9 +339,9 @@ def test_coldstarts_own_parsers_read_the_simulation_back_to_its_ground_truth():
     """Events, pod status and logs as written here, parsed by coldstart's real-cluster parsers, give the phases
     the simulation timed (to the second: events and log stamps are whole seconds)."""
     from coldstart.timeline.build import build_timeline
-    from coldstart.timeline.events import events_from_objects
-    from coldstart.timeline.pods import pods_from_objects
-    from coldstart.timeline.vllm_log import parse_vllm_log
+    from coldstart.timeline.sources.events import events_from_objects
+    from coldstart.timeline.sources.pods import pods_from_objects
+    from coldstart.timeline.sources.vllm_log import parse_vllm_log
 
     c = start()
     pod = c.store.get("/Pod", NS, "a")

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from coldstart.kube.times import parse_age, parse_go_duration, parse_timestamp
-from coldstart.timeline.event_tables import parse_event_tables
-from coldstart.timeline.events import Event, event_from_object, failed_scheduling, order_events, parse_events
+from coldstart.timeline.inputs import parse_events
+from coldstart.timeline.sources.event_tables import parse_event_tables
+from coldstart.timeline.sources.events import Event, event_from_object, failed_scheduling, order_events
 from tests.conftest import FIXTURES, need
 
 EVENT_DIR = FIXTURES / "k8s_events"

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from coldstart.inputs.decode import list_items
-from coldstart.timeline.build import timeline_from_texts
-from coldstart.timeline.events import events_from_list, events_from_objects, order_events, parse_events
+from coldstart.timeline.inputs import parse_events, timeline_from_texts
+from coldstart.timeline.sources.events import events_from_list, events_from_objects, order_events
 from tests.conftest import FIXTURES, need
 
 

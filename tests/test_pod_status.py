@@ -7,8 +7,8 @@ import json
 import pytest
 
 from coldstart.kube.times import parse_age, parse_timestamp
-from coldstart.timeline.events import parse_events
-from coldstart.timeline.pods import PodStatus, parse_describe_pods, parse_pods
+from coldstart.timeline.inputs import parse_events
+from coldstart.timeline.sources.pods import PodStatus, parse_describe_pods, parse_pods
 from tests.conftest import FIXTURES, need
 
 POD_DIR = FIXTURES / "pod_status"

@@ -10,9 +10,10 @@ import pytest
 from coldstart.cli import main
 from coldstart.errors import InputError
 from coldstart.profiles import load_profile, profile_with
-from coldstart.timeline.build import PodTimeline, Span, build_timeline, timeline_from_files, timeline_from_texts
-from coldstart.timeline.events import parse_events
-from coldstart.timeline.pods import parse_pods
+from coldstart.timeline.build import PodTimeline, Span, build_timeline
+from coldstart.timeline.inputs import parse_events, timeline_from_files, timeline_from_texts
+from coldstart.timeline.sources.pods import parse_pods
+from coldstart.timeline.sources.vllm_log import parse_vllm_log
 from coldstart.timeline.stats import (
     Threshold,
     check_budgets,
@@ -25,7 +26,6 @@ from coldstart.timeline.stats import (
     thresholds_from_profile,
 )
 from coldstart.timeline.timings import read_timings, timings_document, validation_errors, write_timings
-from coldstart.timeline.vllm_log import parse_vllm_log
 from tests.conftest import FIXTURES, need
 
 T0 = datetime(2025, 6, 2, 10, 58, 30, tzinfo=UTC)

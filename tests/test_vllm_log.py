@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from coldstart.timeline.vllm_log import Stamp, parse_vllm_log
+from coldstart.timeline.sources.vllm_log import parse_vllm_log
+from coldstart.timeline.sources.vllm_model import Stamp
 from tests.conftest import FIXTURES, need
 
 LOG_DIR = FIXTURES / "vllm_logs"

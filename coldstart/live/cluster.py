@@ -151,7 +151,7 @@ class Cluster:
         owns = False
         if target.kind == "embedded":
             if embedded is None:
-                from coldstart.embedded.cluster import EmbeddedCluster
+                from coldstart.embedded.cluster import EmbeddedCluster  # start-up cost: only when asked for
 
                 embedded, owns = EmbeddedCluster(profile).start(), True
             configuration = k8s_client.Configuration(host=embedded.url)

@@ -7,6 +7,7 @@ which profile, cluster and run produced it.
 
 from __future__ import annotations
 
+import ast
 import logging
 import re
 import sys
@@ -17,6 +18,8 @@ from typing import Any
 import yaml
 
 from coldstart.errors import InputError
+from coldstart.live.targets import check_allowed, new_run_id, parse_target
+from coldstart.profiles import load_profile, profile_with
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 _SHOWN_INPUT_TAGS = {"parameters", "injected-parameters"}
@@ -68,11 +71,7 @@ _SET_BY_RUN = {"profile": "--profile", "cluster": "--cluster", "run_id": "coldst
 def check_params(source: Path, params: dict[str, str], profile: Any) -> dict[str, Any]:
     """`-p key value` pairs typed and checked against the notebook's own parameters cell, before any kernel
     starts: unknown keys, keys `coldstart run` sets itself and values of the wrong type are bad input."""
-    import ast
-
-    import papermill
-
-    from coldstart.profiles import profile_with
+    import papermill  # start-up cost: papermill takes most of a second to import
 
     declared = papermill.inspect_notebook(str(source))
     values: dict[str, Any] = {}
@@ -93,9 +92,9 @@ def check_params(source: Path, params: dict[str, str], profile: Any) -> dict[str
 
 def to_html(executed: Path, out: Path) -> Path:
     """HTML with code hidden except the parameters cells, so the report says what produced it."""
-    import nbformat
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
+    import nbformat  # start-up cost, as papermill
+    from nbconvert import HTMLExporter  # start-up cost, as papermill
+    from nbconvert.preprocessors import TagRemovePreprocessor  # start-up cost, as papermill
 
     nb = nbformat.read(executed, as_version=4)
     for cell in nb.cells:
@@ -109,22 +108,27 @@ def to_html(executed: Path, out: Path) -> Path:
     return out
 
 
+def _absolute_profile(profile: str) -> str:
+    """A profile given as a path becomes absolute here; a shipped name stays a name."""
+    if "/" in profile or profile.endswith((".yaml", ".yml")):
+        return str(Path(profile).expanduser().resolve())
+    return profile
+
+
 def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", params: dict[str, str] | None = None,
                  out_root: str | Path = "outputs") -> RunResult:
     """Validate every input, execute the runbook with papermill, render its HTML report into
     outputs/<profile>/<run-id>/ and say whether its verdict passed."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    from coldstart.live.targets import check_allowed, new_run_id, parse_target
-    from coldstart.profiles import load_profile
+    import papermill  # start-up cost, as above
+    from papermill.exceptions import PapermillExecutionError  # start-up cost, as above
 
     source = notebook_path(notebook)
+    profile = _absolute_profile(profile)  # resolved once, against the caller's directory, for every later reader
     loaded = load_profile(profile)  # bad input stops here: nothing applied, exit 2
     check_allowed(parse_target(cluster), loaded)
     values = check_params(source, params or {}, loaded)
     run_id = new_run_id()
-    out_dir = Path(out_root) / loaded.name / run_id
+    out_dir = Path(out_root).resolve() / loaded.name / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / f"{source.stem}.ipynb"
     parameters = {**values, "profile": profile, "cluster": cluster, "run_id": run_id, "output_dir": str(out_dir)}
@@ -137,7 +141,7 @@ def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", para
     log.setLevel(logging.INFO)
     try:
         papermill.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name="python3",
-                                   log_output=True, progress_bar=False, cwd=str(source.parent.parent))
+                                   log_output=True, progress_bar=False, cwd=str(Path.cwd()))
     except PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"
     finally:

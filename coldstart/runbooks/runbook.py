@@ -34,7 +34,8 @@ from coldstart.live.recorder import Recorder, Recording
 from coldstart.live.targets import new_run_id
 from coldstart.live.wait import Progress, pod_ready, wait_for, wait_pods_ready
 from coldstart.profiles import Profile, profile_with
-from coldstart.timeline.build import Timeline, timeline_from_texts
+from coldstart.timeline.build import Timeline
+from coldstart.timeline.inputs import timeline_from_texts
 from coldstart.timeline.stats import Floor, Overrun, check_budgets, efficiency, physical_floor, run_statistics
 from coldstart.timeline.stats import thresholds_from_profile as thresholds
 from coldstart.verify import Finding

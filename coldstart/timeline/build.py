@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from coldstart.inputs.decode import gc_paused
-from coldstart.timeline.events import Event
-from coldstart.timeline.pods import PodStatus, merge_pods
-from coldstart.timeline.vllm_log import VllmLog
+from coldstart.timeline.sources.events import Event
+from coldstart.timeline.sources.pods import PodStatus, merge_pods
+from coldstart.timeline.sources.vllm_model import VllmLog
 
 REASONS = {"FailedScheduling", "NotTriggerScaleUp", "Preempted", "BackOff", "Failed", "Unhealthy", "Killing",
            "OOMKilling", "OOMKilled", "SystemOOM", "Evicted", "FailedMount", "FailedAttachVolume",
@@ -367,33 +367,3 @@ def _reasons(tl: PodTimeline, pod: PodStatus | None, by_reason: dict[str, list[E
     if log is not None and log.failure:
         out.append(Reason(f"vllm:{log.failure}", log.failure_line or "", tl.marks.get("vllm_failure"), 1, "vllm log"))
     out.sort(key=lambda r: (r.at is None, r.at if r.at is not None else 0.0))
-
-
-# ---------------------------------------------------------------------------------------------------
-# Inputs (the CLI's edge) live in coldstart.timeline.sources; these names are the stable entry points.
-
-
-def timeline_from_texts(events: Sequence[tuple[str, Any]] = (), pods: Sequence[tuple[str, Any]] = (),
-                        logs: Sequence[tuple[str, Any]] = ()) -> Timeline:
-    """The timeline from (name, content) pairs: text, or already-decoded objects (see timeline_inputs)."""
-    from coldstart.timeline.sources import from_texts
-
-    return from_texts(events, pods, logs)
-
-
-def timeline_from_files(events: Sequence[str] = (), pods: Sequence[str] = (), logs: Sequence[str] = ()) -> Timeline:
-    """Read every file (`-` is stdin) and build the timeline; InputError names an unreadable or empty file."""
-    from coldstart.timeline.sources import from_files
-
-    return from_files(events, pods, logs)
-
-
-def format_timeline(result: Timeline, fmt: str = "table") -> str:
-    """JSON (the timings document, see timings.schema.json) or the terminal waterfall."""
-    from coldstart.timeline import timings
-
-    if fmt == "json":
-        return timings.dumps(timings.timings_document(result))
-    from coldstart.timeline.text import render
-
-    return render(result)

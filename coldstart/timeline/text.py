@@ -12,6 +12,8 @@ from typing import Any
 
 from coldstart.kube.times import format_seconds, to_iso
 from coldstart.profiles.phases import PHASE_NAMES
+from coldstart.timeline import timings
+from coldstart.timeline.build import Timeline
 from coldstart.timeline.stats import run_statistics
 
 BAR = 44
@@ -123,3 +125,10 @@ def render(timeline: Any) -> str:
         out.extend(_vllm(file, log))
         out.append("")
     return "\n".join(out).rstrip() + "\n" if out else "nothing to show\n"
+
+
+def format_timeline(result: Timeline, fmt: str = "table") -> str:
+    """JSON (the timings document, see timings.schema.json) or the terminal waterfall."""
+    if fmt == "json":
+        return timings.dumps(timings.timings_document(result))
+    return render(result)

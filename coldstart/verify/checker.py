@@ -11,17 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import coldstart.verify.checks  # noqa: F401  (the checks register their invariants on import)
 from coldstart.errors import ManifestError
 from coldstart.inputs.documents import Document, as_documents, kubernetes_objects, read_documents
+from coldstart.profiles import Profile
 from coldstart.verify.discovery import find_buffers, find_workloads
 from coldstart.verify.findings import INVARIANTS, LEVERS, NO_ENGINE, STATUS_RANK, Context, Finding, Status, found
 from coldstart.verify.workloads import Inventory
-
-if TYPE_CHECKING:
-    from coldstart.profiles import Profile
 
 __all__ = ["check_documents", "format_findings", "summarize", "verify_paths", "worst"]
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from coldstart.profiles import Profile
 from coldstart.verify.workloads import Buffer, EngineContainer, EnginePod, Inventory, Workload
-
-if TYPE_CHECKING:
-    from coldstart.profiles import Profile
 
 __all__ = ["INVARIANTS", "LEVERS", "NO_ENGINE", "STATUS_RANK", "Check", "Context", "Finding", "Invariant", "Lever",
            "Status", "found", "invariant"]

@@ -1,6 +1,6 @@
 """How one line of a vLLM log is read: prefixes stripped, the message matched for meaning.
 
-`coldstart.vllm_log.parse_vllm_log` finds the lines worth reading; `LineReader` reads each of them and keeps
+`coldstart.timeline.sources.vllm_log.parse_vllm_log` finds the lines worth reading; `LineReader` reads each of them and keeps
 what spans lines (the last stamp for tracebacks, hard-wrapped config lines, the engine generation, the
 failure candidates).
 """
@@ -11,8 +11,8 @@ import re
 from typing import Any
 
 from coldstart.kube.times import parse_timestamp
-from coldstart.timeline.vllm_failures import FAILURE_KINDS, classify
-from coldstart.timeline.vllm_log import Stamp, Timing, VllmLog
+from coldstart.timeline.sources.vllm_failures import FAILURE_KINDS, classify
+from coldstart.timeline.sources.vllm_model import Stamp, Timing, VllmLog
 
 _RUNTIME_TS = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+")
 _PROCESS = re.compile(r"\(\s*[A-Za-z_][\w.-]*(?:[ ,]+[\w.-]+=[^\s,)]*)*\s*\)\s?")

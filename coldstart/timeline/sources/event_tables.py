@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 
 from coldstart.kube.times import parse_age, parse_timestamp
-from coldstart.timeline.events import Event, interpret
+from coldstart.timeline.sources.events import Event, interpret
 
 _AGE = r"(?:<unknown>|<invalid>|\d+[ydhms](?:\d+[ydhms])*)"
 _AGE_COL = rf"(?:{_AGE}(?:\s+\(x\d+ over {_AGE}\))?|\(?x\d+ over {_AGE}\)?)"

@@ -1,10 +1,5 @@
-"""vLLM startup logs -> where the engine's minutes went, and why it stopped if it did.
-
-Reads logs of the V0 and V1 engines of every release since 0.4, as `kubectl logs` prints them with or
-without `--timestamps`, through `docker logs -t`, or pasted into an issue: process prefixes such as
-`(EngineCore_DP0 pid=1)` or `(VllmWorkerProcess pid=7)`, ANSI colours, markdown bold and hard-wrapped
-lines are taken in stride. Every timing keeps the stamp of its line so the timeline can place the phase:
-it ends at the line and began `seconds` earlier.
+"""What a vLLM startup log says, as data: each timing with the stamp of its line, the engine's settings, and
+the failure that stopped it. `coldstart.timeline.sources.vllm_log` fills it from text.
 
 Units: vLLM's V0 `Loading model weights took 13.5083 GB` divides bytes by 2**30, so the figure is GiB
 although it says GB; `model_load_gib` keeps the number as printed and `model_load_unit` keeps the word.
@@ -12,20 +7,11 @@ although it says GB; `model_load_gib` keeps the number as printed and `model_loa
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_right
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from itertools import accumulate
 from typing import Any
 
-# Any line worth parsing holds one of these (a timing, a mark, configuration, a failure); see _candidates.
-KEYWORDS = ("took", "takes", "finished in", "tream", "Dynamo", "Directly load", "KV cache", "blocks", "version",
-            "LLM engine", "config:", "Namespace(", "non-default", " --", "platform", "API server", "Uvicorn",
-            "server process", "startup complete", "rror", "Traceback", "CCL", "ccl", "SIG", "signal", "Killed",
-            "Shutting down", "exit", "out of memory", "Exception", "Watchdog", "failed", "fatal", "V0", "V1 engine")
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+__all__ = ["Stamp", "Timing", "VllmLog"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,69 +121,3 @@ class VllmLog:
             "failure": self.failure, "failure_line": self.failure_line,
             "extras": dict(self.extras),
         }
-
-
-# Keywords that start with a capital letter are looked for together, by one regex: the regex engine only
-# stops at capitals, which are few in a log, so one pass replaces sixteen str.find passes (10-20% of the scan).
-_CAPITALISED = re.compile("|".join(re.escape(k) for k in KEYWORDS if k[0].isupper()))
-_OTHERS = tuple(k for k in KEYWORDS if not k[0].isupper())
-
-
-def _candidates(text: str, starts: list[int]) -> list[int]:
-    """Indexes of the lines holding any keyword, found by scanning the whole text for them in C.
-
-    str.find (and the regex engine) run over the whole log, so the routine bulk of a log (hundreds of lines
-    nobody times) costs almost nothing; only the lines found here are parsed.
-    """
-    found: set[int] = set()
-    end = len(text)
-    search = _CAPITALISED.search
-    match = search(text)
-    while match is not None:
-        line = bisect_right(starts, match.start()) - 1
-        found.add(line)
-        if line + 1 >= len(starts):
-            break
-        match = search(text, starts[line + 1])
-    for keyword in _OTHERS:
-        at = text.find(keyword)
-        while at != -1:
-            line = bisect_right(starts, at) - 1
-            found.add(line)
-            nxt = starts[line + 1] if line + 1 < len(starts) else end
-            at = text.find(keyword, nxt)
-    return sorted(found)
-
-
-def parse_vllm_log(source: str | bytes | Iterable[str], *, name: str = "<log>") -> VllmLog:
-    """Parse a vLLM log given as text, bytes or lines (a file's content, or `pods/log?timestamps=true`)."""
-    from coldstart.timeline.vllm_lines import LineReader  # it builds the objects defined here
-
-    if isinstance(source, bytes):
-        source = source.decode("utf-8", errors="replace")
-    text = source if isinstance(source, str) else "\n".join(line.rstrip("\r\n") for line in source)
-    if "\x1b" in text:
-        text = _ANSI.sub("", text)
-    lines = text.split("\n")
-    if lines and not lines[-1]:
-        lines.pop()
-    starts = [0, *accumulate(len(line) + 1 for line in lines)]
-    parser = LineReader(name, lines)
-    log = parser.log
-    todo, next_todo = _candidates(text, starts), 0
-    index, total = 0, len(lines)
-    while index < total:
-        if not (parser.config_buf or not log.recognised or "first_line" not in log.marks):
-            while next_todo < len(todo) and todo[next_todo] < index:
-                next_todo += 1
-            if next_todo == len(todo):
-                break
-            index = todo[next_todo]  # jump over routine lines
-        raw = lines[index].rstrip("\r")
-        if raw.startswith("# [gap]"):
-            parser.flush_config()
-        else:
-            parser.read(index + 1, raw)
-        index += 1
-    log.lines = total
-    return parser.finish()

@@ -2,7 +2,7 @@
 
 Inputs: `kubectl get events -o json|yaml` (core/v1 and events.k8s.io/v1, a List or single objects), watch
 streams (`{"type": "ADDED", "object": {...}}` or bare objects, already decoded), and the text tables of
-`kubectl get events` / `kubectl events` / `kubectl describe` (see `coldstart.timeline.event_tables`). Every event
+`kubectl get events` / `kubectl events` / `kubectl describe` (see `coldstart.timeline.sources.event_tables`). Every event
 becomes one `Event`; `interpret` then reads its message for meaning (pull durations and sizes, scheduler
 reasons, autoscaler groups, probe failures), matching on the words kubelet and friends write rather
 than on column positions.
@@ -20,7 +20,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from coldstart.inputs.decode import decode_documents, gc_paused, list_items
+from coldstart.inputs.decode import list_items
 from coldstart.kube.times import parse_go_duration, parse_timestamp
 
 _WATCH_TYPES = {"ADDED", "MODIFIED", "DELETED"}
@@ -166,26 +166,6 @@ def events_from_list(text: str) -> list[Event] | None:
     except Exception:  # any failure means: take the whole-document path
         return None
     return out
-
-
-def parse_events(source: str | bytes | Mapping[str, Any] | Iterable[Any]) -> list[Event]:
-    """Events from text (JSON, YAML or kubectl tables) or already-decoded objects, in time order."""
-    if isinstance(source, bytes):
-        source = source.decode("utf-8", errors="replace")
-    with gc_paused():
-        if isinstance(source, Mapping):
-            events = events_from_objects([source])
-        elif isinstance(source, str):
-            events = events_from_list(source)
-            if events is None:
-                events = events_from_objects(decode_documents(source))
-            if not events:
-                from coldstart.timeline.event_tables import parse_event_tables
-
-                events = parse_event_tables(source)
-        else:
-            events = events_from_objects(source)
-        return order_events(events)
 
 
 def order_events(events: list[Event]) -> list[Event]:

@@ -1,4 +1,4 @@
-"""Reading what an SRE hands over: files or texts that hold events, pods, both, or a vLLM log.
+"""The timeline's input edge: files or texts that hold events, pods, both, or a vLLM log, read and sniffed.
 
 Each input is sniffed, not trusted by its flag: `kubectl describe pod` passed as --events also yields the
 pod, a pod List passed as --pods also yields nothing else. Structured text is decoded once (a 100 MB
@@ -9,16 +9,26 @@ nothing recognisable is bad input (exit 2), never an empty success.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from coldstart.errors import InputError
 from coldstart.inputs.decode import decode_documents, gc_paused, list_items
 from coldstart.timeline.build import Timeline, build_timeline
-from coldstart.timeline.events import Event, event_from_object, events_from_objects, order_events, parse_events
-from coldstart.timeline.pods import PodStatus, parse_pods, pod_from_object, pods_from_objects
-from coldstart.timeline.vllm_log import VllmLog, parse_vllm_log
+from coldstart.timeline.sources.event_tables import parse_event_tables
+from coldstart.timeline.sources.events import (
+    Event,
+    event_from_object,
+    events_from_list,
+    events_from_objects,
+    order_events,
+)
+from coldstart.timeline.sources.pods import PodStatus, parse_pods, pod_from_object, pods_from_objects
+from coldstart.timeline.sources.vllm_log import parse_vllm_log
+from coldstart.timeline.sources.vllm_model import VllmLog
+
+__all__ = ["parse_events", "timeline_from_files", "timeline_from_texts"]
 
 
 def _read(path: str) -> str:
@@ -56,6 +66,24 @@ def _from_list(text: str) -> tuple[list[Event], list[PodStatus]] | None:
     return order_events(events), pods
 
 
+def parse_events(source: str | bytes | Mapping[str, Any] | Iterable[Any]) -> list[Event]:
+    """Events from text (JSON, YAML or kubectl tables) or already-decoded objects, in time order."""
+    if isinstance(source, bytes):
+        source = source.decode("utf-8", errors="replace")
+    with gc_paused():
+        if isinstance(source, Mapping):
+            events = events_from_objects([source])
+        elif isinstance(source, str):
+            events = events_from_list(source)
+            if events is None:
+                events = events_from_objects(decode_documents(source))
+            if not events:
+                events = parse_event_tables(source)
+        else:
+            events = events_from_objects(source)
+        return order_events(events)
+
+
 def _events_and_pods(content: Any) -> tuple[list[Event], list[PodStatus]]:
     """Both kinds from one input, decoding structured text once (a 100 MB events dump is not read twice)."""
     if isinstance(content, bytes):
@@ -67,13 +95,12 @@ def _events_and_pods(content: Any) -> tuple[list[Event], list[PodStatus]]:
         if found is not None:
             if found[0] or found[1]:
                 return found
-            from coldstart.timeline.event_tables import parse_event_tables  # YAML-ish text that is really a table
-
+            # YAML-ish text that is really a table
             return order_events(parse_event_tables(content)), parse_pods(content)
     return parse_events(content), parse_pods(content)
 
 
-def from_texts(events: Sequence[tuple[str, Any]] = (), pods: Sequence[tuple[str, Any]] = (),
+def timeline_from_texts(events: Sequence[tuple[str, Any]] = (), pods: Sequence[tuple[str, Any]] = (),
                         logs: Sequence[tuple[str, Any]] = ()) -> Timeline:
     """The timeline from (name, content) pairs: text, or already-decoded objects for events and pods.
 
@@ -106,8 +133,8 @@ def _analyse(events: Sequence[tuple[str, Any]], pods: Sequence[tuple[str, Any]],
     return build_timeline(all_events, all_pods, all_logs)
 
 
-def from_files(events: Sequence[str] = (), pods: Sequence[str] = (), logs: Sequence[str] = ()) -> Timeline:
+def timeline_from_files(events: Sequence[str] = (), pods: Sequence[str] = (), logs: Sequence[str] = ()) -> Timeline:
     """Read every file (`-` is stdin) and build the timeline; InputError when a file is unreadable or empty of
     anything recognisable."""
-    return from_texts(events=[(p, _read(p)) for p in events], pods=[(p, _read(p)) for p in pods],
+    return timeline_from_texts(events=[(p, _read(p)) for p in events], pods=[(p, _read(p)) for p in pods],
                                logs=[(p, _read(p)) for p in logs])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from coldstart.embedded.controllers.kserve import fill_placeholders, strategic_merge
+from coldstart.kube.patch import strategic_merge
+from coldstart.vllm.kserve import fill_placeholders
 from coldstart.embedded.controllers.objects import condition
 from coldstart.embedded.controllers.plane import control_plane
 from tests.conftest import FIXTURES, need
@@ -190,7 +191,7 @@ def test_merge_and_placeholder_helpers():
                                             "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}, "command": ["b"]}
     isvc = {"metadata": {"name": "m", "namespace": "ns", "labels": {"team": "a"}, "annotations": {"x/y": "z"}}}
     assert fill_placeholders(["{{.Name}}", "{{ .Namespace }}", "{{.Labels.team}}", '{{index .Annotations "x/y"}}'],
-                             isvc) == ["m", "ns", "a", "z"]
+                             isvc["metadata"]) == ["m", "ns", "a", "z"]
 
 
 def test_custom_predictor_containers_need_no_runtime():

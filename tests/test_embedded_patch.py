@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from coldstart.embedded.apiserver import managed
-from coldstart.embedded.apiserver.patch import MalformedPatch, PatchError, json_patch, merge_patch, strategic_merge
+from coldstart.kube.patch import MalformedPatch, PatchError, json_patch, merge_patch, strategic_merge
 
 
 def test_merge_patch_rfc7386_examples():

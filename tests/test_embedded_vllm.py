@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from coldstart.embedded.engine.args import find_launch, with_entrypoint
+from coldstart.embedded.engine.args import EngineArgs
+from coldstart.vllm.launch import container_launches
 from tests.conftest import FIXTURES
 from tests.test_embedded_kubelet import GOOD_ARGS, NS, OFFLINE, SHM, Cluster, _epoch, engine, hf_cache
 
@@ -67,23 +68,26 @@ def has(lines: list[str], text: str) -> bool:
      "meta-llama/Llama-3.1-8B", {"model-name": "llama"}),
 ])
 def test_launch_lines_are_read_as_vllm_reads_them(argv, image, env, model, flags):
-    launch = find_launch(argv, image, env)
-    assert launch is not None and launch.model == model
+    key = "args" if argv[0].startswith("-") else "command"
+    (launch,) = container_launches({"image": image, key: argv}, env, unset="empty")
+    args = EngineArgs(launch)
+    assert args.model == model
     for name, value in flags.items():
-        assert launch.get(name) == value
+        assert args.get(name) == value
 
 
 def test_args_only_go_to_the_images_entrypoint():
     container = {"image": "vllm/vllm-openai:v0.11.0", "args": ["Qwen/Qwen2.5-7B-Instruct", "--port", "8080"]}
-    launch = find_launch(with_entrypoint(container, container["args"]), container["image"], {})
-    assert launch is not None and launch.model == "Qwen/Qwen2.5-7B-Instruct" and launch.port == 8080
+    (launch,) = container_launches(container, {})
+    assert EngineArgs(launch).model == "Qwen/Qwen2.5-7B-Instruct" and EngineArgs(launch).port == 8080
     shell = {"image": "vllm/vllm-openai:v0.11.0", "args": ["sh", "-c", "vllm serve x/y"]}
-    assert with_entrypoint(shell, shell["args"]) == shell["args"]
+    assert [ln.model for ln in container_launches(shell, {})] == ["x/y"]
 
 
 def test_not_vllm_is_not_a_launch():
-    assert find_launch(["sh", "-c", "sleep infinity"], "vllm/vllm-openai:v0.11.0", {}) is None
-    assert find_launch(["nginx", "-g", "daemon off;"], "nginx", {}) is None
+    assert container_launches({"image": "vllm/vllm-openai:v0.11.0", "command": ["sh", "-c", "sleep infinity"]},
+                              {}) == []
+    assert container_launches({"image": "nginx", "command": ["nginx", "-g", "daemon off;"]}, {}) == []
 
 
 def test_kubernetes_var_expansion_reaches_the_engine():

@@ -8,7 +8,7 @@ back from a cluster.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,18 @@ from coldstart.kube.quantity import parse_quantity, to_bytes
 
 _ACCELERATOR = re.compile(r"gpu|tpu|neuron|habana|gaudi|/mig-|accelerator|amd\.com|xilinx", re.IGNORECASE)
 DEFAULT_SHM_MOUNT = "/dev/shm"
+_ENV_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def expand_refs(text: str, env: Mapping[str, str | None]) -> str:
+    """Kubernetes `$(VAR)` expansion in command, args and env values: a defined variable is replaced, `$$` escapes
+    a `$`, anything else stays as written (as the kubelet does)."""
+    def sub(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        value = env.get(match.group(1))
+        return match.group(0) if value is None else value
+    return _ENV_REF.sub(sub, text)
 
 
 # ---------------------------------------------------------------------------------------------------

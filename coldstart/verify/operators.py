@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from coldstart.kube.patch import strategic_merge
 from coldstart.kube.podspec import accelerators
 from coldstart.verify.workloads import (
     EngineContainer,
@@ -21,11 +22,11 @@ from coldstart.verify.workloads import (
     display_name,
     engine_pod,
     finish,
-    launches_of,
     namespace_of,
     resolve_env,
 )
-from coldstart.vllm.launch import Launch, entrypoint_launch, parse_flags, ray_engines
+from coldstart.vllm.kserve import CONTAINER, MODEL_FIELDS, merge_pod, predictor_pod, worker_pod
+from coldstart.vllm.launch import Launch, container_launches, entrypoint_launch, parse_flags, ray_engines
 
 OPERATOR_KINDS = {"InferenceService", "ServingRuntime", "ClusterServingRuntime", "LLMInferenceService",
                   "RayService", "RayCluster", "RayJob", "Model", "DynamoGraphDeployment"}
@@ -33,7 +34,6 @@ OPERATOR_KINDS = {"InferenceService", "ServingRuntime", "ClusterServingRuntime",
 POD_FIELDS = ("volumes", "nodeSelector", "tolerations", "affinity", "priorityClassName", "imagePullSecrets",
               "hostIPC", "hostNetwork", "runtimeClassName", "schedulerName", "serviceAccountName", "securityContext",
               "initContainers", "topologySpreadConstraints", "dnsPolicy", "shareProcessNamespace")
-_MODEL_KEYS = {"modelFormat", "runtime", "storageUri", "storage", "protocolVersion", "name"}
 _RUNTIME_ELSEWHERE = "set in the ServingRuntime {rt}, which is not in this input"
 
 
@@ -95,55 +95,6 @@ def _find_runtime(inv: Inventory, model: dict[str, Any], fmt: str | None, namesp
     return None
 
 
-def _merge_container(runtime: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
-    """KServe's merge: the predictor's container fields override the runtime's; args append, env merges by name."""
-    merged = copy.deepcopy(runtime)
-    for key, value in model.items():
-        if key in _MODEL_KEYS:
-            continue
-        if key == "args":
-            merged["args"] = list(runtime.get("args") or []) + list(value or [])
-        elif key == "env":
-            by_name = {e.get("name"): e for e in runtime.get("env") or [] if isinstance(e, dict)}
-            by_name.update({e.get("name"): e for e in value or [] if isinstance(e, dict)})
-            merged["env"] = list(by_name.values())
-        elif key in ("volumeMounts", "envFrom"):
-            merged[key] = list(runtime.get(key) or []) + list(value or [])
-        elif key == "resources" and isinstance(value, dict):
-            base = runtime.get("resources") or {}
-            merged["resources"] = {part: {**(base.get(part) or {}), **(value.get(part) or {})}
-                                   for part in ("requests", "limits") if base.get(part) or value.get(part)}
-        else:
-            merged[key] = value
-    return merged
-
-
-def _merge_pod(runtime_spec: dict[str, Any], predictor: dict[str, Any]) -> dict[str, Any]:
-    pod = {k: copy.deepcopy(runtime_spec[k]) for k in POD_FIELDS if k in runtime_spec}
-    for key in POD_FIELDS:
-        if key not in predictor:
-            continue
-        value = predictor[key]
-        if key in ("volumes", "tolerations", "initContainers", "imagePullSecrets"):
-            pod[key] = list(pod.get(key) or []) + list(value or [])
-        elif key == "nodeSelector":
-            pod[key] = {**(pod.get(key) or {}), **(value or {})}
-        else:
-            pod[key] = value
-    return pod
-
-
-def _worker_pod(runtime_worker: dict[str, Any], predictor_worker: dict[str, Any]) -> dict[str, Any] | None:
-    """Multi-node KServe: the runtime's workerSpec with the InferenceService's workerSpec merged over it."""
-    if not runtime_worker and not predictor_worker:
-        return None
-    pod = _merge_pod(runtime_worker, predictor_worker)
-    theirs = {c.get("name"): c for c in predictor_worker.get("containers") or []}
-    pod["containers"] = [_merge_container(c, theirs.pop(c.get("name"), {}))
-                         for c in runtime_worker.get("containers") or []] + list(theirs.values())
-    return pod
-
-
 def _inference_service(doc, inv: Inventory, used: set[int]) -> Workload | None:
     obj = doc.obj
     namespace = namespace_of(obj)
@@ -165,14 +116,12 @@ def _inference_service(doc, inv: Inventory, used: set[int]) -> Workload | None:
         containers = [c for c in rt_spec.get("containers") or [] if isinstance(c, dict)]
         if not containers:
             return None
-        main = next((c for c in containers if c.get("name") == "kserve-container"), containers[0])
-        pod = _merge_pod(rt_spec, predictor)
-        pod["containers"] = [_merge_container(main, model)] + [c for c in containers if c is not main]
+        pod = predictor_pod(rt_spec, {**predictor, "model": model}, obj.get("metadata") or {})
         engine = engine_pod(None, pod, inv, namespace)
         if engine is None:
             return None
         pods = [engine]
-        worker = _worker_pod(rt_spec.get("workerSpec") or {}, predictor.get("workerSpec") or {})
+        worker = worker_pod(rt_spec.get("workerSpec") or {}, predictor.get("workerSpec") or {})
         if worker and (found := engine_pod("worker", worker, inv, namespace)):
             pods.append(found)
         return finish(doc, pods, model_uri=uri, modelcars=modelcars)
@@ -180,14 +129,14 @@ def _inference_service(doc, inv: Inventory, used: set[int]) -> Workload | None:
     looks_vllm = any(word in str(model.get("runtime") or fmt or "").lower() for word in ("vllm", "huggingface"))
     if not looks_vllm:
         return None
-    container = {k: v for k, v in model.items() if k not in _MODEL_KEYS}
-    container.setdefault("name", "kserve-container")
+    container = {k: v for k, v in model.items() if k not in MODEL_FIELDS}
+    container.setdefault("name", CONTAINER)
     missing: list[str] = []
     env = resolve_env(container, inv, namespace, missing)
     flags, _ = parse_flags([str(a) for a in container.get("args") or []])
-    engine = EngineContainer("kserve-container", container, Launch("launcher", flags, None, env, "KServe runtime"),
+    engine = EngineContainer(CONTAINER, container, Launch("launcher", flags, None, env, "KServe runtime"),
                              container.get("image"))
-    pod = {k: predictor[k] for k in POD_FIELDS if k in predictor}
+    pod = merge_pod({}, predictor)
     pod["containers"] = [container]
     elsewhere = _RUNTIME_ELSEWHERE.format(rt=rt)
     na = {"image": f"image and pull policy are {elsewhere}", "shm": f"/dev/shm is {elsewhere}"}
@@ -205,29 +154,14 @@ def _storage_uri(containers: Any) -> str | None:
     return None
 
 
-def _strategic(base: Any, over: Any) -> Any:
-    """Merge an LLMInferenceService over its LLMInferenceServiceConfig: maps deep, containers by name."""
-    if isinstance(base, dict) and isinstance(over, dict):
-        merged = dict(base)
-        for key, value in over.items():
-            merged[key] = _strategic(base.get(key), value) if key in base else value
-        return merged
-    if isinstance(base, list) and isinstance(over, list) and all(isinstance(i, dict) and "name" in i
-                                                                 for i in base + over):
-        theirs = {i["name"]: i for i in over}
-        return [_strategic(i, theirs.pop(i["name"])) if i["name"] in theirs else i for i in base] + list(
-            theirs.values())
-    return over
-
-
 def _llm_inference_service(doc, inv: Inventory) -> list[Workload]:
     namespace = namespace_of(doc.obj)
     spec: dict[str, Any] = {}
     for ref in (doc.obj.get("spec") or {}).get("baseRefs") or []:
         base = inv.find("LLMInferenceServiceConfig", ref.get("name") if isinstance(ref, dict) else None, namespace)
         if base is not None:
-            spec = _strategic(spec, base.obj.get("spec") or {})
-    spec = _strategic(spec, doc.obj.get("spec") or {})
+            spec = strategic_merge(spec, copy.deepcopy(base.obj.get("spec") or {}))
+    spec = strategic_merge(spec, copy.deepcopy(doc.obj.get("spec") or {}))
     prefill = spec.get("prefill") or {}
     roles = [("decode" if prefill else None, spec.get("template")), ("worker", spec.get("worker")),
              ("prefill", prefill.get("template")), ("prefill-worker", prefill.get("worker"))]
@@ -240,7 +174,7 @@ def _llm_inference_service(doc, inv: Inventory) -> list[Workload]:
             if not isinstance(c, dict):
                 continue
             env = resolve_env(c, inv, namespace, missing)
-            launches = launches_of(c, env)
+            launches = container_launches(c, env)
             only = len(pod.get("containers") or []) == 1
             if not launches and (c.get("name") == "main" or only) and not c.get("command"):
                 launch = entrypoint_launch([str(a) for a in c.get("args") or []], env)
@@ -365,7 +299,7 @@ def _dynamo(doc, inv: Inventory) -> list[Workload]:
         extra["containers"] = [container]
         missing: list[str] = []
         env = resolve_env(container, inv, namespace, missing)
-        launches = launches_of(container, env)
+        launches = container_launches(container, env)
         if not launches and str(svc.get("componentType", "")).lower() == "worker":
             launches = [entrypoint_launch([], env)]
         engines = [EngineContainer(display_name(str(name), container["name"]), container, ln, container.get("image"))

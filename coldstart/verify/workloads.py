@@ -19,19 +19,12 @@ from typing import Any
 
 from coldstart.inputs.documents import Document
 from coldstart.kube.images import is_engine_image
-from coldstart.kube.podspec import accelerators, sanitize, volume_at
-from coldstart.vllm.launch import (
-    Launch,
-    entrypoint_launch,
-    expand_k8s,
-    find_launches,
-    flag_name,
-    load_structured,
-)
+from coldstart.kube.podspec import accelerators, expand_refs, sanitize, volume_at
+from coldstart.vllm.launch import Launch, container_launches, flag_name, load_structured
 
 __all__ = [
     "CLUSTER_SCOPED", "POD_TEMPLATE_KINDS", "Buffer", "EngineContainer", "EnginePod", "ImageUse", "Inventory",
-    "Workload", "apply_config_file", "container_argv", "display_name", "engine_pod", "finish", "launches_of",
+    "Workload", "apply_config_file", "display_name", "engine_pod", "finish",
     "namespace_of", "object_ref", "resolve_env",
 ]
 
@@ -228,7 +221,7 @@ def resolve_env(container: dict[str, Any], inv: Inventory, namespace: str,
             env[name] = _value_from(item["valueFrom"], inv, namespace)
         else:
             value = item.get("value")
-            env[name] = expand_k8s("" if value is None else _text(value), env)
+            env[name] = expand_refs("" if value is None else _text(value), env)
     return env
 
 
@@ -243,24 +236,6 @@ def _value_from(source: dict[str, Any], inv: Inventory, namespace: str) -> str |
             data = inv.data(kind, ref.get("name"), namespace)
             return None if data is None else data.get(str(ref.get("key")))
     return None
-
-
-def container_argv(container: dict[str, Any], env: dict[str, str | None]) -> tuple[list[str], list[str]]:
-    """(command, args) as strings after Kubernetes `$(VAR)` expansion."""
-    def strings(key: str) -> list[str]:
-        value = container.get(key) or []
-        value = [value] if isinstance(value, str) else value
-        return [expand_k8s(_text(v), env) for v in value if v is not None]
-    return strings("command"), strings("args")
-
-
-def launches_of(container: dict[str, Any], env: dict[str, str | None]) -> list[Launch]:
-    """vLLM launches in a container; an engine image with only args runs its `vllm serve` entrypoint."""
-    command, args = container_argv(container, env)
-    engine_image = is_engine_image(container.get("image"))
-    if not command and args and engine_image:
-        return [entrypoint_launch(args, env)]
-    return find_launches(command + args, env, engine_image)
 
 
 def apply_config_file(launch: Launch, pod: dict[str, Any], container: dict[str, Any], inv: Inventory,
@@ -296,7 +271,7 @@ def engine_pod(role: str | None, pod: dict[str, Any], inv: Inventory, namespace:
         if not isinstance(container, dict):
             continue
         env = resolve_env(container, inv, namespace, missing)
-        launches = launches_of(container, env)
+        launches = container_launches(container, env)
         for k, launch in enumerate(launches):
             apply_config_file(launch, pod, container, inv, namespace)
             name = display_name(role, container.get("name"), k if len(launches) > 1 else None)

@@ -1,10 +1,15 @@
-"""Find the vLLM launch in a container and read its flags and environment, wherever people put them.
+"""How a container starts vLLM, read once for the checker and the simulated engine: the launch and its flags.
 
-Real manifests start vLLM as `vllm serve`, `python -m vllm.entrypoints.openai.api_server`, inside `sh -c`
-scripts that `export` variables and reference `${X}`, through Kubernetes `$(VAR)` expansion, or as Ray
-Serve `engine_kwargs`. The checker judges meaning, so everything is reduced to one normalized flag map
-(`--gpu-memory-utilization`, `--gpu_memory_utilization=` and `gpu_memory_utilization:` are the same key)
-plus the environment the engine process will see.
+Real manifests start vLLM as `vllm serve`, `python -m vllm.entrypoints.openai.api_server`, KServe's
+`python -m huggingfaceserver`, NVIDIA Dynamo's `python -m dynamo.vllm`, the image's own entrypoint given only
+args, or any of these inside `sh -c` scripts that `export` variables and reference `${X}`; Ray Serve puts the
+engine's settings in `engine_kwargs`. Everything is reduced to one `Launch`: which entry point, a normalized flag
+map (`--gpu-memory-utilization`, `--gpu_memory_utilization=` and `gpu_memory_utilization:` are one key, booleans
+True/False, `-O3` is `compilation_config`), the model and the environment the engine process will see.
+
+Flags are read the way vLLM's argparse reads them: a boolean flag never takes the next word as its value, so
+`vllm serve --async-scheduling /mnt/models` serves /mnt/models. The table of boolean flags follows vLLM's
+`EngineArgs`/`FrontendArgs` (store_true and BooleanOptionalAction flags, v0.4 to v0.11).
 """
 
 from __future__ import annotations
@@ -17,83 +22,108 @@ from typing import Any
 
 import yaml
 
-from coldstart.vllm.shell import commands, expand, positional
+from coldstart.kube.images import is_engine_image
+from coldstart.kube.podspec import expand_refs
+from coldstart.vllm.shell import Unset, commands, expand, positional
+
+__all__ = [
+    "BOOLEAN_FLAGS", "Launch", "RayEngine", "container_argv", "container_launches", "entrypoint_argv",
+    "entrypoint_launch",
+    "find_launches", "flag_name", "load_structured", "parse_flags", "ray_engines", "truthy",
+]
 
 SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh"}
-# Flags vLLM defines as store_true (or BooleanOptionalAction): they never take the next word as a value.
+# vLLM's boolean flags (store_true / BooleanOptionalAction): they never take the next word as a value.
 BOOLEAN_FLAGS = {
-    "enforce_eager", "trust_remote_code", "enable_chunked_prefill", "enable_prefix_caching", "disable_log_requests",
-    "disable_log_stats", "enable_auto_tool_choice", "enable_lora", "disable_custom_all_reduce", "headless",
-    "enable_expert_parallel", "disable_frontend_multiprocessing", "enable_log_requests", "enable_sleep_mode",
-    "is_prefill_worker", "is_decode_worker", "skip_tokenizer_init", "disable_sliding_window", "use_v2_block_manager",
-    "enable_reasoning", "no_enable_prefix_caching", "no_enforce_eager", "no_enable_chunked_prefill",
-    "disable_fastapi_docs", "enable_server_load_tracking", "api_server_count_auto",
+    "api_server_count_auto", "async_scheduling", "calculate_kv_scales", "data_parallel_external_lb",
+    "data_parallel_hybrid_lb", "disable_async_output_proc", "disable_cascade_attn", "disable_custom_all_reduce",
+    "disable_fastapi_docs", "disable_frontend_multiprocessing", "disable_log_requests", "disable_log_stats",
+    "disable_mm_preprocessor_cache", "disable_sliding_window", "disable_uvicorn_access_log", "enable_auto_tool_choice",
+    "enable_chunked_prefill", "enable_dbo", "enable_eplb", "enable_expert_parallel", "enable_force_include_usage",
+    "enable_lora", "enable_lora_bias", "enable_log_outputs", "enable_log_requests", "enable_prefix_caching",
+    "enable_prompt_adapter", "enable_prompt_tokens_details", "enable_reasoning", "enable_request_id_headers",
+    "enable_server_load_tracking", "enable_sleep_mode", "enable_tokenizer_info_endpoint", "enforce_eager",
+    "fully_sharded_loras", "headless", "is_decode_worker", "is_prefill_worker", "kv_sharing_fast_prefill",
+    "return_tokens_as_token_ids", "skip_tokenizer_init", "trust_remote_code", "use_v2_block_manager",
+    "worker_use_ray",
 }
+MULTI_VALUE_FLAGS = {"served_model_name", "middleware", "allowed_origins"}  # nargs="+": words up to the next flag
 FLAG_ALIASES = {"tp": "tensor_parallel_size", "pp": "pipeline_parallel_size", "dp": "data_parallel_size",
-                "o": "compilation_config", "q": "quantization"}
+                "q": "quantization"}
+API_SERVER_MODULES = ("vllm.entrypoints.openai.api_server", "vllm.entrypoints.api_server")
 _NOT_LAUNCHERS = {"echo", "printf", "pip", "pip3", "uv", "apt", "apt-get", "yum", "dnf", "apk", "wget", "curl",
                   "cat", "grep", "sed", "awk", "test", "[", "until", "while", "if", "for", "kill", "pkill"}
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
-_K8S_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 
 def flag_name(raw: str) -> str:
-    """`--gpu-memory-utilization` / `gpu_memory_utilization` -> `gpu_memory_utilization`."""
+    """`--gpu-memory-utilization` / `gpu_memory_utilization` / `-tp` -> `gpu_memory_utilization` / `tensor_parallel_size`."""
     name = raw.lstrip("-").replace("-", "_").lower()
     return FLAG_ALIASES.get(name, name)
 
 
 @dataclass
 class Launch:
-    """What one container runs: the vLLM server itself (`launcher`) or a process that hosts engine workers."""
+    """What one container runs: the vLLM server itself (`role` "launcher") or a process that hosts engine workers
+    ("host", e.g. a Ray worker of a multi-node engine). `entry` says which entry point: serve, api_server,
+    kserve (huggingfaceserver), dynamo, ray."""
 
-    role: str  # "launcher" | "host"
+    role: str
     flags: dict[str, Any] = field(default_factory=dict)
     model: str | None = None
     env: dict[str, str | None] = field(default_factory=dict)  # environment at the launch, after script exports
     how: str = ""
+    entry: str = "serve"
+    model_positional: bool = False  # the model came as `vllm serve <model>` (vLLM logs it as model_tag)
 
-
-def expand_k8s(text: str, env: Mapping[str, str | None]) -> str:
-    """Kubernetes `$(VAR)` expansion in command/args/env: defined names are replaced, `$$` escapes a `$`."""
-    def sub(match: re.Match[str]) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        value = env.get(match.group(1))
-        return match.group(0) if value is None else value
-    return _K8S_REF.sub(sub, text)
+    @property
+    def launcher(self) -> bool:
+        return self.role == "launcher"
 
 
 def parse_flags(tokens: list[str]) -> tuple[dict[str, Any], list[str]]:
-    """(normalized flags, positionals) from an argv tail; `--x=v`, `--x v`, boolean flags and `--no-x`."""
+    """(normalized flags, positionals) from an argv tail: `--x=v`, `--x v`, boolean flags, `--no-x`, `-O3`."""
     flags: dict[str, Any] = {}
-    positional: list[str] = []
-    expanded: list[str] = []
+    positionals: list[str] = []
+    words: list[str] = []
     for token in tokens:  # "--port 8080" as one list item is a common slip that vLLM users mean as two
         if token.startswith("-") and " " in token.strip() and "=" not in token.split(" ", 1)[0]:
-            expanded.extend(token.split())
+            words.extend(token.split())
         else:
-            expanded.append(token)
+            words.append(token)
     i = 0
-    while i < len(expanded):
-        token = expanded[i]
-        if token.startswith("-") and len(token) > 1 and not _is_number(token):
+    while i < len(words):
+        token = words[i]
+        following = words[i + 1] if i + 1 < len(words) else None
+        if token.startswith("-O") and not token.startswith("--"):  # -O3, -O.3, -O=3, -O 3, -O.level=3
+            value = token[2:].lstrip("=.")
+            if not value and following is not None:
+                value, i = following, i + 1
+            flags["compilation_config"] = value.removeprefix("level=")
+        elif _looks_like_flag(token):
             raw, eq, value = token.partition("=")
             name = flag_name(raw)
             if eq:
                 flags[name] = value
-            elif name in BOOLEAN_FLAGS or i + 1 >= len(expanded) or _looks_like_flag(expanded[i + 1]):
-                if name.startswith("no_"):
+            elif name in MULTI_VALUE_FLAGS and following is not None and not _looks_like_flag(following):
+                values = []
+                while i + 1 < len(words) and not _looks_like_flag(words[i + 1]):
+                    values.append(words[i + 1])
+                    i += 1
+                flags[name] = values if len(values) > 1 else values[0]
+            elif name in BOOLEAN_FLAGS or following is None or _looks_like_flag(following) or (
+                    name.startswith("no_") and name[3:] in BOOLEAN_FLAGS):
+                if name.startswith("no_") and name not in BOOLEAN_FLAGS:
                     flags[name[3:]] = False
                 else:
                     flags[name] = True
             else:
-                flags[name] = expanded[i + 1]
+                flags[name] = following
                 i += 1
         else:
-            positional.append(token)
+            positionals.append(token)
         i += 1
-    return flags, positional
+    return flags, positionals
 
 
 def _is_number(token: str) -> bool:
@@ -114,7 +144,7 @@ def truthy(value: Any) -> bool:
 
 
 def load_structured(value: Any) -> Any:
-    """A JSON (or YAML/Python-literal-ish) value given as a string, e.g. `--model-loader-extra-config`."""
+    """A JSON (or YAML) value given as a string, e.g. `--model-loader-extra-config '{"concurrency": 32}'`."""
     if not isinstance(value, str):
         return value
     for loads in (json.loads, yaml.safe_load):
@@ -126,32 +156,60 @@ def load_structured(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Launch detection
+# A container's launch
 
 
-def find_launches(argv: list[str], env: Mapping[str, str | None], image_is_engine: bool) -> list[Launch]:
-    """Every vLLM launch (or engine host) in a container's command+args; [] when it runs something else.
+def container_argv(container: Mapping[str, Any], env: Mapping[str, str | None]) -> tuple[list[str], list[str]]:
+    """(command, args) as strings after Kubernetes `$(VAR)` expansion."""
+    def strings(key: str) -> list[str]:
+        value = container.get(key) or []
+        value = [value] if isinstance(value, str) else value
+        return [expand_refs(("true" if v else "false") if isinstance(v, bool) else str(v), env)
+                for v in value if v is not None]
+    return strings("command"), strings("args")
 
-    `argv` is command + args after Kubernetes expansion. With an empty command, the image's entrypoint runs:
-    for a vLLM image that is `vllm serve`, so the args are its flags.
-    """
-    env = dict(env)
-    if not argv:
-        return [Launch("launcher", env=env, how="image entrypoint")] if image_is_engine else []
-    script = _shell_script(argv)
-    if script is not None:
-        return _script_launches(script, {**env, **positional(_script_params(argv))})
-    launch = _launch_in(argv, env)
-    if launch is not None:
-        return [launch]
-    return []
+
+def entrypoint_argv(image: str | None, command: list[str], args: list[str]) -> list[str]:
+    """argv as the process sees it: without `command`, the image's entrypoint comes first (`vllm serve` in
+    vllm/vllm-openai and its rebuilds, `python -m huggingfaceserver` in KServe's image). Args that start their
+    own program (a shell, `vllm`, `python`) are taken as the command a user meant them to be."""
+    if command or not is_engine_image(image):
+        return command + args
+    if args and args[0].rsplit("/", 1)[-1] in SHELLS | {"vllm", "python", "python3"}:
+        return args
+    if "huggingfaceserver" in str(image).lower():
+        return ["python", "-m", "huggingfaceserver", *args]
+    return ["vllm", "serve", *args]
+
+
+def container_launches(container: Mapping[str, Any], env: Mapping[str, str | None], *,
+                       unset: Unset = "keep") -> list[Launch]:
+    """Every vLLM launch (or engine host) in one container; [] when it runs something else.
+
+    `env` is the container's environment as Kubernetes builds it (None for values the input cannot know);
+    `unset="empty"` expands unknown shell variables to nothing, as a real shell does, where `env` is complete."""
+    command, args = container_argv(container, env)
+    argv = entrypoint_argv(container.get("image"), command, args)
+    launches = find_launches(argv, env, unset=unset)
+    if not command and is_engine_image(container.get("image")):
+        for launch in launches:
+            launch.how = "image entrypoint" if not args or argv[:2] == ["vllm", "serve"] else launch.how
+    return launches
 
 
 def entrypoint_launch(args: list[str], env: Mapping[str, str | None]) -> Launch:
-    """Args given to a vLLM image's own entrypoint (`vllm serve`): positional model and flags."""
-    flags, positional = parse_flags(args)
-    return Launch("launcher", flags, positional[0] if positional else flags.get("model"), dict(env),
-                  "image entrypoint")
+    """Args given to a vLLM image's own entrypoint (`vllm serve`), for an operator that supplies the image."""
+    return _launcher(list(args), dict(env), "image entrypoint", "serve", positional_model=True)
+
+
+def find_launches(argv: list[str], env: Mapping[str, str | None], *, unset: Unset = "keep") -> list[Launch]:
+    """Every vLLM launch (or engine host) in an argv (command + args after Kubernetes expansion)."""
+    environment = dict(env)
+    script = _shell_script(argv)
+    if script is not None:
+        return _script_launches(script, {**environment, **positional(_script_params(argv))}, unset)
+    launch = _launch_in(argv, environment)
+    return [launch] if launch is not None else []
 
 
 def _shell_script(argv: list[str]) -> str | None:
@@ -187,40 +245,42 @@ def _launch_in(words: list[str], env: dict[str, str | None]) -> Launch | None:
         base = word.rsplit("/", 1)[-1]
         nxt = words[i + 1] if i + 1 < len(words) else ""
         if base == "vllm" and nxt == "serve":
-            return _launcher(words[i + 2:], env, "vllm serve", positional_model=True)
+            return _launcher(words[i + 2:], env, "vllm serve", "serve", positional_model=True)
         if word.startswith("vllm.entrypoints"):
             tail = words[i + 1:]
             if tail[:1] == ["serve"]:
-                return _launcher(tail[1:], env, f"python -m {word} serve", positional_model=True)
-            return _launcher(tail, env, f"python -m {word}", positional_model=False)
+                return _launcher(tail[1:], env, f"python -m {word} serve", "serve", positional_model=True)
+            return _launcher(tail, env, f"python -m {word}", "api_server", positional_model=False)
         if word.endswith("vllm/entrypoints/openai/api_server.py"):
-            return _launcher(words[i + 1:], env, "api_server.py", positional_model=False)
-        if word == "dynamo.vllm" or (word == "huggingfaceserver" and i and words[i - 1] == "-m"):
-            launch = _launcher(words[i + 1:], env, f"python -m {word}", positional_model=False)
-            if word == "huggingfaceserver" and str(launch.flags.get("backend", "vllm")).lower() == "huggingface":
-                return None
+            return _launcher(words[i + 1:], env, "api_server.py", "api_server", positional_model=False)
+        if word == "dynamo.vllm":
+            return _launcher(words[i + 1:], env, f"python -m {word}", "dynamo", positional_model=False)
+        if word == "huggingfaceserver" and i and words[i - 1] == "-m":
+            launch = _launcher(words[i + 1:], env, f"python -m {word}", "kserve", positional_model=False)
+            if str(launch.flags.get("backend", "vllm")).lower() == "huggingface":
+                return None  # KServe's Hugging Face server without vLLM
             return launch
         if base == "multi-node-serving.sh" or (base == "ray" and nxt == "start"):
-            return Launch("host", env=_env_only(env), how="Ray worker for a multi-node engine")
+            return Launch("host", env=_env_only(env), how="Ray worker for a multi-node engine", entry="ray")
     return None
 
 
-def _launcher(tail: list[str], env: dict[str, str | None], how: str, positional_model: bool) -> Launch:
-    flags, positional = parse_flags(tail)
-    model = positional[0] if positional_model and positional else None
-    model = model or (flags.get("model") if isinstance(flags.get("model"), str) else None)
-    return Launch("launcher", flags, model, _env_only(env), how)
+def _launcher(tail: list[str], env: dict[str, str | None], how: str, entry: str, positional_model: bool) -> Launch:
+    flags, positionals = parse_flags(tail)
+    model = positionals[0] if positional_model and positionals else None
+    from_flag = next((flags[k] for k in ("model", "model_id", "model_dir") if isinstance(flags.get(k), str)), None)
+    return Launch("launcher", flags, model or from_flag, _env_only(env), how, entry, model_positional=bool(model))
 
 
 # ---------------------------------------------------------------------------------------------------
 # Shell scripts: follow exports and ${X} to the launch
 
 
-def _script_launches(script: str, env: dict[str, str | None], depth: int = 0) -> list[Launch]:
+def _script_launches(script: str, env: dict[str, str | None], unset: Unset, depth: int = 0) -> list[Launch]:
     launches: list[Launch] = []
     hosts: list[Launch] = []
     for command in commands(script):
-        words = [w for part in command for w in expand(part, env)]
+        words = [w for part in command for w in expand(part, env, unset)]
         prefix: dict[str, str] = {}
         while words and (m := _ASSIGNMENT.match(words[0])):
             prefix[m.group(1)] = m.group(2)
@@ -246,7 +306,7 @@ def _script_launches(script: str, env: dict[str, str | None], depth: int = 0) ->
         local_env = {**env, **prefix}
         inner = _shell_script(words)
         if inner is not None and depth < 3:
-            found = _script_launches(inner, {**local_env, **positional(_script_params(words))}, depth + 1)
+            found = _script_launches(inner, {**local_env, **positional(_script_params(words))}, unset, depth + 1)
         else:
             launch = _launch_in(words, local_env)
             found = [launch] if launch else []

@@ -2,15 +2,21 @@
 
 Manifests often start the engine from `sh -c` scripts that export variables, reference `${X}` and chain
 commands. Nothing is executed: a script is split into commands of words, and each word is expanded with
-the environment known at that point (unknown variables stay visible as `${NAME}`).
+the environment known at that point. An unknown variable stays visible as `${NAME}` by default (the checker
+must not guess what a Secret holds); `unset="empty"` expands it to nothing, as a real shell does, for a caller
+that knows the whole environment (the simulated engine).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Literal
 
 Word = list[tuple[str, str]]
+Unset = Literal["keep", "empty"]
+
+__all__ = ["Unset", "Word", "commands", "expand", "positional"]
 
 
 def commands(script: str) -> list[list[Word]]:
@@ -168,8 +174,8 @@ def _skip_heredocs(script: str, i: int, delimiters: list[str]) -> int:
     return i
 
 
-def _lookup(expr: str, env: Mapping[str, str | None]) -> str:
-    """Value of a `${...}` expression; an unknown variable stays visible as `${NAME}`."""
+def _lookup(expr: str, env: Mapping[str, str | None], unset: Unset = "keep") -> str:
+    """Value of a `${...}` expression; an unknown variable stays visible as `${NAME}` (or is empty)."""
     m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9@*])(?::?([-=+?])(.*))?$", expr, re.DOTALL)
     if not m:
         return "${" + expr + "}"
@@ -179,7 +185,9 @@ def _lookup(expr: str, env: Mapping[str, str | None]) -> str:
         return word
     if op == "+":
         return word if value else ""
-    return "${" + name + "}" if value is None else value
+    if value is None:
+        return "" if unset == "empty" else "${" + name + "}"
+    return value
 
 
 def positional(params: list[str]) -> dict[str, str]:
@@ -189,7 +197,7 @@ def positional(params: list[str]) -> dict[str, str]:
     return values
 
 
-def expand(parts: Word, env: Mapping[str, str | None]) -> list[str]:
+def expand(parts: Word, env: Mapping[str, str | None], unset: Unset = "keep") -> list[str]:
     """Expand one word into fields: unquoted variables split on whitespace, quoted ones do not."""
     fields: list[str] = []
     current: str | None = None
@@ -197,9 +205,9 @@ def expand(parts: Word, env: Mapping[str, str | None]) -> list[str]:
         if mode in ("q", "u"):
             current = (current or "") + text
         elif mode == "V":
-            current = (current or "") + _lookup(text, env)
+            current = (current or "") + _lookup(text, env, unset)
         else:
-            value = _lookup(text, env)
+            value = _lookup(text, env, unset)
             pieces = value.split()
             if not pieces:
                 continue

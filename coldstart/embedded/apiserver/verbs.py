@@ -15,12 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 from coldstart.embedded.apiserver import errors as apierrors
-from coldstart.embedded.apiserver import managed, patch
+from coldstart.embedded.apiserver import managed
 from coldstart.embedded.apiserver.admission import Admission
 from coldstart.embedded.apiserver.calls import Call, Reply, check_field_selector, decode, split_status, status_success
 from coldstart.embedded.apiserver.errors import ApiError, bad_request
 from coldstart.embedded.store.resources import BY_KEY, Resource
 from coldstart.embedded.store.store import Store, StoreError, clone, rfc3339
+from coldstart.kube import patch
 
 NAMESPACE = BY_KEY["/Namespace"]
 # kinds whose DELETE answers with the deleted object (the rest answer with a Status), as kube-apiserver does

@@ -1,9 +1,8 @@
 """A KServe controller in raw deployment mode: InferenceService + ServingRuntime -> `<isvc>-predictor`
 Deployment and Service, and the InferenceService's status.
 
-The pod template is what KServe would run: the runtime's `kserve-container` strategically merged with the
-predictor's model container (args appended, env by name, resources by key), `{{.Name}}`-style placeholders
-filled from the InferenceService, runtime and predictor pod fields merged, and the model wired in from its
+The pod template is what KServe would run: the runtime and the predictor merged by `coldstart.vllm.kserve`
+(the same merge the checker reads InferenceServices with), and the model wired in from its
 storageUri: `oci://` as a KServe modelcar (a `modelcar` sidecar sharing the pod's process namespace, a
 `modelcar-init` container that pre-fetches the image, /mnt/models reached through /proc/<pid>/root),
 `pvc://claim/path` mounted read-only at /mnt/models, anything else downloaded by a `storage-initializer`
@@ -13,80 +12,22 @@ created; here they are already in the Deployment's template, which yields the sa
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from coldstart.embedded.apiserver.defaults import apply_defaults
 from coldstart.embedded.context import SimContext
 from coldstart.embedded.controllers.objects import Reconciler, condition, owner_ref, parse_time, set_condition
 from coldstart.embedded.store.store import Change, clone
+from coldstart.vllm.kserve import CONTAINER, predictor_pod
 
 ISVC = "serving.kserve.io/InferenceService"
 RUNTIME = "serving.kserve.io/ServingRuntime"
 CLUSTER_RUNTIME = "serving.kserve.io/ClusterServingRuntime"
-CONTAINER = "kserve-container"
 MODEL_DIR = "/mnt/models"
 STORAGE_VOLUME = "kserve-provision-location"
 SOURCE_URI = "internal.serving.kserve.io/storage-initializer-sourceuri"
 STORAGE_INITIALIZER = "kserve/storage-initializer:v0.20.0"
 INGRESS_DOMAIN = "example.com"
-NOT_POD_FIELDS = {"annotations", "autoScaling", "batcher", "canaryTrafficPercent", "containerConcurrency", "containers",
-                  "deploymentStrategy", "labels", "logger", "maxReplicas", "minReplicas", "model", "name",
-                  "scaleMetric", "scaleMetricType", "scaleTarget", "storageContainerName", "storageUris", "timeout",
-                  "workerSpec", "huggingface", "lightgbm", "onnx", "paddle", "pmml", "pytorch", "sklearn",
-                  "tensorflow", "triton", "xgboost"}
-NOT_CONTAINER_FIELDS = {"modelFormat", "runtime", "runtimeVersion", "storageUri", "storage", "protocolVersion"}
-RUNTIME_POD_FIELDS = ("nodeSelector", "affinity", "tolerations", "volumes", "imagePullSecrets", "hostIPC",
-                      "schedulerName")
-MERGE_KEYS = {"env": "name", "volumeMounts": "mountPath", "volumes": "name", "ports": "containerPort",
-              "imagePullSecrets": "name", "containers": "name", "initContainers": "name"}
-
-
-def strategic_merge(base: Any, patch: Any, field: str = "") -> Any:
-    """Strategic merge patch as apimachinery applies it to pod specs: maps merge, keyed lists merge by key,
-    other lists are replaced."""
-    if isinstance(base, dict) and isinstance(patch, dict):
-        out = dict(base)
-        for key, value in patch.items():
-            out[key] = strategic_merge(base.get(key), value, key) if key in base else clone(value)
-        return out
-    key = MERGE_KEYS.get(field)
-    if key and isinstance(base, list) and isinstance(patch, list):
-        out = [clone(item) for item in base]
-        for item in patch:
-            match = next((i for i, old in enumerate(out) if old.get(key) == item.get(key)), None)
-            if match is None:
-                out.append(clone(item))
-            else:
-                out[match] = strategic_merge(out[match], item)
-        return out
-    return clone(patch)
-
-
-def fill_placeholders(obj: Any, isvc: dict) -> Any:
-    """KServe renders runtime containers as a Go template over the InferenceService's ObjectMeta
-    (`{{.Name}}`, `{{.Namespace}}`, `{{.Labels.team}}`, `{{index .Annotations "a/b"}}`)."""
-    meta = isvc["metadata"]
-
-    def value(match: re.Match) -> str:
-        expr = match.group(1).strip()
-        if expr in (".Name", ".Namespace"):
-            return meta.get(expr[1:].lower(), "")
-        found = re.fullmatch(r'(?:index\s+)?\.(Labels|Annotations)(?:\.([\w.-]+)|\s+"([^"]+)")', expr)
-        if found:
-            table = meta.get(found.group(1).lower()) or {}
-            return str(table.get(found.group(2) or found.group(3), ""))
-        return match.group(0)
-
-    if isinstance(obj, str):
-        return re.sub(r"\{\{(.*?)\}\}", value, obj)
-    if isinstance(obj, list):
-        return [fill_placeholders(item, isvc) for item in obj]
-    if isinstance(obj, dict):
-        return {key: fill_placeholders(item, isvc) for key, item in obj.items()}
-    return obj
-
-
 def wire_storage(spec: dict, uri: str) -> None:
     """Make the model at `uri` appear at /mnt/models in the kserve-container, the way KServe does."""
     main = next((c for c in spec["containers"] if c.get("name") == CONTAINER), None)
@@ -188,18 +129,7 @@ class KServeController(Reconciler):
     def _pod_spec(self, isvc: dict, runtime: dict) -> dict:
         predictor = isvc["spec"].get("predictor") or {}
         model = predictor.get("model") or {}
-        containers = fill_placeholders(clone(runtime.get("containers") or []), isvc)
-        if containers:
-            index = next((i for i, c in enumerate(containers) if c.get("name") == CONTAINER), 0)
-            mine = {k: v for k, v in model.items() if k not in NOT_CONTAINER_FIELDS}
-            merged = strategic_merge(containers[index], mine)
-            merged["args"] = [*(containers[index].get("args") or []), *(mine.get("args") or [])]
-            merged["name"] = CONTAINER
-            containers[index] = merged
-        base = {k: clone(runtime[k]) for k in RUNTIME_POD_FIELDS if k in runtime}
-        spec = strategic_merge(base, {k: v for k, v in predictor.items() if k not in NOT_POD_FIELDS})
-        spec["containers"] = containers + [clone(c) for c in predictor.get("containers") or []
-                                           if c.get("name") not in {x.get("name") for x in containers}]
+        spec = predictor_pod(runtime, predictor, isvc["metadata"])
         if not any(c.get("name") == CONTAINER for c in spec["containers"]) and spec["containers"]:
             spec["containers"][0]["name"] = spec["containers"][0].get("name") or CONTAINER
         uri = model.get("storageUri") or next(

@@ -18,9 +18,9 @@ from typing import Any
 
 from coldstart.embedded.node.volumes import Mount
 from coldstart.embedded.store.store import Store
+from coldstart.kube.podspec import expand_refs
 from coldstart.kube.quantity import to_bytes
 
-_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 FOREVER_WORDS = ("sleep infinity", "infinity", "tail -f", "sleep 1e9", "wait")
 
 
@@ -105,15 +105,6 @@ def as_bytes(value: Any) -> int | None:
         return to_bytes(value) if value not in (None, "") else None
     except ValueError:
         return None
-
-
-def expand_refs(text: str, env: dict[str, str]) -> str:
-    """Kubernetes `$(VAR)` expansion: defined variables are replaced, `$$` becomes `$`, the rest stays."""
-    def sub(m: re.Match) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        return env.get(m.group(1), m.group(0))
-    return _REF.sub(sub, text)
 
 
 def _field_ref(path: str, pod: dict, node: dict, pod_ip: str) -> str | None:

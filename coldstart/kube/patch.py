@@ -1,4 +1,5 @@
-"""The three PATCH body types kube-apiserver accepts besides server-side apply.
+"""The three patch forms of Kubernetes, as pure functions on plain dicts: the embedded API server's PATCH verb and
+every merge of two specs in the project (KServe's runtime + predictor, LLMInferenceService presets) use them.
 
 - JSON merge patch (RFC 7386): maps merge, `null` deletes, lists replace.
 - Strategic merge patch: a merge patch where the lists the built-in types declare with a patch merge key
@@ -8,7 +9,7 @@
   order follows the live list). Lists without a declared key replace, as in the real server.
 - JSON patch (RFC 6902): add, remove, replace, move, copy and test on JSON pointers.
 
-All functions edit `target` in place and return it; callers pass a private copy of the stored object.
+All functions edit `target` in place and return it; callers pass a private copy.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from coldstart.errors import InputError
 
-class PatchError(ValueError):
-    """The patch cannot be applied to this object (the server answers 422)."""
+__all__ = ["MERGE_KEYS", "MalformedPatch", "PatchError", "json_patch", "merge_patch", "strategic_merge"]
 
 
-class MalformedPatch(ValueError):
-    """The patch body itself is not a valid patch of its type (the server answers 400)."""
+class PatchError(InputError):
+    """The patch cannot be applied to this object (an API server answers 422)."""
+
+
+class MalformedPatch(PatchError):
+    """The patch body itself is not a valid patch of its type (an API server answers 400)."""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -46,7 +51,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
 # ---------------------------------------------------------------------------------------------------
 # Strategic merge patch
 
-_MERGE_KEYS = {
+MERGE_KEYS = {
     "containers": "name", "initContainers": "name", "ephemeralContainers": "name", "env": "name",
     "volumes": "name", "imagePullSecrets": "name", "resourceClaims": "name", "volumeMounts": "mountPath",
     "volumeDevices": "devicePath", "conditions": "type", "ownerReferences": "uid", "hostAliases": "ip",
@@ -56,7 +61,7 @@ _SET_LISTS = {"finalizers"}
 
 
 def _merge_key(field: str, items: list) -> str | None:
-    key = _MERGE_KEYS.get(field)
+    key = MERGE_KEYS.get(field)
     if field == "ports" and any(isinstance(i, dict) and "containerPort" not in i and "port" in i for i in items):
         key = "port"  # a Service's ports merge by port
     return key

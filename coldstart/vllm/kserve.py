@@ -31,8 +31,8 @@ RUNTIME_POD_FIELDS = ("nodeSelector", "affinity", "tolerations", "volumes", "ima
 NOT_POD_FIELDS = {"annotations", "autoScaling", "batcher", "canaryTrafficPercent", "containerConcurrency", "containers",
                   "deploymentStrategy", "labels", "logger", "maxReplicas", "minReplicas", "model", "name",
                   "scaleMetric", "scaleMetricType", "scaleTarget", "storageContainerName", "storageUris", "timeout",
-                  "workerSpec", "pipelineParallelSize", "tensorParallelSize", "huggingface", "lightgbm", "onnx", "paddle", "pmml", "pytorch", "sklearn",
-                  "tensorflow", "triton", "xgboost"}
+                  "workerSpec", "pipelineParallelSize", "tensorParallelSize", "huggingface", "lightgbm", "onnx",
+                  "paddle", "pmml", "pytorch", "sklearn", "tensorflow", "triton", "xgboost"}
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
 
 

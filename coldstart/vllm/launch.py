@@ -57,7 +57,7 @@ _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 
 
 def flag_name(raw: str) -> str:
-    """`--gpu-memory-utilization` / `gpu_memory_utilization` / `-tp` -> `gpu_memory_utilization` / `tensor_parallel_size`."""
+    """`--gpu-memory-utilization`, `gpu_memory_utilization` -> `gpu_memory_utilization`; `-tp` -> its long name."""
     name = raw.lstrip("-").replace("-", "_").lower()
     return FLAG_ALIASES.get(name, name)
 

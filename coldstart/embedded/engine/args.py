@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from coldstart.vllm.launch import Launch, flag_name
+from coldstart.vllm.launch import Launch, container_launches, flag_name
 
 DEFAULT_MODEL = "facebook/opt-125m"  # vLLM's default `--model` (EngineArgs.model) up to v0.11
 
@@ -98,6 +98,13 @@ class EngineArgs:
             shown[name] = _typed(value)
         shown.setdefault("model", self.model)
         return shown
+
+
+def engine_launch(container: dict[str, Any], env: dict[str, str]) -> EngineArgs | None:
+    """What the simulated engine runs in this container (its first vLLM launcher), or None for any other
+    program. `env` is the process environment the kubelet built, so unknown shell variables are empty."""
+    launch = next((ln for ln in container_launches(container, env, unset="empty") if ln.launcher), None)
+    return EngineArgs(launch) if launch is not None else None
 
 
 def _number(value: Any, default: Any, cast: type) -> Any:

@@ -16,7 +16,7 @@ logs are dropped. Ground truth goes to ctx.mark: image_pull, container_start, th
 from __future__ import annotations
 
 from coldstart.embedded.context import SimContext
-from coldstart.embedded.engine.args import EngineArgs
+from coldstart.embedded.engine.args import engine_launch
 from coldstart.embedded.engine.vllm import engine_plan
 from coldstart.embedded.node.images import EnsureResult, ImageService, go_duration
 from coldstart.embedded.node.podstatus import ContainerRun, PodRun
@@ -26,7 +26,6 @@ from coldstart.embedded.node.runenv import container_env, node_ip, node_ready, p
 from coldstart.embedded.node.volumes import NodeSideState, check_volumes
 from coldstart.embedded.store.store import Change, rfc3339
 from coldstart.kube.images import default_pull_policy
-from coldstart.vllm.launch import container_launches
 
 RETRY_SECONDS = 10.0  # pod worker requeue while volumes are not ready
 BACKOFF_EVENT_SECONDS = 20.0  # resyncs that re-record BackOff while a container waits
@@ -207,9 +206,8 @@ class Kubelet:
         c.running_since, c.health, c.memory = now, Health(), 0
         self._event(run, c, "Normal", "Started", f"Started container {c.name}")
         env = container_env(self.ctx, self.images, self.state, run, c, digest)
-        launch = None if c.init else next((ln for ln in container_launches(c.spec, env.env, unset="empty")
-                                            if ln.launcher), None)
-        plan = engine_plan(env, EngineArgs(launch), self.ctx, self.state) if launch else generic_plan(env)
+        launch = None if c.init else engine_launch(c.spec, env.env)
+        plan = engine_plan(env, launch, self.ctx, self.state) if launch else generic_plan(env)
         c.plan = plan = enforce_memory(plan, env.memory_limit)
         if plan.engine:
             run.engine = c.name

@@ -2,7 +2,7 @@
 
 Inputs: `kubectl get events -o json|yaml` (core/v1 and events.k8s.io/v1, a List or single objects), watch
 streams (`{"type": "ADDED", "object": {...}}` or bare objects, already decoded), and the text tables of
-`kubectl get events` / `kubectl events` / `kubectl describe` (see `coldstart.timeline.sources.event_tables`). Every event
+`kubectl get events` / `kubectl events` / `kubectl describe` (see `event_tables` beside this module). Every event
 becomes one `Event`; `interpret` then reads its message for meaning (pull durations and sizes, scheduler
 reasons, autoscaler groups, probe failures), matching on the words kubelet and friends write rather
 than on column positions.

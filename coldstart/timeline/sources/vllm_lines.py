@@ -1,7 +1,7 @@
 """How one line of a vLLM log is read: prefixes stripped, the message matched for meaning.
 
-`coldstart.timeline.sources.vllm_log.parse_vllm_log` finds the lines worth reading; `LineReader` reads each of them and keeps
-what spans lines (the last stamp for tracebacks, hard-wrapped config lines, the engine generation, the
+`vllm_log.parse_vllm_log` finds the lines worth reading; `LineReader` reads each of them and keeps what spans
+lines (the last stamp for tracebacks, hard-wrapped config lines, the engine generation, the
 failure candidates).
 """
 

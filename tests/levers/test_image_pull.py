@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from coldstart.levers import image_pull
 from coldstart.levers.render import flatten, render
-from coldstart.profiles import load_profile, physics, profile_with
+from coldstart.profiles import load_profile
 
 
 def _containers(doc):
@@ -41,26 +41,3 @@ def test_gke_images_come_from_the_regional_registry():
     p = load_profile("gke")
     assert p.image.vllm.startswith(f"{p.region}-docker.pkg.dev/")
     assert p.model.modelcar.startswith(f"{p.region}-docker.pkg.dev/")
-
-
-def test_pull_seconds_zstd_beats_gzip_and_cross_region_is_slower():
-    p = load_profile("baseline")
-    zstd = physics.pull_seconds(p, compression="zstd")
-    gzip = physics.pull_seconds(p, compression="gzip")
-    assert zstd < gzip
-    size_mb = p.image.compressed_bytes / 1e6
-    assert zstd == size_mb / p.kinetics.registry_mb_per_s + size_mb / p.kinetics.zstd_decompress_mb_per_s
-    assert physics.pull_seconds(p, in_region=False) > zstd
-    smaller = profile_with(p, {"image.compressed_bytes": p.image.compressed_bytes // 2})
-    assert physics.pull_seconds(smaller) < zstd
-
-
-def test_registry_in_region_is_one_rule_for_the_checker_and_the_simulation():
-    gke = load_profile("gke")
-    assert physics.registry_in_region("us-central1-docker.pkg.dev", gke)
-    assert physics.registry_in_region("123.dkr.ecr.us-central1.amazonaws.com", gke)
-    assert physics.registry_in_region("registry.k8s.io", gke)  # redirects to a regional mirror
-    assert not physics.registry_in_region("us-central10-docker.pkg.dev", gke)  # a prefix is not a region
-    assert not physics.registry_in_region("docker.io", gke)
-    base = load_profile("baseline")
-    assert physics.registry_in_region(base.registry.host, base)

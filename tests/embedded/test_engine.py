@@ -11,7 +11,7 @@ import pytest
 from coldstart.embedded.engine.args import EngineArgs
 from coldstart.vllm.launch import container_launches
 from tests.conftest import FIXTURES
-from tests.test_embedded_kubelet import GOOD_ARGS, NS, OFFLINE, SHM, Cluster, _epoch, engine, hf_cache
+from tests.embedded.test_kubelet import GOOD_ARGS, NS, OFFLINE, SHM, Cluster, _epoch, engine, hf_cache
 
 LINE = re.compile(r"^(?:\((?P<proc>APIServer|EngineCore_DP0|Worker_TP\d+) pid=\d+\) )?(?P<level>INFO|WARNING|ERROR) "
                   r"(?P<stamp>\d\d-\d\d \d\d:\d\d:\d\d) \[(?P<src>[\w.]+\.py:\d+)\] (?P<msg>.*)$")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import yaml
 
-from coldstart.kube.patch import strategic_merge
-from coldstart.vllm.kserve import fill_placeholders
 from coldstart.embedded.controllers.objects import condition
 from coldstart.embedded.controllers.plane import control_plane
+from coldstart.kube.patch import strategic_merge
+from coldstart.vllm.kserve import fill_placeholders
 from tests.conftest import FIXTURES, need
-from tests.sim_harness import GPU_TOLERATION, FakeKubelet, events, make_sim
+from tests.support.sim_harness import GPU_TOLERATION, FakeKubelet, events, make_sim
 
 ISVC = "serving.kserve.io/InferenceService"
 

@@ -11,7 +11,7 @@ from coldstart.embedded.controllers.objects import condition
 from coldstart.embedded.store.resources import resource_for
 from coldstart.levers.render import apply_order, flatten, render
 from coldstart.profiles import load_profile
-from tests.sim_harness import START, events
+from tests.support.sim_harness import START, events
 
 
 @pytest.mark.parametrize("profile_name", ["baseline", "gke"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from coldstart.embedded.controllers.objects import parse_time
 from coldstart.embedded.controllers.plane import control_plane
-from tests.sim_harness import GPU_TOLERATION, FakeKubelet, deployment, events, make_sim
+from tests.support.sim_harness import GPU_TOLERATION, FakeKubelet, deployment, events, make_sim
 
 SELECTOR = {"nvidia.com/gpu.product": "NVIDIA-L4"}
 

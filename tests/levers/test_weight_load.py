@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from coldstart.levers import weight_load
-from coldstart.profiles import load_profile, physics, profile_with
+from coldstart.profiles import load_profile, profile_with
 
 
 def _env(container):
@@ -60,18 +58,3 @@ def test_deployment_form_wires_the_modelcar_like_kserve():
     assert [c["name"] for c in pod["initContainers"]] == ["modelcar-init"]
     sidecar = pod["containers"][1]
     assert sidecar["image"] == p.model.modelcar and sidecar["imagePullPolicy"] == "IfNotPresent"
-
-
-@pytest.mark.parametrize(("loader", "storage"), [("runai_streamer", "disk"), ("auto", "disk"),
-                                                 ("runai_streamer", "hyperdisk_ml")])
-def test_load_seconds_is_bytes_over_the_slower_of_storage_and_loader(loader, storage):
-    p = load_profile("gke")
-    kin = p.kinetics
-    gib = p.model.weight_bytes / 2**30
-    storage_rate = kin.hyperdisk_ml_gib_per_s if storage == "hyperdisk_ml" else kin.disk_gib_per_s
-    loader_rate = (p.runtime.streamer_concurrency * kin.streamer_gib_per_s_per_stream if loader == "runai_streamer"
-                   else kin.loader_gib_per_s)
-    assert physics.weight_seconds(p, loader=loader, storage=storage) == pytest.approx(
-        gib / min(storage_rate, loader_rate))
-    assert physics.weight_seconds(p, loader="runai_streamer", storage="disk") < \
-        physics.weight_seconds(p, loader="auto", storage="disk")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from coldstart.embedded.controllers.objects import condition
 from coldstart.embedded.controllers.plane import control_plane
-from tests.sim_harness import FakeKubelet, deployment, events, make_sim
+from tests.support.sim_harness import FakeKubelet, deployment, events, make_sim
 
 PVC = "/PersistentVolumeClaim"
 

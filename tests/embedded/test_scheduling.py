@@ -11,7 +11,7 @@ from coldstart.embedded.controllers.nodes import NodeGroup, node_object
 from coldstart.embedded.controllers.objects import condition, parse_time
 from coldstart.embedded.controllers.plane import control_plane
 from coldstart.profiles import load_profile, profile_with
-from tests.sim_harness import (
+from tests.support.sim_harness import (
     GPU_TOLERATION,
     START,
     FakeKubelet,

@@ -8,7 +8,7 @@ from coldstart.embedded.controllers.gc import GarbageCollector
 from coldstart.embedded.controllers.objects import SAFE_ALPHABET, condition
 from coldstart.embedded.controllers.workloads import DeploymentController, ReplicaSetController
 from coldstart.embedded.store.store import Change
-from tests.sim_harness import FakeKubelet, deployment, events, make_sim, priority_class
+from tests.support.sim_harness import FakeKubelet, deployment, events, make_sim, priority_class
 
 
 class Binder:

@@ -1,7 +1,9 @@
 """One small exception tree, so callers (and the CLI) can tell bad input from a cluster problem.
 
-Every message names the file, key or object involved and says what to do about it; the CLI prints
-the message alone (no traceback) and exits 2 for `InputError`, 1 for everything else.
+Every exception the library raises on purpose derives from `ColdstartError`. Every message names the file, key
+or object involved and says what to do about it; the CLI prints the message alone (no traceback) and exits 2
+for `InputError`, 1 for everything else. (The embedded API server's own errors stay inside
+`coldstart.embedded`: it answers them as Kubernetes Status objects, as a real API server does.)
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ class ProfileError(InputError):
 
 class ManifestError(InputError):
     """A manifest file or directory cannot be read or parsed."""
+
+
+class InvalidValue(InputError, ValueError):
+    """A value is malformed (a quantity, a document that does not match its schema, an unknown format).
+
+    Also a ValueError, so code that parses numbers and quantities can treat both alike."""
 
 
 class TargetRefused(InputError):
@@ -63,6 +71,10 @@ class ServerError(ClusterError):
 
 class WatchExpired(ClusterError):
     """410 Gone: a watch's resourceVersion is older than the server keeps; relist and watch again."""
+
+
+class RunbookFailed(ColdstartError):
+    """A runbook's verdict is a failure: papermill stops the notebook there and `coldstart run` exits 1."""
 
 
 class WaitFailed(ColdstartError):

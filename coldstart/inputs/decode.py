@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from coldstart.errors import InvalidValue
+
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
@@ -79,22 +81,22 @@ def list_items(text: str) -> Iterator[Any]:
     """
     pos = _skip_ws(text, 0)
     if text[pos:pos + 1] != "{":
-        raise ValueError("not a JSON object")
+        raise InvalidValue("not a JSON object")
     pos = _skip_ws(text, pos + 1)
     seen_items = False
     while True:
         if text[pos:pos + 1] != '"':
-            raise ValueError("expected a key")
+            raise InvalidValue("expected a key")
         key, pos = scanstring(text, pos + 1, True)
         if key not in _LIST_KEYS:  # a single object or a watch event: not worth decoding twice
-            raise ValueError(f"{key!r} is not a key of a List")
+            raise InvalidValue(f"{key!r} is not a key of a List")
         pos = _skip_ws(text, pos)
         if text[pos:pos + 1] != ":":
-            raise ValueError("expected ':'")
+            raise InvalidValue("expected ':'")
         pos = _skip_ws(text, pos + 1)
         if key == "items":
             if seen_items or text[pos:pos + 1] != "[":
-                raise ValueError("items repeated or not an array")
+                raise InvalidValue("items repeated or not an array")
             seen_items = True
             pos = _skip_ws(text, pos + 1)
             if text[pos:pos + 1] == "]":
@@ -104,7 +106,7 @@ def list_items(text: str) -> Iterator[Any]:
                     try:
                         value, pos = _SCAN(text, pos)
                     except StopIteration:
-                        raise ValueError("expected a value") from None
+                        raise InvalidValue("expected a value") from None
                     yield value
                     char = text[pos:pos + 1]
                     if char in _WS_CHARS:
@@ -114,24 +116,24 @@ def list_items(text: str) -> Iterator[Any]:
                     if char == "]":
                         break
                     if char != ",":
-                        raise ValueError("expected ',' or ']'")
+                        raise InvalidValue("expected ',' or ']'")
                     if text[pos:pos + 1] in _WS_CHARS:
                         pos = _WS(text, pos).end()
         else:
             try:
                 _, pos = _SCAN(text, pos)
             except StopIteration:
-                raise ValueError("expected a value") from None
+                raise InvalidValue("expected a value") from None
         pos = _skip_ws(text, pos)
         char = text[pos:pos + 1]
         pos += 1
         if char == "}":
             break
         if char != ",":
-            raise ValueError("expected ',' or '}'")
+            raise InvalidValue("expected ',' or '}'")
         pos = _skip_ws(text, pos)
     if not seen_items or _skip_ws(text, pos) != len(text):
-        raise ValueError("no items array, or more than one document")
+        raise InvalidValue("no items array, or more than one document")
 
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from coldstart.errors import InvalidValue
+
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
             "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12),
@@ -20,18 +22,18 @@ _BINARY_ONLY = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti|Pi|Ei)$")
 def parse_quantity(value: str | int | float) -> Decimal:
     """Return the quantity as a Decimal (bytes for memory, cores for CPU); ValueError if malformed."""
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a quantity")
+        raise InvalidValue(f"{value!r} is not a quantity")
     if isinstance(value, int | float):
         return Decimal(str(value))
     text = str(value).strip()
     match = _QUANTITY.match(text)
     if not match:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity")
+        raise InvalidValue(f"{value!r} is not a Kubernetes quantity")
     number, suffix = match.group(1), match.group(2) or ""
     try:
         base = Decimal(number)
     except InvalidOperation as exc:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity") from exc
+        raise InvalidValue(f"{value!r} is not a Kubernetes quantity") from exc
     if suffix in _BINARY:
         return base * _BINARY[suffix]
     return base * _DECIMAL[suffix]

@@ -74,7 +74,7 @@ def simulate(knobs: Knobs) -> Outcome:
 
 def widget(profile: Profile | str = "baseline", **overrides: Any) -> None:
     """Display the controls and the waterfall for the starting values (overrides set any knob)."""
-    import ipywidgets as w
+    import ipywidgets as w  # start-up cost: only the widget needs it, not every runbook that imports explore
 
     start = knobs_for(load_profile(profile) if isinstance(profile, str) else profile)
     start = Knobs(**{**start.__dict__, **overrides})

@@ -20,7 +20,7 @@ from typing import Any
 from IPython.display import HTML, Image, Markdown, display
 
 from coldstart import __version__
-from coldstart.errors import ColdstartError
+from coldstart.errors import RunbookFailed
 from coldstart.profiles.phases import PHASE_NAMES
 from coldstart.profiles.physics import weight_seconds
 from coldstart.runbooks import figures
@@ -32,10 +32,6 @@ from coldstart.verify.findings import LEVERS
 
 _STYLE = {"pass": "color:#1b5e20", "fail": "color:#b71c1c;font-weight:bold", "n/a": "color:#757575"}
 _verdict_handle: Any = None
-
-
-class RunbookFailed(ColdstartError):
-    """The runbook's verdict is a failure: papermill stops here and exits non-zero."""
 
 
 def show(fig: Any) -> None:

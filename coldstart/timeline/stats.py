@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from coldstart.errors import InvalidValue
 from coldstart.profiles.phases import PHASE_NAMES
 from coldstart.profiles.physics import (
     engine_start_seconds,
@@ -33,9 +34,9 @@ def percentile(values: Iterable[float], percent: float) -> float:
     """kube-burner's percentile (montanaflynn/stats v0.7.1): nearest rank, or the mean of two neighbours."""
     data = sorted(values)
     if not data:
-        raise ValueError("percentile of no values")
+        raise InvalidValue("percentile of no values")
     if not 0 < percent <= 100:
-        raise ValueError(f"percent must be in (0, 100], got {percent}")
+        raise InvalidValue(f"percent must be in (0, 100], got {percent}")
     if len(data) == 1:
         return data[0]
     index = percent / 100 * len(data)

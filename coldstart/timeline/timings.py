@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema
 
-from coldstart.errors import InputError
+from coldstart.errors import InputError, InvalidValue
 from coldstart.inputs.decode import gc_paused
 from coldstart.kube.times import to_iso
 from coldstart.timeline.stats import check_budgets, efficiency, physical_floor, run_statistics, thresholds_from_profile
@@ -104,7 +104,7 @@ def write_timings(path: str | Path, run: Any, *, profile: Any = None, run_id: st
                                                              ready=ready)
     problems = validation_errors(doc)
     if problems:
-        raise ValueError(f"timings document does not match timings.schema.json: {problems[0]}")
+        raise InvalidValue(f"timings document does not match timings.schema.json: {problems[0]}")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(dumps(doc))

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 import coldstart.verify.checks  # noqa: F401  (the checks register their invariants on import)
-from coldstart.errors import ManifestError
+from coldstart.errors import InvalidValue, ManifestError
 from coldstart.inputs.documents import Document, as_documents, kubernetes_objects, read_documents
 from coldstart.profiles import Profile
 from coldstart.verify.discovery import find_buffers, find_workloads
@@ -74,7 +74,7 @@ def format_findings(findings: Sequence[Finding], fmt: str = "table") -> str:
     if fmt == "json":
         return json.dumps({"findings": [asdict(f) for f in findings], "summary": summary}, indent=2) + "\n"
     if fmt != "table":
-        raise ValueError(f"unknown format {fmt!r}; use table or json")
+        raise InvalidValue(f"unknown format {fmt!r}; use table or json")
     files = {f.file for f in findings}
     head = ["STATUS", "INVARIANT", "OBJECT", "CONTAINER", "MESSAGE"]
     if len(files) > 1:

@@ -111,11 +111,8 @@ def check_gpu_util(ctx: Context) -> Iterator[Finding]:
             yield found("gpu-mem-util-range", "n/a", w, c.name, f"--gpu-memory-utilization {raw} cannot be "
                         "resolved from this input")
             continue
-        try:
-            if isinstance(raw, bool):
-                raise ValueError
-            value = VLLM_DEFAULT_GPU_UTIL if raw is None else float(raw)
-        except (TypeError, ValueError):
+        value = VLLM_DEFAULT_GPU_UTIL if raw is None else _number(raw)
+        if value is None:
             yield found("gpu-mem-util-range", "fail", w, c.name, f"--gpu-memory-utilization {raw!r} is not a number")
             continue
         shown = f"{value} (vLLM default)" if raw is None else str(value)
@@ -144,6 +141,16 @@ def check_eager(ctx: Context) -> Iterator[Finding]:
             yield found("enforce-eager-per-profile", "fail", w, c.name,
                         f"--enforce-eager {'present' if present else 'absent'} but profile {ctx.profile.name} sets "
                         f"runtime.enforce_eager: {str(want).lower()}; {'add' if want else 'remove'} it")
+
+
+def _number(raw: object) -> float | None:
+    """A flag value as vLLM's argparse would read a float; None when it is not one (a bare flag is not)."""
+    if isinstance(raw, bool):
+        return None
+    try:
+        return float(str(raw))
+    except ValueError:
+        return None
 
 
 def _cache_dirs(c: EngineContainer) -> dict[str, str]:

@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PROFILE ?= baseline
 CLUSTER ?= embedded
 
-.PHONY: test rollout lint venv clean
+.PHONY: test rollout lint venv clean apiserver
 
 venv: $(VENV)/.installed
 
@@ -19,14 +19,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-test: venv
+test: lint
 	$(PY) -m pytest -q
 
 rollout: venv
 	$(VENV)/bin/coldstart rollout --profile $(PROFILE) --cluster $(CLUSTER)
 
+# ruff (style), mypy (types), import-linter (the layers in pyproject.toml [tool.importlinter])
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV)
+
+apiserver:
+	tools/apiserver/build.sh

@@ -23,7 +23,7 @@ from coldstart.profiles import load_profile, profile_with
 from coldstart.verify import INVARIANTS, check_documents, worst
 from coldstart.verify.discovery import find_workloads
 from coldstart.verify.workloads import Inventory
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, need
 
 # ---------------------------------------------------------------------------------------------------
 # documents.py: input forms
@@ -255,14 +255,14 @@ data:
 
 
 def test_ray_serve_engine_kwargs_on_gpu_workers_only():
-    engines = _engines((FIXTURES / "manifests" / "aws-data-on-eks-rayservice-deepseek-r1-8b-runai.yaml").read_text())
+    engines = _engines(need(FIXTURES / "manifests" / "aws-data-on-eks-rayservice-deepseek-r1-8b-runai.yaml").read_text())
     assert [name for _, name, _, _ in engines] == ["gpu-workers/ray-worker"]
     assert engines[0][2]["load_format"] == "runai_streamer" and engines[0][2]["gpu_memory_utilization"] == 0.92
     assert engines[0][3]["AWS_REGION"] == "$AWS_REGION"  # runtime_env env_vars reach the engine
 
 
 def test_lws_leader_launches_and_worker_hosts():
-    inv = Inventory(read_documents([FIXTURES / "manifests" / "gke-lws-vllm-llama3-405b-a3.yaml"]))
+    inv = Inventory(read_documents([need(FIXTURES / "manifests" / "gke-lws-vllm-llama3-405b-a3.yaml")]))
     (w,) = find_workloads(inv)
     roles = {c.name: c.launch.role for p in w.pods for c in p.containers}
     assert roles == {"leader/vllm-leader": "launcher", "worker/vllm-worker": "host"}

@@ -1,10 +1,7 @@
 """coldstart: cut the cold start of vLLM on Kubernetes from minutes to seconds, and prove it.
 
-Profiles (`coldstart.profiles.loading`) describe a deployment; the four lever modules (`weight_load`,
-`image_pull`, `node_warmup`, `runtime`) turn a profile into plain-dict manifests; `invariants` proves
-manifests avoid the cold-start traps; `cluster` applies and watches them (on a live cluster or the
-embedded one in `coldstart.embedded`); `timeline` turns what the cluster wrote into phase timings; and
-`report` renders the runbooks' verdicts.
+Layers, each importing only those below it: `cli` -> `runbooks` -> `live` -> {`levers`, `verify`, `timeline`,
+`embedded`} -> `profiles` -> `vllm` -> {`kube`, `inputs`} -> `errors` (see the README's layout section).
 """
 
 import importlib

@@ -1,0 +1,8 @@
+"""The embedded cluster: a Kubernetes API server on loopback plus a simulated control plane, kubelets and vLLM
+engines in virtual time, so a ten-minute cold start takes seconds and needs no cloud.
+
+`store/` (objects, resourceVersions, the change log) <- `apiserver/` (HTTP, verbs, admission, watch, SSA) and
+`controllers/` (scheduler, autoscaler, workload and KServe controllers, nodes) and `node/` (kubelets, images,
+volumes, probes) <- `engine/` (the simulated vLLM); `cluster` wires them together (`EmbeddedCluster`). The
+profile sets how fast things are (`coldstart.profiles.physics`); how a workload behaves comes from its manifests.
+"""

@@ -14,7 +14,7 @@ import re
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
-from json.decoder import WHITESPACE, scanstring
+from json.decoder import WHITESPACE, scanstring  # type: ignore[attr-defined]  # undocumented, not in typeshed
 from json.scanner import make_scanner
 from typing import Any
 
@@ -53,7 +53,8 @@ def gc_paused() -> Iterator[None]:
 _BULK = 20_000  # young objects left by a pause (1,000 pods leave ~10,000; 100,000 events ~180,000)
 
 
-_SCAN = make_scanner(json.JSONDecoder())  # what json.loads decodes every value with (the C scanner)
+# typeshed wants a make_scanner as the context; the scanner only reads a JSONDecoder's settings off it.
+_SCAN = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # what json.loads decodes with (the C scanner)
 _WS = WHITESPACE.match  # JSON's own whitespace: space, tab, CR, LF
 
 
@@ -203,7 +204,8 @@ def decode_documents(text: str, *, tolerant: bool = True) -> list[Any]:
 
     Returns [] for text that is not structured data (a kubectl table, a log), so callers can fall back.
     """
-    start = _LEADING_SPACE.match(text).end()
+    leading = _LEADING_SPACE.match(text)  # r"\s*" matches every text
+    start = leading.end() if leading else 0
     if start == len(text):
         return []
     if text[start] in "{[":

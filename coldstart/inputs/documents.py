@@ -133,7 +133,8 @@ def _yaml_values(text: str, file: str) -> Iterator[tuple[Any, int | None, str | 
     values: list[tuple[Any, int | None, str | None]] = []
     try:
         while loader.check_node():
-            start = loader.peek_event().start_mark
+            # types-PyYAML leaves Parser.peek_event untyped (it returns the next Event)
+            start = loader.peek_event().start_mark  # type: ignore[no-untyped-call]
             node = loader.get_node()
             if node is None:
                 continue

@@ -107,17 +107,16 @@ def strategic_merge(target: Any, patch: Any) -> Any:
     return target
 
 
-def _merge_list(field: str, live: Any, patch: list) -> list:
+def _merge_list(field: str, live: Any, patch: list[Any]) -> list[Any]:
     if any(isinstance(i, dict) and i.get("$patch") == "replace" for i in patch):
         return [copy.deepcopy(i) for i in patch if not (isinstance(i, dict) and i.get("$patch") == "replace")]
-    if not isinstance(live, list):
-        live = []
+    current: list[Any] = live if isinstance(live, list) else []
     if field in _SET_LISTS and all(not isinstance(i, dict | list) for i in patch):
-        return live + [v for v in patch if v not in live]
+        return current + [v for v in patch if v not in current]
     key = _merge_key(field, patch)
     if key is None or not all(isinstance(i, dict) for i in patch):
         return [i for i in copy.deepcopy(patch) if not (isinstance(i, dict) and i.get("$patch") == "delete")]
-    result = list(live)
+    result = list(current)
     for item in patch:
         if key not in item:
             raise MalformedPatch(f"map: {item} does not contain declared merge key: {key}")

@@ -121,7 +121,8 @@ def probe_window(probe: dict[str, Any]) -> int:
 
 def pod_templates(obj: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]]:
     """(role, pod spec) for every pod template an object embeds; [] for objects without one."""
-    kind, spec = obj.get("kind"), obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    kind = obj.get("kind")
+    spec: dict[str, Any] = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
     def at(node: Any, *keys: str) -> dict[str, Any] | None:
         for key in keys:
             node = node.get(key) if isinstance(node, dict) else None
@@ -129,15 +130,16 @@ def pod_templates(obj: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]
     if kind == "Pod":
         return [(None, spec)]
     if kind == "CronJob":
-        found = at(spec, "jobTemplate", "spec", "template", "spec")
-        return [(None, found)] if found else []
+        job = at(spec, "jobTemplate", "spec", "template", "spec")
+        return [(None, job)] if job else []
     if kind == "LeaderWorkerSet":
         lwt = at(spec, "leaderWorkerTemplate") or {}
         leader, worker = at(lwt, "leaderTemplate", "spec"), at(lwt, "workerTemplate", "spec")
         return [(r, p) for r, p in (("leader", leader), ("worker", worker)) if p]
     if kind in ("RayCluster", "RayService", "RayJob"):
         cluster = at(spec, "rayClusterConfig") or at(spec, "rayClusterSpec") or spec
-        found = [("head", at(cluster, "headGroupSpec", "template", "spec"))]
+        found: list[tuple[str | None, dict[str, Any] | None]] = [
+            ("head", at(cluster, "headGroupSpec", "template", "spec"))]
         for group in cluster.get("workerGroupSpecs") or []:
             found.append((str(group.get("groupName") or "workers"), at(group, "template", "spec")))
         return [(r, p) for r, p in found if p]

@@ -40,7 +40,8 @@ def render(profile: Profile, serving: str | None = None) -> dict[str, list[dict[
         "runtime": runtime.manifests(profile),
         "weight_load": weight_load.manifests(profile, serving=serving),
     }
-    return json.loads(json.dumps(rendered))  # builders share small dicts; callers get no aliases
+    copied: dict[str, list[dict[str, Any]]] = json.loads(json.dumps(rendered))  # builders share small dicts;
+    return copied  # callers get no aliases
 
 
 def flatten(rendered: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:

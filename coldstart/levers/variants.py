@@ -23,7 +23,8 @@ NAIVE_IMAGE_REPO = "docker.io/vllm/vllm-openai"
 
 
 def _copy(docs: Docs) -> Docs:
-    return json.loads(json.dumps(docs))
+    copied: Docs = json.loads(json.dumps(docs))
+    return copied
 
 
 def _containers(docs: Docs) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ embedded one, always through the official `kubernetes` client.
 
 from __future__ import annotations
 
+import builtins  # `builtins.list` in Cluster's annotations: inside the class, `list` is its method
 import contextlib
 import json
 import os
@@ -24,12 +25,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
-from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic import DynamicClient  # unannotated, as are the config loaders and watch helpers
 from kubernetes.dynamic.discovery import LazyDiscoverer
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 from kubernetes.watch.watch import iter_resp_lines
@@ -48,6 +49,9 @@ from coldstart.kube.labels import FIELD_MANAGER, MANAGED_BY, MANAGER, RUN_ID
 from coldstart.levers.render import KIND_ORDER, apply_order, object_name
 from coldstart.live.targets import Target, check_allowed, new_run_id, parse_target
 from coldstart.profiles import Profile
+
+if TYPE_CHECKING:  # imported where it is started (start-up cost), named here for the types
+    from coldstart.embedded.cluster import EmbeddedCluster
 
 _WATCH_READ_TIMEOUT = 300
 LIST_PAGE = 500  # items per list request, as kubectl pages
@@ -77,7 +81,7 @@ def _translate(exc: Exception, verb: str, obj: str) -> ClusterError:
     if isinstance(exc, DynamicApiError):
         status = exc.status
         try:
-            detail = json.loads(exc.body).get("message", "")
+            detail = json.loads(exc.body or "").get("message", "")
         except (TypeError, ValueError, AttributeError):
             detail = str(exc.reason or "")
         message = f"{verb} {obj}: {detail or exc.reason} (HTTP {status})"
@@ -130,7 +134,7 @@ class Cluster:
     """One cluster (live or embedded) seen through the official client, scoped to one run."""
 
     def __init__(self, api_client: k8s_client.ApiClient, target: Target, profile: Profile, run_id: str,
-                 embedded: Any = None, *, owns_embedded: bool = False):
+                 embedded: EmbeddedCluster | None = None, *, owns_embedded: bool = False):
         self.api_client, self.target, self.profile, self.run_id = api_client, target, profile, run_id
         self.embedded = embedded
         self._owns_embedded = owns_embedded  # started by connect(), so stopped by close()
@@ -140,11 +144,12 @@ class Cluster:
         """Discovery happens on first use, not on connect: connecting sends no request. It is remembered for
         this connection only (a path that is never written, so there is nothing to read)."""
         never_written = os.path.join(tempfile.gettempdir(), f"coldstart-discovery-{uuid.uuid4().hex}.json")
-        return DynamicClient(self.api_client, cache_file=never_written, discoverer=_ConnectionDiscoverer)
+        return DynamicClient(
+            self.api_client, cache_file=never_written, discoverer=_ConnectionDiscoverer)
 
     @classmethod
     def connect(cls, target: str | Target = "embedded", *, profile: Profile, run_id: str | None = None,
-                embedded: Any = None) -> Cluster:
+                embedded: EmbeddedCluster | None = None) -> Cluster:
         """Connect to the named target (refusing disallowed live ones before any request)."""
         target = parse_target(target) if isinstance(target, str) else target
         check_allowed(target, profile)
@@ -200,7 +205,8 @@ class Cluster:
 
     @staticmethod
     def _json(resp: Any) -> dict[str, Any]:
-        return json.loads(resp.data.decode("utf-8"))
+        body: dict[str, Any] = json.loads(resp.data.decode("utf-8"))  # every answer we read is an object
+        return body
 
     @staticmethod
     def _date(resp: Any) -> float:
@@ -238,7 +244,8 @@ class Cluster:
         obj = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
         resource = self._resource(api_version, kind, obj)
         try:
-            resp = self.dynamic.get(resource, name=name, namespace=namespace, serialize=False)
+            resp = self.dynamic.get(
+                resource, name=name, namespace=namespace, serialize=False)
         except DynamicApiError as exc:
             if exc.status == 404:
                 return None
@@ -278,7 +285,8 @@ class Cluster:
         raise ServerError(f"list {what}: the list kept changing under its continue token; try again",
                           verb="list", obj=what)
 
-    def apply(self, docs: Iterable[dict[str, Any]], *, dry_run: bool = False, force: bool = False) -> list[Applied]:
+    def apply(self, docs: Iterable[dict[str, Any]], *, dry_run: bool = False,
+              force: bool = False) -> builtins.list[Applied]:
         """Server-side apply every document in dependency order (field manager `coldstart`). Not forced by default:
         a field another manager owns (an HPA's replicas, a webhook's sidecar) is a Conflict naming that manager,
         not silently taken over."""
@@ -304,7 +312,7 @@ class Cluster:
         return results
 
     def delete_run(self, run_id: str | None = None, namespace: str | None = None,
-                   kinds: Iterable[str] | None = None) -> list[str]:
+                   kinds: Iterable[str] | None = None) -> builtins.list[str]:
         """Delete every object this run created (by its run label), workloads first; return what was deleted.
 
         Namespaces are left in place: deleting one would delete objects without our label too."""
@@ -355,7 +363,7 @@ class Cluster:
             query.append(("previous", "true"))
         resp = self._call("read log of", f"Pod/{namespace}/{name}", self.dynamic.request, "get", path,
                           query_params=query, header_params={"Accept": "text/plain"}, serialize=False)
-        return resp.data.decode("utf-8", errors="replace")
+        return str(resp.data.decode("utf-8", errors="replace"))
 
 
 API_VERSIONS = {

@@ -19,6 +19,7 @@ from coldstart.levers import node_warmup
 from coldstart.levers.render import KIND_ORDER
 from coldstart.live.cluster import API_VERSIONS, Cluster
 from coldstart.verify import Finding, check_documents
+from coldstart.verify.findings import Status
 
 # Kinds worth reading back: everything we apply (pods are judged through their owners).
 _READ_BACK = [k for k in KIND_ORDER if k not in ("Namespace",)]
@@ -39,8 +40,8 @@ def read_back(cluster: Cluster, kinds: Iterable[str] | None = None) -> list[dict
     return objects
 
 
-def _finding(invariant: str, status: str, obj: str, message: str) -> Finding:
-    return Finding(invariant, status, "(cluster)", obj, None, message)  # type: ignore[arg-type]
+def _finding(invariant: str, status: Status, obj: str, message: str) -> Finding:
+    return Finding(invariant, status, "(cluster)", obj, None, message)
 
 
 def buffer_checks(cluster: Cluster, objects: list[dict[str, Any]]) -> list[Finding]:
@@ -75,7 +76,7 @@ def buffer_checks(cluster: Cluster, objects: list[dict[str, Any]]) -> list[Findi
         if (pod.get("status") or {}).get("phase") == "Running" and node is not None and all(
                 node_labels.get(k) == v for k, v in profile.gpu.node_selector.items()):
             good.append(pod["metadata"]["name"])
-    status = "pass" if len(good) >= wanted else "fail"
+    status: Status = "pass" if len(good) >= wanted else "fail"
     message = (f"{len(good)}/{wanted} buffer pods Running on {profile.gpu.type} nodes" if status == "pass" else
                f"only {len(good)}/{wanted} buffer pods Running on {profile.gpu.type} nodes: the buffer holds no "
                "warm node (look for FailedScheduling or NotTriggerScaleUp on its pods)")

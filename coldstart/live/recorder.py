@@ -15,6 +15,7 @@ from typing import Any
 
 from coldstart.errors import ClusterError
 from coldstart.kube.labels import component_of
+from coldstart.live.cluster import Cluster, WatchStream
 
 _WATCH_SECONDS = 3600  # each stream's server-side timeout; streams are renewed until the recorder stops
 _MAX_FAILURES = 5  # consecutive broken watches (each followed by a relist) before the recorder gives up
@@ -36,7 +37,7 @@ class Recording:
 class _Stream:
     """One kind's list+watch loop on its own thread, merging into a dict keyed by `key`."""
 
-    def __init__(self, cluster: Any, kind: str, namespace: str, key: str, label_selector: str | None):
+    def __init__(self, cluster: Cluster, kind: str, namespace: str, key: str, label_selector: str | None):
         self.cluster, self.kind, self.namespace, self.key = cluster, kind, namespace, key
         self.label_selector = label_selector
         self.items: dict[str, dict[str, Any]] = {}
@@ -44,14 +45,15 @@ class _Stream:
         self.stopped = threading.Event()
         self.interruptions = 0
         self.error: BaseException | None = None
-        self.current: Any = None
+        self.current: WatchStream | None = None
         self.rv = self._relist()
         self.thread = threading.Thread(target=self._run, name=f"coldstart-recorder-{kind}", daemon=True)
         self.thread.start()
 
     def _id(self, obj: dict[str, Any]) -> str:
         meta = obj.get("metadata") or {}
-        return meta.get(self.key) or meta.get("name", "")
+        ident: str = meta.get(self.key) or meta.get("name", "")
+        return ident
 
     def _relist(self) -> str:
         items, rv, _ = self.cluster.list("v1", self.kind, self.namespace, label_selector=self.label_selector)
@@ -107,7 +109,7 @@ class _Stream:
 class Recorder:
     """Start before applying; `stop()` returns the Recording (and fetches the engine logs)."""
 
-    def __init__(self, cluster: Any, namespace: str, *, label_selector: str | None = None):
+    def __init__(self, cluster: Cluster, namespace: str, *, label_selector: str | None = None):
         self.cluster, self.namespace = cluster, namespace
         self._events = _Stream(cluster, "Event", namespace, "uid", None)
         try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from coldstart.errors import ColdstartError, ServerError, WaitFailed, WatchExpired
 from coldstart.kube.times import parse_timestamp
+from coldstart.live.cluster import Cluster
 
 MAX_STREAM_FAILURES = 5  # broken watches in a row before a wait gives up
 
@@ -63,7 +64,7 @@ def pod_terminal_reason(pod: dict[str, Any]) -> str | None:
     return None
 
 
-def wait_for(cluster: Any, api_version: str, kind: str, namespace: str | None, *, label_selector: str | None,
+def wait_for(cluster: Cluster, api_version: str, kind: str, namespace: str | None, *, label_selector: str | None,
              done: Callable[[dict[str, dict]], tuple[int, int]], timeout: float, what: str,
              terminal: Callable[[dict], str | None] | None = None,
              progress: Callable[[Progress], None] | None = None) -> dict[str, dict]:
@@ -114,7 +115,7 @@ def _age(obj: dict, start: float) -> float:
 _TELLING = ("Killing", "OOMKilling", "Failed", "BackOff", "Unhealthy")
 
 
-def explain(cluster: Any, obj: dict) -> str:
+def explain(cluster: Cluster, obj: dict[str, Any]) -> str:
     """The kubelet's own word on why a pod's container stopped: its most telling recent event (one list)."""
     meta = obj.get("metadata") or {}
     try:
@@ -127,8 +128,9 @@ def explain(cluster: Any, obj: dict) -> str:
     return f" ({ranked[0]['reason']}: {ranked[0].get('message', '')})" if ranked else ""
 
 
-def _check(objects: dict[str, dict], done: Callable, terminal: Callable | None, what: str, elapsed: float,
-           timeout: float, progress: Callable | None, cluster: Any = None) -> bool:
+def _check(objects: dict[str, dict[str, Any]], done: Callable[[dict[str, dict[str, Any]]], tuple[int, int]],
+           terminal: Callable[[dict[str, Any]], str | None] | None, what: str, elapsed: float, timeout: float,
+           progress: Callable[[Progress], None] | None, cluster: Cluster | None = None) -> bool:
     n, total = done(objects)
     if terminal is not None:
         for name, obj in sorted(objects.items()):
@@ -141,13 +143,14 @@ def _check(objects: dict[str, dict], done: Callable, terminal: Callable | None, 
     return n >= total
 
 
-def _timeout(objects: dict[str, dict], done: Callable, what: str, timeout: float) -> None:
+def _timeout(objects: dict[str, dict[str, Any]], done: Callable[[dict[str, dict[str, Any]]], tuple[int, int]],
+             what: str, timeout: float) -> None:
     n, total = done(objects)
     raise WaitFailed(f"{what}: timed out after {timeout:.0f}s with {n}/{total} ready; look at the pods' events "
                      "(kubectl describe) or raise the budget", reason="timeout")
 
 
-def wait_pods_ready(cluster: Any, namespace: str, label_selector: str, count: int, *, timeout: float,
+def wait_pods_ready(cluster: Cluster, namespace: str, label_selector: str, count: int, *, timeout: float,
                     what: str = "pods ready", fail_fast: bool = True,
                     progress: Callable[[Progress], None] | None = None) -> list[dict]:
     """Wait until `count` pods matching the selector are Ready; fail fast on CrashLoopBackOff, pull back-off,

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from coldstart.errors import ProfileError
 from coldstart.profiles.model import Profile
@@ -94,7 +95,7 @@ def _load_chain(path: Path, origin: dict[tuple, Path], seen: tuple[Path, ...] = 
     return _merge(parent, data, origin, path)
 
 
-def _describe(error: dict[str, Any], merged: dict, origin: dict[tuple, Path], fallback: Path) -> str:
+def _describe(error: ErrorDetails, merged: dict, origin: dict[tuple, Path], fallback: Path) -> str:
     loc = tuple(error["loc"])
     key_path = ".".join(str(p) for p in loc)
     file = next((origin[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in origin), fallback)
@@ -102,14 +103,14 @@ def _describe(error: dict[str, Any], merged: dict, origin: dict[tuple, Path], fa
         parent = merged
         for part in loc[:-1]:
             parent = parent.get(part, {}) if isinstance(parent, dict) else {}
-        model = Profile
+        model: type[BaseModel] | None = Profile
         for part in loc[:-1]:
+            if model is None:
+                break
             field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
             annotation = getattr(field, "annotation", None)
             model = next((a for a in getattr(annotation, "__args__", (annotation,))
                           if isinstance(a, type) and issubclass(a, BaseModel)), None)
-            if model is None:
-                break
         known = list(model.model_fields) if model is not None else []
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"

@@ -19,7 +19,7 @@ import yaml
 
 from coldstart.errors import InputError
 from coldstart.live.targets import check_allowed, new_run_id, parse_target
-from coldstart.profiles import load_profile, profile_with
+from coldstart.profiles import Profile, load_profile, profile_with
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 _SHOWN_INPUT_TAGS = {"parameters", "injected-parameters"}
@@ -68,7 +68,7 @@ _SET_BY_RUN = {"profile": "--profile", "cluster": "--cluster", "run_id": "coldst
                "output_dir": "--out"}
 
 
-def check_params(source: Path, params: dict[str, str], profile: Any) -> dict[str, Any]:
+def check_params(source: Path, params: dict[str, str], profile: Profile) -> dict[str, Any]:
     """`-p key value` pairs typed and checked against the notebook's own parameters cell, before any kernel
     starts: unknown keys, keys `coldstart run` sets itself and values of the wrong type are bad input."""
     import papermill  # start-up cost: papermill takes most of a second to import

@@ -8,15 +8,17 @@ as short bars that look fast.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 # Figures are built without pyplot: no global figure registry to leak into or close, no GUI backend to pick;
 # `report.show` renders each one to PNG.
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from coldstart.profiles.phases import PHASES
+from coldstart.timeline.build import PodTimeline, Timeline
 
 COLORS = {"scheduling": "#9e9e9e", "image_pull": "#42a5f5", "container_start": "#80deea",
           "weights_load": "#66bb6a", "compile": "#ffa726", "graph_capture": "#ef5350",
@@ -26,12 +28,12 @@ _BANDS = {"engine_init"}
 MAX_ROWS = 40
 
 
-def _axes(width: float, height: float) -> tuple[Figure, Any]:
+def _axes(width: float, height: float) -> tuple[Figure, Axes]:
     fig = Figure(figsize=(width, height))
     return fig, fig.subplots()
 
 
-def _rows(pods: Sequence[Any]) -> list[Any]:
+def _rows(pods: Sequence[PodTimeline]) -> list[PodTimeline]:
     """At most MAX_ROWS replicas: with more, an even sample across the time-to-ready order (fastest to slowest)."""
     ordered = sorted(pods, key=lambda p: (p.time_to_ready_seconds is None, p.time_to_ready_seconds or 0, p.pod))
     if len(ordered) <= MAX_ROWS:
@@ -43,11 +45,11 @@ def _rows(pods: Sequence[Any]) -> list[Any]:
 _TROUBLE = {"BackOff", "Killing", "OOMKilled", "OOMKilling", "Failed", "Restarted", "Evicted", "SystemOOM"}
 
 
-def _label(pod: Any) -> str:
+def _label(pod: PodTimeline) -> str:
     return pod.pod.rpartition("/")[2][-40:]
 
 
-def _spans(ax: Any, row: float, pod: Any) -> None:
+def _spans(ax: Axes, row: float, pod: PodTimeline) -> None:
     """One replica's phases at their real positions; engine_init as a thin band under what it contains."""
     for name, span in pod.phases.items():
         if name in _BANDS:
@@ -60,16 +62,16 @@ def _spans(ax: Any, row: float, pod: Any) -> None:
             ax.plot(reason.at, row - 0.38, marker="v", color="#b71c1c", markersize=7)
 
 
-def _legend(fig: Figure, pods: Sequence[Any]) -> None:
+def _legend(fig: Figure, pods: Sequence[PodTimeline]) -> None:
     present = [n for n in PHASES if any(n in p.phases for p in pods)]
-    handles = [Patch(color=COLORS[n], label=n.replace("_", " ")) for n in present]
+    handles: list[Artist] = [Patch(color=COLORS[n], label=n.replace("_", " ")) for n in present]
     if any(r.reason in _TROUBLE for p in pods for r in p.reasons):
         handles.append(Line2D([], [], marker="v", color="#b71c1c", linestyle="", label="restart / kill / OOM"))
     if handles:
         fig.legend(handles=handles, loc="lower center", ncol=min(5, len(handles)), fontsize=8, frameon=False)
 
 
-def _finish(fig: Figure, ax: Any, xlabel: str, title: str) -> Figure:
+def _finish(fig: Figure, ax: Axes, xlabel: str, title: str) -> Figure:
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     ax.set_title(title)
@@ -79,7 +81,7 @@ def _finish(fig: Figure, ax: Any, xlabel: str, title: str) -> Figure:
     return fig
 
 
-def waterfall(timeline: Any, title: str = "Cold start per replica") -> Figure:
+def waterfall(timeline: Timeline, title: str = "Cold start per replica") -> Figure:
     """Gantt chart: one row per replica, its phases from pod creation (0 s) to Ready."""
     pods = _rows([p for p in timeline.pods if not p.victim])
     fig, ax = _axes(11, 2.6 + 0.45 * max(1, len(pods)))
@@ -95,7 +97,8 @@ def waterfall(timeline: Any, title: str = "Cold start per replica") -> Figure:
     return _finish(fig, ax, "seconds since the pod was created", title)
 
 
-def comparison(rows: Sequence[tuple[str, Any, float | None, str | None]], title: str = "Time to /health") -> Figure:
+def comparison(rows: Sequence[tuple[str, PodTimeline | None, float | None, str | None]],
+               title: str = "Time to /health") -> Figure:
     """One row per scenario: (name, its median replica's timeline, time to ready, failure or None), the
     replica's phases at their real positions so rows compare like the waterfall does."""
     fig, ax = _axes(11, 2.6 + 0.6 * max(1, len(rows)))

@@ -21,10 +21,14 @@ from IPython.display import HTML, Image, Markdown, display
 
 from coldstart import __version__
 from coldstart.errors import RunbookFailed
+from coldstart.live.cluster import Applied
+from coldstart.profiles import Profile
 from coldstart.profiles.phases import PHASE_NAMES
 from coldstart.profiles.physics import weight_seconds
 from coldstart.runbooks import figures
 from coldstart.runbooks.runbook import Outcome
+from coldstart.timeline.build import PodTimeline
+from coldstart.timeline.sources.vllm_model import VllmLog
 from coldstart.timeline.stats import compare_runs
 from coldstart.timeline.timings import read_timings, write_timings
 from coldstart.verify import INVARIANTS, Finding, summarize
@@ -58,7 +62,7 @@ def verdict_slot() -> None:
     _verdict_handle = display(Markdown("*Verdict pending: the runbook has not finished.*"), display_id=True)
 
 
-def header(profile: Any, cluster: str, run_id: str | None = None) -> None:
+def header(profile: Profile, cluster: str, run_id: str | None = None) -> None:
     """Which profile, cluster and versions produced this report."""
     rows = [("profile", profile.name), ("cluster", cluster), ("run id", run_id or "-"),
             ("model", profile.model.name), ("vLLM image", profile.image.vllm),
@@ -67,7 +71,7 @@ def header(profile: Any, cluster: str, run_id: str | None = None) -> None:
     display(HTML(_table(["", ""], rows)))
 
 
-def plan(applied: Sequence[Any]) -> None:
+def plan(applied: Sequence[Applied]) -> None:
     """The server's dry run: what applying would create, change (which fields) or leave alone."""
     display(HTML(_table(["object", "would be", "fields"], [
         (a.object, a.action, ", ".join(a.changes[:6]) + (" ..." if len(a.changes) > 6 else "")) for a in applied])))
@@ -102,7 +106,7 @@ def _dry(outcome: Outcome | None) -> bool:
 
 def timeline(outcome: Outcome | None, title: str | None = None) -> None:
     """The waterfall of every replica, then the per-phase quantiles across replicas."""
-    if _dry(outcome):
+    if _dry(outcome) or outcome is None:  # _dry said so when None
         return
     show(figures.waterfall(outcome.timeline, title or f"{outcome.scenario.name}: cold start per replica"))
     quantiles(outcome)
@@ -141,7 +145,7 @@ def floor(outcome: Outcome) -> None:
         ("efficiency (floor / measured)", eff)])))
 
 
-def median_replica(outcome: Outcome) -> Any:
+def median_replica(outcome: Outcome) -> PodTimeline | None:
     """The replica whose time to ready is the median (the failed one, when none became ready)."""
     pods = sorted((p for p in outcome.timeline.pods if not p.victim),
                   key=lambda p: (p.time_to_ready_seconds is None, p.time_to_ready_seconds or 0))
@@ -198,14 +202,14 @@ def save(outcome: Outcome | None, out_dir: str | Path | None, run_id: str | None
 # Evidence per lever: the numbers that show a lever working, read from what the cluster and vLLM wrote
 
 
-def _replicas(outcome: Outcome) -> list[tuple[str, Any]]:
+def _replicas(outcome: Outcome) -> list[tuple[str, PodTimeline]]:
     """(label, pod timeline) in creation order: '1st replica', '2nd replica' for stepped scenarios."""
     pods = sorted((p for p in outcome.timeline.pods if not p.victim), key=lambda p: (p.t0 is None, p.t0, p.pod))
     names = ["1st", "2nd", "3rd"]
     return [(f"{names[i] if i < 3 else f'{i + 1}th'} replica", p) for i, p in enumerate(pods)]
 
 
-def _log_of(outcome: Outcome, pod: str) -> Any:
+def _log_of(outcome: Outcome, pod: str) -> VllmLog | None:
     """The vLLM log recorded for a replica (timeline pods are `namespace/name`, log files `name.log`)."""
     name = pod.rpartition("/")[2]
     return next((log for file, log in outcome.timeline.logs if Path(file).stem == name), None)

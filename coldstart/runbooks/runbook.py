@@ -15,7 +15,7 @@ import dataclasses
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coldstart.errors import ColdstartError, WaitFailed
 from coldstart.kube.labels import (
@@ -39,6 +39,9 @@ from coldstart.timeline.inputs import timeline_from_texts
 from coldstart.timeline.stats import Floor, Overrun, check_budgets, efficiency, physical_floor, run_statistics
 from coldstart.timeline.stats import thresholds_from_profile as thresholds
 from coldstart.verify import Finding
+
+if TYPE_CHECKING:  # the embedded cluster is imported where it is started (start-up cost)
+    from coldstart.embedded.cluster import EmbeddedCluster
 
 ENGINE = selector({COMPONENT: COMPONENT_ENGINE})
 BUFFER = selector({COMPONENT: COMPONENT_BUFFER})
@@ -210,7 +213,8 @@ def _scale_from_zero(conn: Cluster, scenario: Scenario, docs: list[dict[str, Any
 
 
 def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Progress], None] | None = None,
-        run_id: str | None = None, keep: bool = False, embedded: Any = None) -> Outcome:
+        run_id: str | None = None, keep: bool = False,
+        embedded: EmbeddedCluster | None = None) -> Outcome:
     """Apply the scenario's manifests, warm up, scale the model from zero, record and judge; clean up after."""
     profile = scenario.profile
     timeout = scenario.timeout or WAIT_FACTOR * profile.budgets.time_to_ready_seconds

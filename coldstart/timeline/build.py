@@ -18,12 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from coldstart.inputs.decode import gc_paused
 from coldstart.timeline.sources.events import Event
 from coldstart.timeline.sources.pods import PodStatus, merge_pods
-from coldstart.timeline.sources.vllm_model import VllmLog
+from coldstart.timeline.sources.vllm_model import Stamp, VllmLog
 
 REASONS = {"FailedScheduling", "NotTriggerScaleUp", "Preempted", "BackOff", "Failed", "Unhealthy", "Killing",
            "OOMKilling", "OOMKilled", "SystemOOM", "Evicted", "FailedMount", "FailedAttachVolume",
@@ -264,7 +263,7 @@ def _pod_timeline(name: str, pod: PodStatus | None, events: list[Event], rs_crea
 
 def _pulls(tl: PodTimeline, by_reason: dict[str, list[Event]], clock: _Clock, node_events: list[Event]) -> None:
     streamed = {e.info.get("image") for e in node_events if e.reason == "ImageStreaming"}
-    pulling = {}
+    pulling: dict[str, float | None] = {}
     for ev in [*by_reason.get("Pulling", ()), *by_reason.get("pulling", ())]:
         if ev.info.get("image"):
             pulling.setdefault(ev.info["image"], clock.first(ev))
@@ -299,8 +298,10 @@ def _log_marks(tl: PodTimeline, log: VllmLog, clock: _Clock, pod: PodStatus | No
                 shift = timedelta(hours=hours)
                 tl.notes.append(f"vLLM wall clock read as UTC{hours:+d}h (aligned to the container start)")
 
-    def place(stamp: Any) -> float | None:
-        when = stamp.resolve(clock.t0.year) if stamp is not None else None
+    year = clock.t0.year
+
+    def place(stamp: Stamp | None) -> float | None:
+        when = stamp.resolve(year) if stamp is not None else None
         return clock.of(when - shift) if when is not None else None
 
     for phase, names in _LOG_PHASES:
@@ -331,9 +332,9 @@ def _phases(tl: PodTimeline, container: str | None = None) -> None:
     marks, phases = tl.marks, tl.phases
     if "created" in marks and "scheduled" in marks:
         phases["scheduling"] = Span(marks["created"], marks["scheduled"])
-    pulled = [p for p in tl.image_pulls if not p.cached and p.start is not None and p.end is not None]
+    pulled = [(p.start, p.end) for p in tl.image_pulls if not p.cached and p.start is not None and p.end is not None]
     if pulled:
-        phases["image_pull"] = Span(min(p.start for p in pulled), max(p.end for p in pulled))
+        phases["image_pull"] = Span(min(start for start, _ in pulled), max(end for _, end in pulled))
     started = marks.get("started")
     # the engine's own image when the events say which container pulled what (sidecars start later)
     own = [p for p in tl.image_pulls if container is not None and p.container == container] or tl.image_pulls

@@ -74,9 +74,8 @@ def parse_events(source: str | bytes | Mapping[str, Any] | Iterable[Any]) -> lis
         if isinstance(source, Mapping):
             events = events_from_objects([source])
         elif isinstance(source, str):
-            events = events_from_list(source)
-            if events is None:
-                events = events_from_objects(decode_documents(source))
+            listed = events_from_list(source)
+            events = listed if listed is not None else events_from_objects(decode_documents(source))
             if not events:
                 events = parse_event_tables(source)
         else:

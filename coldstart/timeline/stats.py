@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from coldstart.errors import InvalidValue
+from coldstart.profiles import Profile
 from coldstart.profiles.phases import PHASE_NAMES
 from coldstart.profiles.physics import (
     engine_start_seconds,
@@ -24,6 +25,7 @@ from coldstart.profiles.physics import (
     weight_gib_per_s,
     weights_storage,
 )
+from coldstart.timeline.build import PodTimeline
 
 TIME_TO_READY = "time_to_ready"
 METRICS = ("P50", "P95", "P99", "max", "mean")
@@ -57,7 +59,7 @@ def summarize(values: Iterable[float]) -> dict[str, float | int]:
             "P99": percentile(data, 99), "max": max(data), "mean": sum(data) / len(data)}
 
 
-def samples(pods: Iterable[Any]) -> dict[str, list[float]]:
+def samples(pods: Iterable[PodTimeline]) -> dict[str, list[float]]:
     """Seconds per phase and time_to_ready across replicas; absent phases add nothing, preempted pods nothing."""
     out: dict[str, list[float]] = {}
     for pod in pods:
@@ -70,7 +72,7 @@ def samples(pods: Iterable[Any]) -> dict[str, list[float]]:
     return out
 
 
-def run_statistics(pods: Iterable[Any]) -> dict[str, dict[str, float | int]]:
+def run_statistics(pods: Iterable[PodTimeline]) -> dict[str, dict[str, float | int]]:
     """Summary per phase (canonical order) and time_to_ready."""
     found = samples(pods)
     order = [*PHASE_NAMES, TIME_TO_READY]
@@ -100,7 +102,7 @@ class Overrun:
                 f"{self.over_seconds:.1f}s ({self.over_percent:.0f}%)")
 
 
-def thresholds_from_profile(profile: Any, metrics: Iterable[str] = BUDGET_METRICS) -> list[Threshold]:
+def thresholds_from_profile(profile: Profile, metrics: Iterable[str] = BUDGET_METRICS) -> list[Threshold]:
     """The profile's budgets as kube-burner-style thresholds: every budget checked at every metric."""
     budgets = profile.budgets
     out = [Threshold(TIME_TO_READY, m, float(budgets.time_to_ready_seconds)) for m in metrics]
@@ -135,7 +137,7 @@ class Floor:
         return asdict(self)
 
 
-def physical_floor(profile: Any) -> Floor:
+def physical_floor(profile: Profile) -> Floor:
     """Image bytes over pull bandwidth + weight bytes over the storage/loader rate + irreducible engine init.
 
     Weights: Run:ai streamer reads at min(storage, concurrency x per-stream rate); the default loader at

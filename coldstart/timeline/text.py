@@ -8,12 +8,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from coldstart.kube.times import format_seconds, to_iso
 from coldstart.profiles.phases import PHASE_NAMES
 from coldstart.timeline import timings
-from coldstart.timeline.build import Timeline
+from coldstart.timeline.build import PodTimeline, Timeline
+from coldstart.timeline.sources.vllm_model import VllmLog
 from coldstart.timeline.stats import run_statistics
 
 BAR = 44
@@ -31,7 +30,7 @@ def _pos(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}s"
 
 
-def _pod(pod: Any) -> list[str]:
+def _pod(pod: PodTimeline) -> list[str]:
     head = f"pod {pod.pod}"
     if pod.node:
         head += f"  node {pod.node}"
@@ -79,13 +78,13 @@ def _pod(pod: Any) -> list[str]:
     return lines
 
 
-def _vllm(file: str, log: Any) -> list[str]:
-    figures = [("version", log.version), ("engine", log.engine)]
+def _vllm(file: str, log: VllmLog) -> list[str]:
+    figures: list[tuple[str, object]] = [("version", log.version), ("engine", log.engine)]
     figures.append(("weights", format_seconds(log.weights_seconds) if log.weights_seconds is not None else None))
     if log.model_load_gib is not None:
         took = f" in {format_seconds(log.model_load_seconds)}" if log.model_load_seconds is not None else ""
         figures.append(("model", f"{log.model_load_gib:g} {log.model_load_unit}{took}"))
-    if log.streamer_gib_per_s is not None:
+    if log.streamer_gib_per_s is not None and log.streamer_bytes is not None:  # the parser sets both at once
         figures.append(("streamer", f"{log.streamer_bytes / 2**30:.1f} GiB in {format_seconds(log.streamer_seconds)}"
                                     f" = {log.streamer_gib_per_s:.2f} GiB/s"))
     if log.compile_seconds is not None:
@@ -103,11 +102,11 @@ def _vllm(file: str, log: Any) -> list[str]:
                                        ("not ready" if log.ready is False else "readiness not in log"))
     lines = [f"vLLM {file}: {state}", "  " + "  ".join(f"{k} {v}" for k, v in figures if v is not None)]
     if log.failure:
-        lines.append(f"  failure {log.failure}: {log.failure_line[:200]}")
+        lines.append(f"  failure {log.failure}: {(log.failure_line or '')[:200]}")
     return lines
 
 
-def render(timeline: Any) -> str:
+def render(timeline: Timeline) -> str:
     """Waterfalls, then a statistics block when there are several replicas, then each vLLM log's figures."""
     out: list[str] = []
     for pod in timeline.pods:

@@ -17,6 +17,8 @@ import jsonschema
 from coldstart.errors import InputError, InvalidValue
 from coldstart.inputs.decode import gc_paused
 from coldstart.kube.times import to_iso
+from coldstart.profiles import Profile
+from coldstart.timeline.build import PodTimeline, Timeline
 from coldstart.timeline.stats import check_budgets, efficiency, physical_floor, run_statistics, thresholds_from_profile
 
 SCHEMA_VERSION = 1
@@ -35,7 +37,7 @@ def _round(value: float | None, digits: int = 6) -> float | None:
     return round(value, digits) if isinstance(value, float) else value
 
 
-def pod_json(pod: Any) -> dict[str, Any]:
+def pod_json(pod: PodTimeline) -> dict[str, Any]:
     """One pod of the document (see $defs/pod)."""
     return {
         "pod": pod.pod, "node": pod.node, "clock": pod.clock, "t0": to_iso(pod.t0), "t0_source": pod.t0_source,
@@ -53,8 +55,8 @@ def pod_json(pod: Any) -> dict[str, Any]:
     }
 
 
-def timings_document(timeline: Any, *, profile: Any = None, run_id: str | None = None, cluster: str | None = None,
-                     ready: bool | None = None) -> dict[str, Any]:
+def timings_document(timeline: Timeline, *, profile: Profile | None = None, run_id: str | None = None,
+                     cluster: str | None = None, ready: bool | None = None) -> dict[str, Any]:
     """The whole document for a Timeline; with a profile also budgets, floor and efficiency; the cluster target
     and whether the run became ready, so later runs compare only with comparable ones."""
     with gc_paused():
@@ -63,10 +65,10 @@ def timings_document(timeline: Any, *, profile: Any = None, run_id: str | None =
     return doc
 
 
-def _document(timeline: Any, profile: Any, run_id: str | None) -> dict[str, Any]:
+def _document(timeline: Timeline, profile: Profile | None, run_id: str | None) -> dict[str, Any]:
     stats = run_statistics(timeline.pods)
     doc: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION, "run_id": run_id, "profile": getattr(profile, "name", None),
+        "schema_version": SCHEMA_VERSION, "run_id": run_id, "profile": profile.name if profile is not None else None,
         "pods": [pod_json(p) for p in timeline.pods],
         "vllm": [log.to_json(file) for file, log in timeline.logs],
         "statistics": {name: {k: _round(v) for k, v in summary.items()} for name, summary in stats.items()},
@@ -97,8 +99,8 @@ def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_timings(path: str | Path, run: Any, *, profile: Any = None, run_id: str | None = None,
-                  cluster: str | None = None, ready: bool | None = None) -> Path:
+def write_timings(path: str | Path, run: Timeline | dict[str, Any], *, profile: Profile | None = None,
+                  run_id: str | None = None, cluster: str | None = None, ready: bool | None = None) -> Path:
     """Write a Timeline (or an already-built document) as timings.json; the document is validated first."""
     doc = run if isinstance(run, dict) else timings_document(run, profile=profile, run_id=run_id, cluster=cluster,
                                                              ready=ready)
@@ -129,4 +131,5 @@ def read_timings(path: str | Path) -> dict[str, Any]:
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise InputError(f"{source}: does not match timings.schema.json: {problems[0]}{more}")
-    return doc
+    valid: dict[str, Any] = doc  # the schema's top level is an object
+    return valid

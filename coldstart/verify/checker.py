@@ -63,9 +63,9 @@ def summarize(findings: Iterable[Finding]) -> dict[str, int]:
     return counts
 
 
-def worst(statuses: Iterable[str]) -> Status:
+def worst(statuses: Iterable[Status]) -> Status:
     """fail > pass > n/a: the verdict of a group (a file, a workload)."""
-    return max(statuses, key=lambda s: STATUS_RANK[s], default="n/a")  # type: ignore[return-value]
+    return max(statuses, key=lambda s: STATUS_RANK[s], default="n/a")
 
 
 def format_findings(findings: Sequence[Finding], fmt: str = "table") -> str:

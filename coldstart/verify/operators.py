@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from coldstart.inputs.documents import Document
 from coldstart.kube.patch import strategic_merge
 from coldstart.kube.podspec import accelerators
 from coldstart.verify.workloads import (
@@ -81,7 +82,7 @@ def _predictor_model(predictor: dict[str, Any]) -> tuple[dict[str, Any] | None, 
     return None, None
 
 
-def _find_runtime(inv: Inventory, model: dict[str, Any], fmt: str | None, namespace: str):
+def _find_runtime(inv: Inventory, model: dict[str, Any], fmt: str | None, namespace: str) -> Document | None:
     name = model.get("runtime")
     if name:
         return inv.find("ServingRuntime", name, namespace) or inv.find("ClusterServingRuntime", name)
@@ -95,15 +96,15 @@ def _find_runtime(inv: Inventory, model: dict[str, Any], fmt: str | None, namesp
     return None
 
 
-def _inference_service(doc, inv: Inventory, used: set[int]) -> Workload | None:
+def _inference_service(doc: Document, inv: Inventory, used: set[int]) -> Workload | None:
     obj = doc.obj
     namespace = namespace_of(obj)
     predictor = (obj.get("spec") or {}).get("predictor") or {}
     if not isinstance(predictor, dict):
         return None
     if predictor.get("containers"):
-        pod = engine_pod(None, predictor, inv, namespace)
-        return finish(doc, [pod], model_uri=_storage_uri(predictor.get("containers"))) if pod else None
+        direct = engine_pod(None, predictor, inv, namespace)
+        return finish(doc, [direct], model_uri=_storage_uri(predictor.get("containers"))) if direct else None
     model, fmt = _predictor_model(predictor)
     if model is None:
         return None
@@ -117,10 +118,10 @@ def _inference_service(doc, inv: Inventory, used: set[int]) -> Workload | None:
         if not containers:
             return None
         pod = predictor_pod(rt_spec, {**predictor, "model": model}, obj.get("metadata") or {})
-        engine = engine_pod(None, pod, inv, namespace)
-        if engine is None:
+        main = engine_pod(None, pod, inv, namespace)
+        if main is None:
             return None
-        pods = [engine]
+        pods = [main]
         worker = worker_pod(rt_spec.get("workerSpec") or {}, predictor.get("workerSpec") or {})
         if worker and (found := engine_pod("worker", worker, inv, namespace)):
             pods.append(found)
@@ -154,7 +155,7 @@ def _storage_uri(containers: Any) -> str | None:
     return None
 
 
-def _llm_inference_service(doc, inv: Inventory) -> list[Workload]:
+def _llm_inference_service(doc: Document, inv: Inventory) -> list[Workload]:
     namespace = namespace_of(doc.obj)
     spec: dict[str, Any] = {}
     for ref in (doc.obj.get("spec") or {}).get("baseRefs") or []:
@@ -169,7 +170,8 @@ def _llm_inference_service(doc, inv: Inventory) -> list[Workload]:
     for role, pod in roles:
         if not isinstance(pod, dict):
             continue
-        engines, missing = [], []
+        engines: list[EngineContainer] = []
+        missing: list[str] = []
         for c in pod.get("containers") or []:
             if not isinstance(c, dict):
                 continue
@@ -203,7 +205,7 @@ def _llm_inference_service(doc, inv: Inventory) -> list[Workload]:
 # KubeRay
 
 
-def _ray(doc, inv: Inventory) -> list[Workload]:
+def _ray(doc: Document, inv: Inventory) -> list[Workload]:
     spec = doc.obj.get("spec") or {}
     namespace = namespace_of(doc.obj)
     cluster = spec.get("rayClusterConfig") or spec.get("rayClusterSpec") or spec
@@ -211,8 +213,8 @@ def _ray(doc, inv: Inventory) -> list[Workload]:
     groups = [("head", cluster.get("headGroupSpec") or {})]
     groups += [(str(g.get("groupName") or "workers"), g) for g in cluster.get("workerGroupSpecs") or []
                if isinstance(g, dict)]
-    templates = [(role, g, (g.get("template") or {}).get("spec")) for role, g in groups]
-    templates = [(r, g, p) for r, g, p in templates if isinstance(p, dict)]
+    declared = [(role, g, (g.get("template") or {}).get("spec")) for role, g in groups]
+    templates = [(r, g, p) for r, g, p in declared if isinstance(p, dict)]
     with_gpu = {r for r, _, p in templates if accelerators(p.get("containers") or [])}
     pods: list[EnginePod] = []
     for role, group, pod in templates:
@@ -246,11 +248,11 @@ def _ray(doc, inv: Inventory) -> list[Workload]:
 # KubeAI and NVIDIA Dynamo: the operator writes the pod
 
 
-def _kubeai(doc, inv: Inventory) -> list[Workload]:
+def _kubeai(doc: Document, inv: Inventory) -> list[Workload]:
     spec = doc.obj.get("spec") or {}
     if str(spec.get("engine", "")).lower() != "vllm":
         return []
-    raw_env = spec.get("env") if isinstance(spec.get("env"), dict) else {}
+    raw_env: dict[Any, Any] = spec["env"] if isinstance(spec.get("env"), dict) else {}
     env = {str(k): None if v is None else str(v) for k, v in raw_env.items()}
     flags, _ = parse_flags([str(a) for a in spec.get("args") or []])
     container = {"name": "server", **({"image": spec["image"]} if spec.get("image") else {})}
@@ -272,7 +274,7 @@ def _kubeai(doc, inv: Inventory) -> list[Workload]:
                    na={"selectors": "KubeAI sets nodeSelector and tolerations from the resourceProfile"})]
 
 
-def _dynamo(doc, inv: Inventory) -> list[Workload]:
+def _dynamo(doc: Document, inv: Inventory) -> list[Workload]:
     services = (doc.obj.get("spec") or {}).get("services") or {}
     namespace = namespace_of(doc.obj)
     pods: list[EnginePod] = []

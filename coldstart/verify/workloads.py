@@ -166,7 +166,9 @@ class Inventory:
             return None
         named = [d for d in self.of_kind(kind) if (d.obj.get("metadata") or {}).get("name") == name]
         same = [d for d in named if namespace is None or kind in CLUSTER_SCOPED or namespace_of(d.obj) == namespace]
-        return (same or (named if len(named) == 1 else [None]))[0]
+        if same:
+            return same[0]
+        return named[0] if len(named) == 1 else None
 
     def data(self, kind: str, name: str | None, namespace: str) -> dict[str, str] | None:
         """Keys of a ConfigMap or Secret (Secret `data` decoded) or None when it is not in the input."""

@@ -61,7 +61,7 @@ def fill_placeholders(obj: Any, metadata: Mapping[str, Any]) -> Any:
 def merge_container(runtime: Mapping[str, Any], model: Mapping[str, Any]) -> dict[str, Any]:
     """The runtime's container with the predictor's model container merged over it; args append."""
     mine = {k: v for k, v in model.items() if k not in MODEL_FIELDS and k != "name"}
-    merged = strategic_merge(copy.deepcopy(dict(runtime)), copy.deepcopy(mine))
+    merged: dict[str, Any] = strategic_merge(copy.deepcopy(dict(runtime)), copy.deepcopy(mine))
     merged["args"] = [*(runtime.get("args") or []), *(mine.get("args") or [])]
     if not merged["args"]:
         del merged["args"]
@@ -71,13 +71,15 @@ def merge_container(runtime: Mapping[str, Any], model: Mapping[str, Any]) -> dic
 def merge_pod(runtime_spec: Mapping[str, Any], predictor: Mapping[str, Any]) -> dict[str, Any]:
     """Pod-level fields: the runtime's, with every PodSpec field of the predictor merged over them."""
     base = {k: copy.deepcopy(runtime_spec[k]) for k in RUNTIME_POD_FIELDS if k in runtime_spec}
-    return strategic_merge(base, {k: copy.deepcopy(v) for k, v in predictor.items() if k not in NOT_POD_FIELDS})
+    merged: dict[str, Any] = strategic_merge(base, {k: copy.deepcopy(v) for k, v in predictor.items()
+                                                    if k not in NOT_POD_FIELDS})
+    return merged
 
 
 def predictor_pod(runtime_spec: Mapping[str, Any], predictor: Mapping[str, Any],
                   metadata: Mapping[str, Any]) -> dict[str, Any]:
     """The predictor pod spec KServe creates for a model served by this runtime (storage not wired yet)."""
-    model = predictor.get("model") if isinstance(predictor.get("model"), dict) else {}
+    model: dict[str, Any] = predictor["model"] if isinstance(predictor.get("model"), dict) else {}
     containers = [c for c in fill_placeholders(copy.deepcopy(runtime_spec.get("containers") or []), metadata)
                   if isinstance(c, dict)]
     if containers:

@@ -340,7 +340,7 @@ def ray_engines(serve_config: Any) -> list[RayEngine]:
         if not isinstance(app, dict):
             continue
         app_env = _env_vars(app.get("runtime_env"))
-        args = app.get("args") if isinstance(app.get("args"), dict) else {}
+        args: dict[str, Any] = app["args"] if isinstance(app.get("args"), dict) else {}
         configs = args.get("llm_configs") or ([args["llm_config"]] if isinstance(args.get("llm_config"), dict) else [])
         configs = configs if isinstance(configs, list) else [configs]
         for cfg in configs:
@@ -349,8 +349,9 @@ def ray_engines(serve_config: Any) -> list[RayEngine]:
                 continue
             if not isinstance(cfg, dict):
                 continue
-            loading = cfg.get("model_loading_config") if isinstance(cfg.get("model_loading_config"), dict) else {}
-            kwargs = cfg.get("engine_kwargs") if isinstance(cfg.get("engine_kwargs"), dict) else {}
+            loading: dict[str, Any] = cfg["model_loading_config"] if isinstance(cfg.get("model_loading_config"), dict) \
+                else {}
+            kwargs: dict[str, Any] = cfg["engine_kwargs"] if isinstance(cfg.get("engine_kwargs"), dict) else {}
             name = str(loading.get("model_id") or app.get("name") or "llm")
             engines.append(RayEngine(name, {flag_name(k): v for k, v in kwargs.items()},
                                      {**app_env, **_env_vars(cfg.get("runtime_env"))},

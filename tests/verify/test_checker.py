@@ -255,7 +255,8 @@ data:
 
 
 def test_ray_serve_engine_kwargs_on_gpu_workers_only():
-    engines = _engines(need(FIXTURES / "manifests" / "aws-data-on-eks-rayservice-deepseek-r1-8b-runai.yaml").read_text())
+    manifest = need(FIXTURES / "manifests" / "aws-data-on-eks-rayservice-deepseek-r1-8b-runai.yaml")
+    engines = _engines(manifest.read_text())
     assert [name for _, name, _, _ in engines] == ["gpu-workers/ray-worker"]
     assert engines[0][2]["load_format"] == "runai_streamer" and engines[0][2]["gpu_memory_utilization"] == 0.92
     assert engines[0][3]["AWS_REGION"] == "$AWS_REGION"  # runtime_env env_vars reach the engine

@@ -67,7 +67,7 @@ def invalid(resource: Resource, name: str, causes: list[dict[str, str]]) -> ApiE
     """422 with one cause per field, worded like apimachinery's field.ErrorList."""
     texts = [f"{c['field']}: {c['message']}" if c.get("field") else c["message"] for c in causes]
     summary = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
-    details = {"name": name}
+    details: dict[str, Any] = {"name": name}
     if resource.group:
         details["group"] = resource.group
     details["kind"] = resource.kind

@@ -210,13 +210,13 @@ def apply(live: dict | None, config: dict, manager: str, subresource: str | None
         if not _overlaps(path, others | mine, _prefixes(others | mine)):
             remove(new, path, others | mine)
     _deep_merge(new, applied)
-    for key in ("apiVersion", "kind"):
-        if key in config:
-            new[key] = config[key]
+    for name in ("apiVersion", "kind"):
+        if name in config:
+            new[name] = config[name]
     meta = new.setdefault("metadata", {})
-    for key in ("name", "namespace", "generateName"):
-        if key in (config.get("metadata") or {}) and key not in meta:
-            meta[key] = config["metadata"][key]
+    for name in ("name", "namespace", "generateName"):
+        if name in (config.get("metadata") or {}) and name not in meta:
+            meta[name] = config["metadata"][name]
     return new
 
 

@@ -324,7 +324,7 @@ def _safe_route(path: str) -> Route | None:
 
 def _read_body(h: BaseHTTPRequestHandler) -> bytes:
     if (h.headers.get("Transfer-Encoding") or "").lower() == "chunked":
-        parts = []
+        parts: list[bytes] = []
         while True:
             size = int(h.rfile.readline().split(b";")[0].strip() or b"0", 16)
             if size == 0:

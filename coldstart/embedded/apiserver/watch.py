@@ -133,11 +133,11 @@ class WatchRequest:
                 last = change.rv
                 if ns is not None and change.namespace != ns:
                     continue
-                kind = change.type
+                kind: str | None = change.type
                 if self.filtered:
                     kind = self._classify(change.type, change.namespace, change.obj, visible, known)
-                    if kind is None:
-                        continue
+                if kind is None:
+                    continue
                 out.append(_event(kind, change.obj))
             last = max(last, head)
             yield from _batches(out)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coldstart.embedded.context import SimContext
-from coldstart.embedded.controllers.fit import filter_node, views
+from coldstart.embedded.controllers.fit import NodeView, filter_node, views
 from coldstart.embedded.controllers.nodes import NodeGroup, NodeLifecycle, group_id, node_object, zone
 from coldstart.embedded.controllers.objects import condition, pod_priority, pod_requests, terminating
 from coldstart.embedded.store.store import Change
@@ -214,7 +214,8 @@ class Autoscaler:
             return
         _, group, template, fitting = min(options, key=lambda o: o[0])
         room = min(group.max_nodes - self._size(group), self.ctx.profile.nodes.max_nodes - total_gpu_nodes)
-        packed, bins = [], []
+        packed: list[dict] = []
+        bins: list[NodeView] = []
         for pod in fitting:
             requests = pod_requests(pod)
             home = next((b for b in bins if filter_node(pod, b, requests)[0] is None), None)

@@ -8,7 +8,7 @@ that message is what people and coldstart's recorder read to learn why a replica
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from coldstart.embedded.controllers.objects import pod_requests, resource_list, terminal
@@ -93,7 +93,7 @@ def untolerated_taint(pod: dict, node: dict) -> dict | None:
 
 def _expression(expr: dict, labels: dict[str, str]) -> bool:
     key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-    value = labels.get(key)
+    value = labels.get(key) if key is not None else None
     if op == "In":
         return value in values
     if op == "NotIn":
@@ -150,7 +150,7 @@ def insufficient(requests: dict[str, int], view: NodeView, extra: dict[str, int]
 
 
 def filter_node(pod: dict, view: NodeView, requests: dict[str, int], *, extra: dict[str, int] | None = None,
-                extra_pods: int = 0, pv_terms: list[list[dict]] = ()) -> tuple[str | None, list[str]]:
+                extra_pods: int = 0, pv_terms: Sequence[list[dict]] = ()) -> tuple[str | None, list[str]]:
     """Run the filter plugins in the default order, stopping at the first that rejects the node."""
     node = view.node
     taint = untolerated_taint(pod, node)

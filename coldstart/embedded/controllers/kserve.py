@@ -173,7 +173,8 @@ class KServeController(Reconciler):
         return deploy
 
     def _service(self, isvc: dict, deploy: dict) -> dict:
-        main = next((c for c in deploy["spec"]["template"]["spec"]["containers"] if c.get("name") == CONTAINER), {})
+        main: dict[str, Any] = next((c for c in deploy["spec"]["template"]["spec"]["containers"]
+                                     if c.get("name") == CONTAINER), {})
         port = next((p.get("containerPort") for p in main.get("ports") or []), 8080)
         name = f"{isvc['metadata']['name']}-predictor"
         return {"apiVersion": "v1", "kind": "Service",
@@ -192,6 +193,7 @@ class KServeController(Reconciler):
             self.events.event(isvc, "Warning", "InternalError", f"fails to reconcile predictor: {failure[1]}")
             self._status(isvc, None, runtime_name, cluster, failure)
             return
+        assert runtime is not None  # _runtime gives a spec whenever it reports no failure
         desired = self._deployment(isvc, runtime)
         current = self.store.get("apps/Deployment", namespace, desired["metadata"]["name"])
         if current is None:

@@ -118,8 +118,7 @@ class PersistentVolumeController(Reconciler):
         source = spec.get("dataSourceRef") or spec.get("dataSource") or {}
         if source.get("kind") == "VolumeSnapshot":
             snap = self.store.get(SNAPSHOT, namespace, source.get("name", ""))
-            ready = snap is not None and (snap.get("status") or {}).get("readyToUse")
-            if not ready:
+            if snap is None or not (snap.get("status") or {}).get("readyToUse"):
                 what = "not found" if snap is None else "is not ready"
                 self._say(claim, "Warning", "ProvisioningFailed",
                           f"failed to provision volume with StorageClass \"{class_name}\": error getting handle for "
@@ -211,7 +210,9 @@ class PersistentVolumeController(Reconciler):
     def _release(self, claim: dict) -> None:
         """The claim is gone: its volume is deleted (reclaim policy Delete) or kept Released (Retain)."""
         pv_name = (claim.get("spec") or {}).get("volumeName")
-        pv = self.store.get(PV, "", pv_name) if pv_name else None
+        if not pv_name:
+            return
+        pv = self.store.get(PV, "", pv_name)
         if pv is None or (pv["spec"].get("claimRef") or {}).get("uid") != claim["metadata"]["uid"]:
             return
         if pv["spec"].get("persistentVolumeReclaimPolicy", "Delete") == "Delete":

@@ -296,8 +296,8 @@ class Scheduler:
             for victim in candidates:
                 trial.remove(victim)
             extra, extra_pods = load.get(name, ({}, 0))
-            code, why = filter_node(pod, trial, requests, extra=extra, extra_pods=extra_pods)
-            if code is not None:
+            rejected, why = filter_node(pod, trial, requests, extra=extra, extra_pods=extra_pods)
+            if rejected is not None:
                 reasons[name] = why
                 continue
             victims = []

@@ -232,7 +232,7 @@ class DeploymentController(Reconciler):
         revision = 1 + max((int((r["metadata"].get("annotations") or {}).get(REVISION, 0)) for r in old), default=0)
         surge, _ = rollout_limits(deploy)
         desired = int(spec.get("replicas", 1))
-        rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+        rs: dict[str, Any] = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
               "metadata": {"name": f"{meta['name']}-{pod_hash}", "namespace": meta["namespace"],
                            "labels": dict(template["metadata"]["labels"]),
                            "annotations": {"deployment.kubernetes.io/desired-replicas": str(desired),

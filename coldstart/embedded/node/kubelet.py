@@ -236,8 +236,10 @@ class Kubelet:
             c.health = step.health
         if step.memory is not None:
             c.memory = step.memory
+        since = c.running_since
+        assert since is not None  # steps are scheduled by _started, which set it for this (non-stale) instance
         for phase, start, end in step.marks:
-            self.ctx.mark(run.namespace, run.name, phase, c.running_since + start, c.running_since + end)
+            self.ctx.mark(run.namespace, run.name, phase, since + start, since + end)
         if step.effect is not None:
             step.effect()
 
@@ -355,7 +357,7 @@ class Kubelet:
     def _phase(self, run: PodRun) -> None:
         if any(c.running or c.restart_count or c.last_state for c in run.mains) and run.stage == "main":
             run.phase = "Running"
-        done = [c.state.get("terminated") for c in run.mains]
+        done = [c.state.get("terminated") or {} for c in run.mains]
         if run.mains and all(done) and run.pod.get("spec", {}).get("restartPolicy") in ("Never", "OnFailure"):
             run.phase = "Succeeded" if all(t.get("exitCode") == 0 for t in done) else "Failed"
 

@@ -9,6 +9,7 @@ mutated in place: every write stores a new dict, so readers may hold and seriali
 from __future__ import annotations
 
 import bisect
+import builtins
 import json
 import random
 import re
@@ -132,21 +133,25 @@ def parse_label_selector(text: str | None) -> Callable[[dict[str, str]], bool]:
         if not m:
             raise BadSelector(f"unable to parse requirement: {part.strip()!r}")
         neg, key, op, value, setop, values = m.groups()
-        if neg:
-            tests.append(lambda labels, k=key: k not in labels)
-        elif op in ("=", "=="):
-            tests.append(lambda labels, k=key, v=value: labels.get(k) == v)
-        elif op == "!=":
-            tests.append(lambda labels, k=key, v=value: labels.get(k) != v)
-        elif setop:
-            allowed = {v.strip() for v in values.split(",") if v.strip()}
-            if setop == "in":
-                tests.append(lambda labels, k=key, s=allowed: labels.get(k) in s)
-            else:
-                tests.append(lambda labels, k=key, s=allowed: labels.get(k) not in s)
-        else:
-            tests.append(lambda labels, k=key: k in labels)
+        tests.append(_label_test(bool(neg), key, op, value, setop, values))
     return lambda labels: all(t(labels) for t in tests)
+
+
+def _label_test(neg: bool, key: str, op: str | None, value: str | None, setop: str | None,
+                values: str | None) -> Callable[[dict[str, str]], bool]:
+    """One requirement of a label selector as a predicate."""
+    if neg:
+        return lambda labels: key not in labels
+    if op in ("=", "=="):
+        return lambda labels: labels.get(key) == value
+    if op == "!=":
+        return lambda labels: labels.get(key) != value
+    if setop:
+        allowed = {v.strip() for v in (values or "").split(",") if v.strip()}
+        if setop == "in":
+            return lambda labels: labels.get(key) in allowed
+        return lambda labels: labels.get(key) not in allowed
+    return lambda labels: key in labels
 
 
 def _field(obj: dict, path: str) -> str:
@@ -165,12 +170,15 @@ def parse_field_selector(text: str | None) -> Callable[[dict], bool]:
         m = re.match(r"^\s*([A-Za-z0-9_.]+)\s*(==|=|!=)\s*(.*?)\s*$", part)
         if not m:
             raise BadSelector(f"invalid field selector: {part.strip()!r}")
-        path, op, value = m.groups()
-        if op == "!=":
-            tests.append(lambda obj, p=path, v=value: _field(obj, p) != v)
-        else:
-            tests.append(lambda obj, p=path, v=value: _field(obj, p) == v)
+        tests.append(_field_test(*m.groups()))
     return lambda obj: all(t(obj) for t in tests)
+
+
+def _field_test(path: str, op: str, value: str) -> Callable[[dict], bool]:
+    """One requirement of a field selector as a predicate."""
+    if op == "!=":
+        return lambda obj: _field(obj, path) != value
+    return lambda obj: _field(obj, path) == value
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -220,7 +228,7 @@ class Store:
                      if labels_ok(o["metadata"].get("labels") or {}) and fields_ok(o)]
             return items, self._rv
 
-    def changes(self, since_rv: int, key: str | None = None) -> list[Change]:
+    def changes(self, since_rv: int, key: str | None = None) -> builtins.list[Change]:  # `list`: the method above
         """Changes after since_rv (of one kind, or of all); raises Expired when history has moved on."""
         with self._lock:
             log = self._all if key is None else self._by_key.get(key)

@@ -130,16 +130,16 @@ def _event(groups: dict[str, str | None], context: dict[str, str]) -> Event:
         ev.first = ev.last
     if ev.last is None and ev.first is not None:
         ev.last = ev.first
-    if groups.get("COUNT"):
-        ev.count = int(groups["COUNT"])
-    if groups.get("FROM"):
-        ev.component, ev.host = _source(groups["FROM"])
+    if count_cell := groups.get("COUNT"):
+        ev.count = int(count_cell)
+    if from_cell := groups.get("FROM"):
+        ev.component, ev.host = _source(from_cell)
     ev.field_path = groups.get("SUBOBJECT") or ""
     if obj := groups.get("OBJECT"):
         kind, _, name = obj.rpartition("/")
         ev.kind, ev.name = _KINDS.get(kind.lower(), kind[:1].upper() + kind[1:]), name
-    if groups.get("KIND"):
-        ev.kind = _KINDS.get(groups["KIND"].lower(), groups["KIND"])
+    if kind_cell := groups.get("KIND"):
+        ev.kind = _KINDS.get(kind_cell.lower(), kind_cell)
     ev.name = groups.get("NAME") or ev.name
     ev.namespace = groups.get("NAMESPACE") or ""
     if not ev.name and context.get("name"):  # a describe output's own Events section

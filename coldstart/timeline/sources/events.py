@@ -14,7 +14,7 @@ offsets in seconds before "now" (`first_age`, `last_age`) and no absolute time i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
@@ -183,7 +183,7 @@ def order_events(events: list[Event]) -> list[Event]:
         return list(events)
     rest = [ev for ev in events if ev.last is None and ev.last_age is None and ev.first_age is None]
     timed.sort(key=attrgetter("last"))
-    aged.sort(key=lambda ev: -(ev.last_age if ev.last_age is not None else ev.first_age))
+    aged.sort(key=lambda ev: -(ev.last_age if ev.last_age is not None else ev.first_age or 0.0))  # one is set
     return [*timed, *aged, *rest]
 
 
@@ -319,7 +319,7 @@ def _oom(message: str) -> dict[str, Any]:
     return {"oom": True, **_first(_OOM, message)}
 
 
-_INTERPRETERS = {
+_INTERPRETERS: dict[str, Callable[[str], dict[str, Any]]] = {
     "pulled": _pulled,
     "pulling": lambda m: _first(_PULLING, m),
     "created": _container, "started": _container, "killing": _container,

@@ -27,7 +27,7 @@ def _priority(ctx: Context, name: str | None) -> int | None:
         return None
 
 
-def _tolerations(items: list[Any]) -> set[tuple[str, str, str, str]]:
+def _tolerations(items: list[Any] | None) -> set[tuple[str, str, str, str]]:
     return {(str(t.get("key") or ""), str(t.get("operator") or "Equal"), str(t.get("value") or ""),
              str(t.get("effect") or "")) for t in items or [] if isinstance(t, dict)}
 

@@ -51,7 +51,9 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
     from coldstart.live.cluster import Cluster  # start-up cost: the kubernetes client
+    from coldstart.live.ownership import validate_run_id  # start-up cost (see above)
 
+    validate_run_id(args.run_id)  # before anything else: a mistyped id must not reach a cluster
     profile = load_profile(args.profile)
     with Cluster.connect(args.cluster, profile=profile, run_id=args.run_id) as cluster:
         for obj in cluster.delete_run():
@@ -63,6 +65,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from coldstart.runbooks.execute import run_notebook  # start-up cost: papermill, nbconvert
 
     params = dict(args.param or [])
+    if args.adopt:
+        params["adopt"] = "True"
     result = run_notebook(args.notebook, profile=args.profile, cluster=args.cluster, params=params,
                           out_root=args.out)
     print(f"report: {result.html}")
@@ -115,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cluster", default="embedded", help="embedded, kubeconfig:<context> or in-cluster")
         p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
         p.add_argument("--out", default="outputs", help="root folder for reports")
+        p.add_argument("--adopt", action="store_true", help="apply over existing objects of the same name that "
+                       "coldstart did not create (they are never deleted); without it such a run is refused")
         p.set_defaults(func=cmd_run if name == "run" else cmd_rollout)
     return parser
 

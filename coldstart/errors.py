@@ -35,6 +35,10 @@ class InvalidValue(InputError, ValueError):
     Also a ValueError, so code that parses numbers and quantities can treat both alike."""
 
 
+class OwnershipRefused(InputError):
+    """Objects with the names a run would apply exist and were not created by coldstart; nothing was written."""
+
+
 class TargetRefused(InputError):
     """A cluster target was named that the profile does not allow (refused before any request)."""
 
@@ -42,11 +46,14 @@ class TargetRefused(InputError):
 class ClusterError(ColdstartError):
     """The Kubernetes API answered with an error; the message names the verb and the object."""
 
-    def __init__(self, message: str, *, verb: str = "", obj: str = "", status: int | None = None):
+    def __init__(self, message: str, *, verb: str = "", obj: str = "", status: int | None = None,
+                 retry_after: float | None = None, reason: str = ""):
         super().__init__(message)
         self.verb = verb
         self.obj = obj
         self.status = status
+        self.retry_after = retry_after  # seconds the server asked us to wait (Retry-After), if it said
+        self.reason = reason  # the Status reason (e.g. Conflict, TooManyRequests), if the server gave one
 
 
 class NotFound(ClusterError):
@@ -84,3 +91,9 @@ class WaitFailed(ColdstartError):
         super().__init__(message)
         self.reason = reason
         self.obj = obj
+
+
+class InputRefused(InputError):
+    """An input coldstart will not read as given, so it stays bounded in time and memory: not a regular file, over its
+    size limit, not UTF-8 text, or a document nested too deep, self-referencing, too large once its YAML aliases
+    expand, or holding a duplicate key. The message names the file (and line) and what to do instead."""

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from coldstart.errors import InputError
+from coldstart.inputs.atomic import write_text
 from coldstart.kube.labels import component_of
 from coldstart.kube.podspec import pod_templates
 from coldstart.levers import image_pull, node_warmup, runtime, weight_load
@@ -75,17 +76,13 @@ def to_yaml(docs: Iterable[dict[str, Any]]) -> str:
 def write_rendered(rendered: dict[str, list[dict[str, Any]]], out_dir: str | Path) -> list[Path]:
     """One file per lever (`1-node_warmup.yaml` ...), numbered in apply order; returns the paths."""
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{out}: cannot create the output directory ({exc.strerror}); choose another --out") from None
-    paths = []
-    for i, lever in enumerate(LEVERS, start=1):
-        path = out / f"{i}-{lever}.yaml"
-        header = f"# coldstart render: lever {i} of {len(LEVERS)} ({lever}); apply the files in order.\n"
-        path.write_text(header + to_yaml(rendered.get(lever, [])))
-        paths.append(path)
-    return paths
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file, not a folder; give a folder for the manifests")
+    texts = {out / f"{i}-{lever}.yaml": f"# coldstart render: lever {i} of {len(LEVERS)} ({lever}); apply the files "
+             f"in order.\n" + to_yaml(rendered.get(lever, [])) for i, lever in enumerate(LEVERS, start=1)}
+    for path, text in texts.items():  # every file whole or not at all (rendered before the first write)
+        write_text(path, text)
+    return list(texts)
 
 
 ENGINE_CONTAINERS = ("vllm", "kserve-container")  # the names the weight lever gives the vLLM container

@@ -4,10 +4,11 @@ embedded one, always through the official `kubernetes` client.
 - Targets: `embedded` (the default), `kubeconfig:<context>`, `in-cluster`. A live target must be named
   and allowed by the profile (`clusters.allowed_contexts` / `allow_in_cluster`); anything else is refused
   before a single request is sent, and nothing ever falls back from one target to another.
-- Apply is server-side apply (field manager `coldstart`) in dependency order; every object carries
-  `app.kubernetes.io/managed-by: coldstart` and this run's id, so cleanup deletes exactly this run's
-  objects, in reverse order, and nothing else. `dry_run=True` sends `dryRun=All` and reports what would
-  change.
+- Apply is server-side apply (field manager `coldstart`) in dependency order; every object coldstart creates
+  carries `app.kubernetes.io/managed-by: coldstart`, this run's id and a creation mark, so cleanup deletes
+  exactly this run's objects, in reverse order, and nothing else; an object that exists and was not created by
+  coldstart is refused before any write (coldstart.live.ownership). `dry_run=True` sends `dryRun=All` and
+  reports what would change. Requests are retried with backoff where that is safe (coldstart.live.transport).
 - Waiting lists once, then watches from that resourceVersion with a server-side timeout, resuming on
   stream ends and relisting on `410 Gone`; cluster time comes from the API server's `Date` header (the
   embedded cluster's is virtual), so budgets mean the same on both kinds of cluster.
@@ -21,92 +22,38 @@ import json
 import os
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.dynamic import DynamicClient  # unannotated, as are the config loaders and watch helpers
-from kubernetes.dynamic.discovery import LazyDiscoverer
-from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
-from kubernetes.watch.watch import iter_resp_lines
 
-from coldstart.errors import (
-    ClusterError,
-    Conflict,
-    Forbidden,
-    InputError,
-    Invalid,
-    NotFound,
-    ServerError,
-    WatchExpired,
-)
+from coldstart.errors import ClusterError, InputError, NotFound, OwnershipRefused, ServerError
 from coldstart.kube.labels import FIELD_MANAGER, MANAGED_BY, MANAGER, RUN_ID
 from coldstart.levers.render import KIND_ORDER, apply_order, object_name
+from coldstart.live.ownership import Owner, deletable, owner_of, stamped, validate_run_id
 from coldstart.live.targets import Target, check_allowed, new_run_id, parse_target
+from coldstart.live.transport import Backoff, ConnectionDiscoverer, WatchStream, with_retries
 from coldstart.profiles import Profile
 
 if TYPE_CHECKING:  # imported where it is started (start-up cost), named here for the types
     from coldstart.embedded.cluster import EmbeddedCluster
 
-_WATCH_READ_TIMEOUT = 300
 LIST_PAGE = 500  # items per list request, as kubectl pages
-_TEMPLATE_PATHS = (("spec", "template"), ("spec", "jobTemplate", "spec", "template"),
-                   ("spec", "leaderWorkerTemplate", "leaderTemplate"),
-                   ("spec", "leaderWorkerTemplate", "workerTemplate"))
+_WATCH_READ_TIMEOUT = 300  # wall seconds without a byte (bookmarks keep a healthy stream talking)
 
 
-def _pod_templates(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The pod templates (with their own metadata) a workload embeds: Deployment-like, CronJob, LeaderWorkerSet."""
-    found = []
-    for path in _TEMPLATE_PATHS:
-        node: Any = doc
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            found.append(node)
-    return found  # wall seconds without a byte (bookmarks keep a healthy stream talking)
+# (document, API resource, namespace, the object as the server holds it, who made it)
+_Planned = tuple[dict[str, Any], Any, "str | None", "dict[str, Any] | None", Owner]
 
 
-# ---------------------------------------------------------------------------------------------------
-# Errors
-
-
-def _translate(exc: Exception, verb: str, obj: str) -> ClusterError:
-    """API errors -> the project's tree, naming the verb and the object."""
-    if isinstance(exc, DynamicApiError):
-        status = exc.status
-        try:
-            detail = json.loads(exc.body or "").get("message", "")
-        except (TypeError, ValueError, AttributeError):
-            detail = str(exc.reason or "")
-        message = f"{verb} {obj}: {detail or exc.reason} (HTTP {status})"
-        # 410 may come as the HTTP status (not only as a watch stream's ERROR event): either way, relist.
-        cls = {404: NotFound, 409: Conflict, 401: Forbidden, 403: Forbidden, 400: Invalid, 422: Invalid,
-               410: WatchExpired}.get(status, ServerError if status is None or status >= 500 else ClusterError)
-        return cls(message, verb=verb, obj=obj, status=status)
-    if isinstance(exc, ResourceNotFoundError):
-        return NotFound(f"{verb} {obj}: the API server does not serve this kind ({exc}); is its CRD installed?",
-                        verb=verb, obj=obj, status=404)
-    return ServerError(f"{verb} {obj}: cannot reach the API server ({exc.__class__.__name__}: {exc})",
-                       verb=verb, obj=obj)
-
-
-# ---------------------------------------------------------------------------------------------------
-# The connection
-
-
-class _ConnectionDiscoverer(LazyDiscoverer):
-    """The client's lazy discovery without its cache file. That file is named after the server URL and shared
-    by every process, so a new server on a reused loopback port (every embedded cluster) or a cluster whose
-    CRDs changed was answered from another server's resource list."""
-
-    def _write_cache(self) -> None:
-        pass
+def _foreign(planned: list[_Planned]) -> list[str]:
+    """Objects someone else made (an existing Namespace is not one: we run in it and leave it alone)."""
+    return [object_name(doc) for doc, _, _, _, owner in planned if owner == "foreign" and doc["kind"] != "Namespace"]
 
 
 @dataclass
@@ -138,6 +85,7 @@ class Cluster:
         self.api_client, self.target, self.profile, self.run_id = api_client, target, profile, run_id
         self.embedded = embedded
         self._owns_embedded = owns_embedded  # started by connect(), so stopped by close()
+        self.backoff: Callable[[], Backoff] = Backoff  # each request's retries (tests swap in one that never sleeps)
 
     @cached_property
     def dynamic(self) -> DynamicClient:
@@ -145,7 +93,7 @@ class Cluster:
         this connection only (a path that is never written, so there is nothing to read)."""
         never_written = os.path.join(tempfile.gettempdir(), f"coldstart-discovery-{uuid.uuid4().hex}.json")
         return DynamicClient(
-            self.api_client, cache_file=never_written, discoverer=_ConnectionDiscoverer)
+            self.api_client, cache_file=never_written, discoverer=ConnectionDiscoverer)
 
     @classmethod
     def connect(cls, target: str | Target = "embedded", *, profile: Profile, run_id: str | None = None,
@@ -192,16 +140,12 @@ class Cluster:
 
     # -- low level ---------------------------------------------------------------------------------
     def _resource(self, api_version: str, kind: str, obj: str) -> Any:
-        try:
-            return self.dynamic.resources.get(api_version=api_version, kind=kind)
-        except (ResourceNotFoundError, DynamicApiError, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _translate(exc, "discover", obj) from None
+        return with_retries("discover", obj, lambda: self.dynamic.resources.get(api_version=api_version, kind=kind),
+                            self.backoff())
 
     def _call(self, verb: str, obj: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (DynamicApiError, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _translate(exc, verb, obj) from None
+        """One request, retried with backoff when the server sheds load, fails or drops the connection."""
+        return with_retries(verb, obj, lambda: fn(*args, **kwargs), self.backoff())
 
     @staticmethod
     def _json(resp: Any) -> dict[str, Any]:
@@ -223,18 +167,8 @@ class Cluster:
         """The label selector of everything one run created."""
         return f"{MANAGED_BY}={MANAGER},{RUN_ID}={run_id or self.run_id}"
 
-    def labelled(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """A copy carrying the managed-by and run labels, on the object and on every pod template it holds (so the
-        run's pods are found by the same selector)."""
-        doc = json.loads(json.dumps(doc))
-        labels = {MANAGED_BY: MANAGER, RUN_ID: self.run_id}
-        doc.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
-        for template in _pod_templates(doc):
-            template.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
-        return doc
-
     def ensure_namespace(self, namespace: str) -> None:
-        """Create the namespace (labelled with this run) if it does not exist."""
+        """Create the namespace (as this run's) if it does not exist; an existing one is never touched."""
         if self.get("v1", "Namespace", namespace) is None:
             self.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}])
 
@@ -244,14 +178,9 @@ class Cluster:
         obj = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
         resource = self._resource(api_version, kind, obj)
         try:
-            resp = self.dynamic.get(
-                resource, name=name, namespace=namespace, serialize=False)
-        except DynamicApiError as exc:
-            if exc.status == 404:
-                return None
-            raise _translate(exc, "get", obj) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _translate(exc, "get", obj) from None
+            resp = self._call("get", obj, self.dynamic.get, resource, name=name, namespace=namespace, serialize=False)
+        except NotFound:
+            return None
         return self._json(resp)
 
     def list(self, api_version: str, kind: str, namespace: str | None = None, *, label_selector: str | None = None,
@@ -285,38 +214,64 @@ class Cluster:
         raise ServerError(f"list {what}: the list kept changing under its continue token; try again",
                           verb="list", obj=what)
 
-    def apply(self, docs: Iterable[dict[str, Any]], *, dry_run: bool = False,
-              force: bool = False) -> builtins.list[Applied]:
-        """Server-side apply every document in dependency order (field manager `coldstart`). Not forced by default:
-        a field another manager owns (an HPA's replicas, a webhook's sidecar) is a Conflict naming that manager,
-        not silently taken over."""
+    def apply(self, docs: Iterable[dict[str, Any]], *, dry_run: bool = False, force: bool = False,
+              adopt: bool = False) -> builtins.list[Applied]:
+        """Server-side apply every document in dependency order (field manager `coldstart`).
+
+        Every object is read first (see coldstart.live.ownership): one that exists and was not created by
+        coldstart stops the whole apply before any write (OwnershipRefused, exit 2), unless `adopt` is set; an
+        adopted object gets our fields but no run labels, so no cleanup ever deletes it. An existing Namespace is
+        left alone. Not forced by default: a field another manager owns (an HPA's replicas, a webhook's sidecar)
+        is a Conflict naming that manager, not silently taken over."""
+        planned = self._owners(docs)
+        foreign = _foreign(planned)
+        if foreign and not adopt:
+            raise OwnershipRefused(f"{', '.join(foreign)} already exist{'s' if len(foreign) == 1 else ''} and "
+                                   "coldstart did not create it; nothing was applied. Remove or rename it, use "
+                                   "another namespace, or adopt it (--adopt: applied, never deleted by cleanup)")
         results = []
-        for doc in apply_order(docs):
-            doc = self.labelled(doc)
-            name, namespace = doc["metadata"]["name"], doc["metadata"].get("namespace")
-            obj = object_name(doc)
-            resource = self._resource(doc["apiVersion"], doc["kind"], obj)
-            if resource.namespaced:
-                namespace = namespace or self.profile.namespace
-                doc["metadata"]["namespace"] = namespace
-            before = self.get(doc["apiVersion"], doc["kind"], name, namespace if resource.namespaced else None)
-            resp = self._call("apply", obj, self.dynamic.server_side_apply, resource, body=doc, name=name,
-                              namespace=namespace if resource.namespaced else None, field_manager=FIELD_MANAGER,
+        for doc, resource, namespace, before, owner in planned:
+            if owner == "foreign" and doc["kind"] == "Namespace":
+                continue  # someone else's namespace: we run in it, we do not change it
+            body = stamped(doc, self.run_id, owner)
+            if namespace is not None:
+                body["metadata"]["namespace"] = namespace
+            obj = object_name(body)
+            resp = self._call("apply", obj, self.dynamic.server_side_apply, resource, body=body,
+                              name=body["metadata"]["name"], namespace=namespace, field_manager=FIELD_MANAGER,
                               force_conflicts=force or None, dry_run="All" if dry_run else None, serialize=False)
             after = self._json(resp)
             if before is None:
                 results.append(Applied(obj, "created", dry_run))
             else:
                 changes = _changed_paths(before, after)
-                results.append(Applied(obj, "configured" if changes else "unchanged", dry_run, changes))
+                action = ("adopted" if owner == "foreign" else "configured") if changes else "unchanged"
+                results.append(Applied(obj, action, dry_run, changes))
         return results
+
+    def foreign(self, docs: Iterable[dict[str, Any]]) -> builtins.list[str]:
+        """The objects among `docs` that exist and were not created by coldstart (only reads)."""
+        return _foreign(self._owners(docs))
+
+    def _owners(self, docs: Iterable[dict[str, Any]]) -> builtins.list[_Planned]:
+        planned = []
+        for doc in apply_order(docs):
+            obj = object_name(doc)
+            resource = self._resource(doc["apiVersion"], doc["kind"], obj)
+            namespace = (doc["metadata"].get("namespace") or self.profile.namespace) if resource.namespaced else None
+            before = self.get(doc["apiVersion"], doc["kind"], doc["metadata"]["name"], namespace)
+            planned.append((doc, resource, namespace, before, owner_of(before)))
+        return planned
 
     def delete_run(self, run_id: str | None = None, namespace: str | None = None,
                    kinds: Iterable[str] | None = None) -> builtins.list[str]:
-        """Delete every object this run created (by its run label), workloads first; return what was deleted.
+        """Delete every object this run created, workloads first; return what was deleted.
 
-        Namespaces are left in place: deleting one would delete objects without our label too."""
-        selector = self.run_selector(run_id)
+        Found by the run label, then each one checked for the creation mark of this run (a label alone proves
+        nothing); an adopted object has neither. Namespaces are left in place: deleting one would delete
+        objects without our label too."""
+        run = validate_run_id(run_id or self.run_id)
+        selector = self.run_selector(run)
         deleted = []
         wanted = set(kinds) if kinds is not None else set(KIND_ORDER)  # the kinds the run applied, when known
         for kind in [k for k in reversed(KIND_ORDER) if k in wanted]:
@@ -330,6 +285,8 @@ class Cluster:
             ns = (namespace or self.profile.namespace) if resource.namespaced else None
             items, _, _ = self.list(api_version, kind, ns, label_selector=selector)
             for item in items:
+                if not deletable(item, run):
+                    continue
                 meta = item["metadata"]
                 obj = object_name({"kind": kind, "metadata": meta})
                 with contextlib.suppress(NotFound):  # already gone: a garbage collector was faster
@@ -375,35 +332,3 @@ API_VERSIONS = {
     "LeaderWorkerSet": "leaderworkerset.x-k8s.io/v1", "Job": "batch/v1",
     "InferenceService": "serving.kserve.io/v1beta1",
 }
-
-
-class WatchStream:
-    """One watch response: iterate for (type, object); `close()` ends it from another thread."""
-
-    def __init__(self, resp: Any, what: str):
-        self._resp, self._what, self._closed = resp, what, False
-
-    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        try:
-            for line in iter_resp_lines(self._resp):
-                event = json.loads(line)
-                if event.get("type") == "ERROR":
-                    status = event.get("object") or {}
-                    if status.get("code") == 410:
-                        raise WatchExpired(f"watch {self._what}: {status.get('message', 'too old')}")
-                    raise ServerError(f"watch {self._what}: {status.get('message', status)}", verb="watch",
-                                      obj=self._what)
-                yield event["type"], event["object"]
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-            if not self._closed:
-                raise _translate(exc, "watch", self._what) from None
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            # Closing a half-read stream from another thread may race; it is closed either way.
-            with contextlib.suppress(Exception):
-                self._resp.shutdown() if hasattr(self._resp, "shutdown") else self._resp.close()
-            self._resp.release_conn()

@@ -13,12 +13,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from coldstart.errors import ClusterError
+from coldstart.errors import ClusterError, WatchExpired
 from coldstart.kube.labels import component_of
 from coldstart.live.cluster import Cluster, WatchStream
 
 _WATCH_SECONDS = 3600  # each stream's server-side timeout; streams are renewed until the recorder stops
-_MAX_FAILURES = 5  # consecutive broken watches (each followed by a relist) before the recorder gives up
 
 
 @dataclass
@@ -63,7 +62,7 @@ class _Stream:
         return rv
 
     def _run(self) -> None:
-        failures = 0
+        backoff = self.cluster.backoff()  # broken streams: relist after a growing, jittered pause, then give up
         while not self.stopped.is_set():
             try:
                 stream = self.cluster.watch("v1", self.kind, self.namespace, resource_version=self.rv,
@@ -74,7 +73,7 @@ class _Stream:
                     stream.close()
                     return
                 for type_, obj in stream:
-                    failures = 0
+                    backoff.reset()
                     self.rv = (obj.get("metadata") or {}).get("resourceVersion") or self.rv
                     if type_ == "BOOKMARK":
                         continue
@@ -84,10 +83,11 @@ class _Stream:
                 if self.stopped.is_set():
                     return
                 self.interruptions += 1
-                failures += 1
                 try:
-                    if failures > _MAX_FAILURES:
+                    first_expiry = isinstance(exc, WatchExpired) and not backoff.failures
+                    if not first_expiry and not backoff.wait(exc.retry_after):
                         raise exc
+                    backoff.failures = max(backoff.failures, 1)
                     self.rv = self._relist()
                 except ClusterError as error:  # the recording would be incomplete: say so at stop()
                     self.error = error

@@ -17,8 +17,6 @@ from coldstart.errors import ColdstartError, ServerError, WaitFailed, WatchExpir
 from coldstart.kube.times import parse_timestamp
 from coldstart.live.cluster import Cluster
 
-MAX_STREAM_FAILURES = 5  # broken watches in a row before a wait gives up
-
 # Container states a cold start does not come back from without a change to the manifest or cluster.
 TERMINAL_WAITING = {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName",
                     "CreateContainerConfigError", "CreateContainerError", "ErrImageNeverPull"}
@@ -72,7 +70,7 @@ def wait_for(cluster: Cluster, api_version: str, kind: str, namespace: str | Non
     object or when `timeout` cluster seconds pass. Returns the objects by name."""
     objects: dict[str, dict] = {}
     start: float | None = None
-    failures = 0
+    backoff = cluster.backoff()  # relists after broken streams wait a little longer each time, then give up
     while True:
         items, rv, now = cluster.list(api_version, kind, namespace, label_selector=label_selector)
         start = now if start is None else start
@@ -94,12 +92,13 @@ def wait_for(cluster: Cluster, api_version: str, kind: str, namespace: str | Non
                     objects[name] = obj
                 if _check(objects, done, terminal, what, _age(obj, start), timeout, progress, cluster):
                     return objects
-            failures = 0
-        except WatchExpired:
-            continue  # relist: our resourceVersion is older than the server keeps
-        except ServerError:  # a dropped connection, a restarting API server: relist, a few times in a row at most
-            failures += 1
-            if failures > MAX_STREAM_FAILURES:
+                backoff.reset()
+        except WatchExpired as exc:  # relist: our resourceVersion is older than the server keeps
+            if backoff.failures and not backoff.wait(exc.retry_after):  # a first 410 relists at once
+                raise
+            backoff.failures = max(backoff.failures, 1)
+        except ServerError as exc:  # a dropped connection, a restarting API server: relist after a pause
+            if not backoff.wait(exc.retry_after):
                 raise
         # The stream ended (its server-side timeout, or it broke): the next list tells the state and the time.
 

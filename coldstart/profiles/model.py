@@ -181,7 +181,7 @@ class Kinetics(_Strict):
 
 
 class Profile(_Strict):
-    name: str
+    name: DnsLabel  # names the output folder: a DNS-1123 label, so it can never climb out of --out
     description: str = ""
     cloud: Literal["generic", "gke", "eks", "aks"]
     region: str = Field(min_length=1)

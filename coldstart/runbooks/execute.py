@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ast
 import logging
+import os
 import re
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,10 @@ from typing import Any
 
 import yaml
 
-from coldstart.errors import InputError
+from coldstart.errors import InputError, OwnershipRefused
+from coldstart.inputs.atomic import atomic_path, write_text
+from coldstart.levers.render import flatten, render
+from coldstart.live.cluster import Cluster
 from coldstart.live.targets import check_allowed, new_run_id, parse_target
 from coldstart.profiles import Profile, load_profile, profile_with
 
@@ -84,10 +89,32 @@ def check_params(source: Path, params: dict[str, str], profile: Profile) -> dict
         value, default = _param(raw), ast.literal_eval(declared[key]["default"])
         if type(default) is not type(value) and not (type(default) is float and type(value) is int):
             raise InputError(f"-p {key} {raw}: expected {type(default).__name__} like {declared[key]['default']}")
-        values[key] = value
+        values[key] = _in_range(key, value, profile)
     if values.get("namespace"):
         profile_with(profile, {"namespace": values["namespace"]})  # a bad namespace fails here, with exit 2
     return values
+
+
+def replica_cap(profile: Profile) -> int:
+    """The most engine replicas the profile's GPU node pool can hold (max nodes x pods per node)."""
+    return profile.nodes.max_nodes * max(1, profile.nodes.gpus_per_node // profile.gpu.count)
+
+
+_MAX_TIMEOUT = 7 * 24 * 3600.0  # a wait longer than a week is a typo, not a budget
+
+
+def _in_range(key: str, value: Any, profile: Profile) -> Any:
+    """Numbers a runbook would act on: never negative, never beyond what the profile's cluster can do."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    limits = {"replicas": (0, replica_cap(profile), f"the profile's node pool holds at most {replica_cap(profile)} "
+                                                    "(nodes.max_nodes x GPUs per node / GPUs per pod)"),
+              "timeout_seconds": (0, _MAX_TIMEOUT, "0 means the profile's budget x 4; give seconds, at most a week"),
+              "streamer_concurrency": (0, 256, "0 means the profile's; vLLM's streamer takes 1-256")}
+    low, high, why = limits.get(key, (0, float("inf"), "it counts or times something"))
+    if not low <= value <= high or value != value:  # value != value: NaN
+        raise InputError(f"-p {key} {value}: out of range [{low:g}, {high:g}]; {why}")
+    return value
 
 
 def to_html(executed: Path, out: Path) -> Path:
@@ -104,8 +131,7 @@ def to_html(executed: Path, out: Path) -> Path:
     exporter = HTMLExporter(exclude_input_prompt=True, exclude_output_prompt=True)
     exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"remove_input"}, enabled=True), True)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": executed.stem}})
-    out.write_text(body)
-    return out
+    return write_text(out, body)
 
 
 def _absolute_profile(profile: str) -> str:
@@ -113,6 +139,52 @@ def _absolute_profile(profile: str) -> str:
     if "/" in profile or profile.endswith((".yaml", ".yml")):
         return str(Path(profile).expanduser().resolve())
     return profile
+
+
+def _quiet_kernel_manager() -> type:
+    """The kernel's own stderr (its transport warning, and the tracebacks of a kernel torn down by Ctrl-C) stays
+    out of the terminal: what a cell prints still arrives through papermill, errors through the executed cell."""
+    from jupyter_client.manager import AsyncKernelManager  # start-up cost, as papermill
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            kw.setdefault("stderr", subprocess.DEVNULL)
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return QuietKernelManager
+
+
+def _output_root(out_root: str | Path) -> Path:
+    """The reports' root folder, absolute; a file, or a folder we cannot write, is bad input (exit 2)."""
+    root = Path(out_root).expanduser().resolve()
+    existing = next((p for p in (root, *root.parents) if p.exists()), root)
+    if not existing.is_dir():
+        raise InputError(f"--out {out_root}: {existing} is a file, not a folder; give a folder for the reports")
+    if not os.access(existing, os.W_OK):
+        raise InputError(f"--out {out_root}: {existing} is not writable; give a folder you can write")
+    return root
+
+
+def _refuse_foreign(profile: Profile, cluster: str, values: dict[str, Any], run_id: str) -> None:
+    """On a live cluster, objects the runbook would apply that exist and were not created by coldstart stop the
+    run here, before the kernel starts and before any write (unless -p adopt True / --adopt)."""
+    if values.get("adopt"):
+        return
+    scoped = profile_with(profile, {"namespace": values["namespace"]}) if values.get("namespace") else profile
+    with Cluster.connect(cluster, profile=scoped, run_id=run_id) as conn:
+        foreign = conn.foreign(flatten(render(scoped)))
+    if foreign:
+        raise OwnershipRefused(f"{', '.join(foreign)} already exist{'s' if len(foreign) == 1 else ''} on {cluster} "
+                               "and coldstart did not create it; nothing was applied. Remove or rename it, use "
+                               "another namespace (-p namespace ...), or adopt it with --adopt (applied, never "
+                               "deleted by cleanup)")
+
+
+def _started_line(run_id: str, profile: str, cluster: str, kind: str) -> str:
+    if kind == "embedded":
+        return f"coldstart: run {run_id} on the embedded cluster (it goes away with this process)"
+    return (f"coldstart: run {run_id} on {cluster}; if it breaks off, remove what it created with: "
+            f"coldstart cleanup {run_id} --profile {profile} --cluster {cluster}")
 
 
 def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", params: dict[str, str] | None = None,
@@ -125,11 +197,16 @@ def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", para
     source = notebook_path(notebook)
     profile = _absolute_profile(profile)  # resolved once, against the caller's directory, for every later reader
     loaded = load_profile(profile)  # bad input stops here: nothing applied, exit 2
-    check_allowed(parse_target(cluster), loaded)
+    target = parse_target(cluster)
+    check_allowed(target, loaded)
     values = check_params(source, params or {}, loaded)
-    run_id = new_run_id()
-    out_dir = Path(out_root).resolve() / loaded.name / run_id
+    root = _output_root(out_root)
+    run_id = new_run_id()  # fixed before anything is written, so the report folder and the cluster labels agree
+    if target.kind != "embedded":
+        _refuse_foreign(loaded, cluster, values, run_id)
+    out_dir = root / loaded.name / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
+    print(_started_line(run_id, profile, cluster, target.kind), file=sys.stderr, flush=True)
     executed = out_dir / f"{source.stem}.ipynb"
     parameters = {**values, "profile": profile, "cluster": cluster, "run_id": run_id, "output_dir": str(out_dir)}
     error = None
@@ -140,10 +217,13 @@ def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", para
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     try:
-        papermill.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name="python3",
-                                   log_output=True, progress_bar=False, cwd=str(Path.cwd()))
-    except PapermillExecutionError as exc:
-        error = f"{exc.ename}: {exc.evalue}"
+        with atomic_path(executed) as partial:
+            try:
+                papermill.execute_notebook(str(source), str(partial), parameters=parameters, kernel_name="python3",
+                                           log_output=True, progress_bar=False, cwd=str(Path.cwd()),
+                                           kernel_manager_class=_quiet_kernel_manager())
+            except PapermillExecutionError as exc:
+                error = f"{exc.ename}: {exc.evalue}"
     finally:
         log.removeHandler(handler)
     html_path = to_html(executed, out_dir / f"{source.stem}.html")

@@ -166,15 +166,21 @@ def _timeline(recording: Recording) -> Timeline:
 
 
 def plan(profile: Profile, cluster: str = "embedded", docs: list[dict[str, Any]] | None = None,
-         run_id: str | None = None) -> list[Applied]:
+         run_id: str | None = None, *, adopt: bool = False) -> list[Applied]:
     """What applying would change, from the server's own dry run (`dryRun=All`); nothing is changed.
 
     In a namespace that does not exist yet every namespaced object is reported as to be created (the API
-    server cannot dry-run into a missing namespace)."""
+    server cannot dry-run into a missing namespace). An object that exists and was not created by coldstart is
+    shown as refused (the run would stop before any write) unless `adopt` is set."""
     docs = docs if docs is not None else flatten(render(profile))
     with Cluster.connect(cluster, profile=profile, run_id=run_id or new_run_id()) as conn:
         if conn.get("v1", "Namespace", profile.namespace) is not None:
-            return conn.apply(docs, dry_run=True)
+            foreign = set(conn.foreign(docs))
+            planned = conn.apply(docs, dry_run=True, adopt=True)
+            if adopt:
+                return planned
+            return [dataclasses.replace(a, action="refused: exists, not created by coldstart (see adopt)")
+                    if a.object in foreign else a for a in planned]
         scoped = [d for d in docs if conn.namespace_for(d["apiVersion"], d["kind"]) is None]
         pending = [Applied(object_name({**d, "metadata": {**d["metadata"], "namespace": profile.namespace}}),
                            "created", True, ["namespace does not exist yet"]) for d in docs if d not in scoped]
@@ -182,14 +188,15 @@ def plan(profile: Profile, cluster: str = "embedded", docs: list[dict[str, Any]]
 
 
 def _scale_from_zero(conn: Cluster, scenario: Scenario, docs: list[dict[str, Any]], timeout: float,
-                     progress: Callable | None) -> tuple[list[Finding], str | None, str | None, Recording]:
+                     progress: Callable | None,
+                     adopt: bool = False) -> tuple[list[Finding], str | None, str | None, Recording]:
     """Record from before the first apply; apply at zero, warm up, read the live invariants, then take the
     replicas through the scenario's steps. Returns (live findings, warm-up failure, failure, recording)."""
     warm_failure = failure = None
     conn.ensure_namespace(conn.profile.namespace)
     recorder = Recorder(conn, conn.profile.namespace, label_selector=conn.run_selector())
     try:
-        conn.apply(variants.with_replicas(docs, 0))
+        conn.apply(variants.with_replicas(docs, 0), adopt=adopt)
         if scenario.warm_up:
             try:
                 _warm_up(conn, docs, timeout, progress)
@@ -203,7 +210,7 @@ def _scale_from_zero(conn: Cluster, scenario: Scenario, docs: list[dict[str, Any
                 if count < current:
                     recorder.collect_logs()  # a scale-down deletes the pods and their logs
                 current = count
-                conn.apply(variants.with_replicas(docs, count))
+                conn.apply(variants.with_replicas(docs, count), adopt=adopt)
                 _wait_replicas(conn, count, timeout, f"{scenario.name}: {count} replica(s) ready", progress)
         except WaitFailed as exc:
             failure = str(exc)
@@ -213,9 +220,10 @@ def _scale_from_zero(conn: Cluster, scenario: Scenario, docs: list[dict[str, Any
 
 
 def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Progress], None] | None = None,
-        run_id: str | None = None, keep: bool = False,
-        embedded: EmbeddedCluster | None = None) -> Outcome:
-    """Apply the scenario's manifests, warm up, scale the model from zero, record and judge; clean up after."""
+        run_id: str | None = None, keep: bool = False, embedded: EmbeddedCluster | None = None,
+        adopt: bool = False) -> Outcome:
+    """Apply the scenario's manifests, warm up, scale the model from zero, record and judge; clean up after
+    (only what this run created: adopted objects stay, see coldstart.live.ownership)."""
     profile = scenario.profile
     timeout = scenario.timeout or WAIT_FACTOR * profile.budgets.time_to_ready_seconds
     docs = scenario.manifests()
@@ -223,7 +231,8 @@ def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Pr
     # `embedded`: a cluster the caller started and keeps (to read its clock or request log); else a fresh one
     with Cluster.connect(cluster, profile=profile, run_id=run_id or new_run_id(), embedded=embedded) as conn:
         try:
-            findings, warm_failure, failure, recording = _scale_from_zero(conn, scenario, docs, timeout, progress)
+            findings, warm_failure, failure, recording = _scale_from_zero(conn, scenario, docs, timeout, progress,
+                                                                        adopt)
             if conn.embedded is not None:
                 conn.embedded.check()
             truth = dict(conn.embedded.truth) if conn.embedded is not None else None
@@ -246,12 +255,12 @@ def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Pr
 
 def rollout(profile: Profile, cluster: str = "embedded", *, replicas: int = 1, apply: bool = True,
             timeout: float | None = None, run_id: str | None = None,
-            progress: Callable[[Progress], None] | None = None) -> Outcome:
+            progress: Callable[[Progress], None] | None = None, adopt: bool = False) -> Outcome:
     """The rollout's main scenario: the recommended render scaled from zero (or, with apply=False, nothing:
     the plan shows what would change and no measurement is made)."""
     scenario = Scenario("recommended", profile, replicas=replicas, timeout=timeout or None, recommended=True)
     if apply:
-        return run(scenario, cluster, progress=progress, run_id=run_id or None)
+        return run(scenario, cluster, progress=progress, run_id=run_id or None, adopt=adopt)
     floor = physical_floor(profile)
     return Outcome(scenario, run_id or "dry-run", cluster, False, None, Timeline(), {}, [], floor, None,
                    dry_run=True)
@@ -263,14 +272,17 @@ def first(outcomes: list[Outcome]) -> Outcome | None:
 
 
 def compare(scenarios: list[Scenario], cluster: str = "embedded", *, apply: bool = True, enabled: bool = True,
-            timeout: float | None = None, progress: Callable[[Progress], None] | None = None) -> list[Outcome]:
+            timeout: float | None = None, progress: Callable[[Progress], None] | None = None,
+            run_id: str | None = None, adopt: bool = False) -> list[Outcome]:
     """Run scenarios one after another (each on its own fresh embedded cluster); `timeout` (0: none given) for
     those that set none. Nothing runs with apply=False (a dry run shows its plan instead) or enabled=False (an
-    experiment switched off by a parameter): the list is empty."""
+    experiment switched off by a parameter): the list is empty. Every scenario carries the runbook's `run_id`,
+    so `coldstart cleanup <run id>` finds whatever a broken-off run left, whichever scenario it was in."""
     if not (apply and enabled):
         return []
-    return [run(dataclasses.replace(s, timeout=s.timeout or timeout or None), cluster, progress=progress)
-            for s in scenarios]
+    run_id = run_id or new_run_id()
+    return [run(dataclasses.replace(s, timeout=s.timeout or timeout or None), cluster, progress=progress,
+                run_id=run_id, adopt=adopt) for s in scenarios]
 
 
 def with_namespace(profile: Profile, namespace: str | None) -> Profile:

@@ -73,8 +73,8 @@ def test_same_seed_same_writes_same_run():
         return {(p.pod, k): s.seconds for p in outcome.timeline.pods for k, s in p.phases.items()}
 
     profile = load_profile("baseline")
-    first = runbook.run(runbook.Scenario("a", profile), run_id="same")
-    second = runbook.run(runbook.Scenario("a", profile), run_id="same")
+    first = runbook.run(runbook.Scenario("a", profile), run_id="5a3e5a3e")
+    second = runbook.run(runbook.Scenario("a", profile), run_id="5a3e5a3e")
     assert events(first) == events(second)
     assert phases(first).keys() == phases(second).keys()
     for key, seconds in phases(first).items():

@@ -19,6 +19,7 @@ from coldstart.errors import WatchExpired
 from coldstart.kube.labels import MANAGED_BY, RUN_ID
 from coldstart.levers.render import flatten, object_name, render
 from coldstart.live.cluster import Cluster, Target
+from coldstart.live.ownership import stamped
 from coldstart.live.readback import live_findings, read_back
 from coldstart.live.recorder import Recorder, Recording
 from coldstart.live.wait import pod_ready, wait_pods_ready
@@ -156,7 +157,7 @@ def test_cleanup_deletes_only_this_runs_objects():
             "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "by-hand"}},
                      "template": {"metadata": {"labels": {"app": "by-hand"}},
                                   "spec": {"containers": [{"name": "c", "image": profile.image.pause}]}}}})
-        other = _other_client(conn.embedded, profile, "otherrun")
+        other = _other_client(conn.embedded, profile, "aaaa0004")
         other.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other-run"}, "data": {}}])
         _wait_ready(conn)
 
@@ -167,7 +168,7 @@ def test_cleanup_deletes_only_this_runs_objects():
                                         ("ConfigMap", "v1", "other-run")):
             survivor = conn.get(api_version, kind, name, ns)
             assert survivor is not None and not survivor["metadata"].get("deletionTimestamp"), f"{kind}/{name}"
-        assert other.get("v1", "ConfigMap", "other-run", ns)["metadata"]["labels"][RUN_ID] == "otherrun"
+        assert other.get("v1", "ConfigMap", "other-run", ns)["metadata"]["labels"][RUN_ID] == "aaaa0004"
         assert conn.get("v1", "Namespace", ns) is not None  # a namespace holds other people's objects too
         other.api_client.close()
         hand.close()
@@ -363,15 +364,14 @@ def test_lists_are_read_in_pages_and_every_item_arrives():
 
 def test_every_pod_template_carries_the_run_label():
     """LeaderWorkerSet leader and worker pods (and CronJob pods) are found by the run's selector too."""
-    conn = Cluster(None, Target("embedded"), load_profile("baseline"), "r1")  # labelling sends no request
     lws = {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "metadata": {"name": "l"},
            "spec": {"leaderWorkerTemplate": {"leaderTemplate": {"spec": {}}, "workerTemplate": {"spec": {}}}}}
     cron = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
             "spec": {"jobTemplate": {"spec": {"template": {"spec": {}}}}}}
-    labelled = conn.labelled(lws)["spec"]["leaderWorkerTemplate"]
+    labelled = stamped(lws, "r1", "absent")["spec"]["leaderWorkerTemplate"]
     assert labelled["leaderTemplate"]["metadata"]["labels"][RUN_ID] == "r1"
     assert labelled["workerTemplate"]["metadata"]["labels"][RUN_ID] == "r1"
-    cron_labels = conn.labelled(cron)["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    cron_labels = stamped(cron, "r1", "absent")["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
     assert cron_labels[RUN_ID] == "r1"
     assert lws["metadata"] == {"name": "l"}  # the caller's document is not touched
 
@@ -400,18 +400,18 @@ def test_cli_cleanup_deletes_one_runs_leftovers_and_nothing_else(tmp_path, monke
     with EmbeddedCluster(profile) as embedded:
         use_kubeconfig(monkeypatch, tmp_path, "sim", embedded.url)
         docs = flatten(render(profile))
-        with Cluster.connect("kubeconfig:sim", profile=profile, run_id="kept") as conn:
+        with Cluster.connect("kubeconfig:sim", profile=profile, run_id="aaaa0001") as conn:
             conn.ensure_namespace(profile.namespace)
             conn.apply(docs)
-        with Cluster.connect("kubeconfig:sim", profile=profile, run_id="other") as conn:
+        with Cluster.connect("kubeconfig:sim", profile=profile, run_id="aaaa0002") as conn:
             conn.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "theirs"}}])
         embedded.store.create({"apiVersion": "v1", "kind": "ConfigMap",  # nobody's run: no labels at all
                                "metadata": {"name": "unlabelled", "namespace": profile.namespace}})
-        assert main(["cleanup", "kept", "--profile", str(profile_file), "--cluster", "kubeconfig:sim"]) == 0
-        with Cluster.connect("kubeconfig:sim", profile=profile, run_id="x") as conn:
+        assert main(["cleanup", "aaaa0001", "--profile", str(profile_file), "--cluster", "kubeconfig:sim"]) == 0
+        with Cluster.connect("kubeconfig:sim", profile=profile, run_id="aaaa0003") as conn:
             ours = read_back(conn, {d["kind"] for d in docs})
             config_maps, _, _ = conn.list("v1", "ConfigMap", profile.namespace)
     assert f"deleted InferenceService/{profile.namespace}/{profile.model.served_name}" in capsys.readouterr().out
-    assert [o for o in ours if o["metadata"]["labels"].get(RUN_ID) == "kept"] == []
+    assert [o for o in ours if o["metadata"]["labels"].get(RUN_ID) == "aaaa0001"] == []
     assert {c["metadata"]["name"] for c in config_maps} >= {"theirs", "unlabelled"}
-    assert main(["cleanup", "kept", "--cluster", "kubeconfig:prod"]) == 2  # not allowed by baseline: refused
+    assert main(["cleanup", "aaaa0001", "--cluster", "kubeconfig:prod"]) == 2  # not allowed by baseline: refused

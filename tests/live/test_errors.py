@@ -21,6 +21,8 @@ from kubernetes import client as k8s
 
 from coldstart.errors import ClusterError, Conflict, Forbidden, Invalid, NotFound, ServerError, WatchExpired
 from coldstart.live.cluster import Cluster, Target
+from coldstart.live.ownership import stamped
+from coldstart.live.transport import Backoff
 from coldstart.live.wait import wait_pods_ready
 from coldstart.profiles import load_profile
 
@@ -41,8 +43,10 @@ def deployment(name: str = "d", namespace: str | None = "default", **labels: str
                                   "spec": {"containers": [{"name": "c", "image": PROFILE.image.pause}]}}}}
 
 
-def connect(url: str, run_id: str = "errors") -> Cluster:
-    return Cluster(k8s.ApiClient(k8s.Configuration(host=url)), Target("embedded"), PROFILE, run_id)
+def connect(url: str, run_id: str = "e0000002") -> Cluster:
+    conn = Cluster(k8s.ApiClient(k8s.Configuration(host=url)), Target("embedded"), PROFILE, run_id)
+    conn.backoff = lambda: Backoff(sleep=lambda _: None)  # retries without the wait
+    return conn
 
 
 class _KmockThread:
@@ -83,7 +87,7 @@ def faulty() -> Iterator[tuple[kmock.KubernetesEmulator, Cluster]]:
 
 @pytest.fixture(scope="module")
 def embedded() -> Iterator[Cluster]:
-    with Cluster.connect("embedded", profile=PROFILE, run_id="errors") as conn:
+    with Cluster.connect("embedded", profile=PROFILE, run_id="e0000001") as conn:
         conn.ensure_namespace(NS)
         yield conn
 
@@ -118,7 +122,9 @@ _DEPLOY = "/apis/apps/v1/namespaces/default/deployments/d"
 ])
 def test_injected_api_errors_become_the_exception_tree(faulty, route, code, cls, verb, obj, call):
     handler, conn = faulty
-    handler.objects[kmock.resource("apps", "v1", "deployments"), "default", "d"] = deployment()  # exists
+    # the Deployment exists and is coldstart's (an earlier run's), so apply goes ahead and meets the injected answer
+    handler.objects[kmock.resource("apps", "v1", "deployments"), "default", "d"] = stamped(deployment(), "e0000003",
+                                                                                            "absent")
     words = f"injected {code} for {verb}"
     handler[route] << code << status(code, cls.__name__, words)
     error = _raises(cls, lambda: call(conn), verb, obj, words)
@@ -202,7 +208,9 @@ def test_the_log_of_a_missing_pod_is_not_found(embedded):
 
 
 def test_a_field_owned_by_another_manager_is_a_conflict_unless_forced(embedded):
-    """kubectl owns spec.replicas; an apply that does not force takes a 409 naming the owner."""
+    """coldstart created the Deployment, then kubectl took spec.replicas (as an HPA or `kubectl scale` would);
+    an apply that does not force takes a 409 naming the owner."""
+    embedded.apply([deployment("owned", NS)])
     other = k8s.AppsV1Api(embedded.api_client)
     other.patch_namespaced_deployment("owned", NS, deployment("owned", NS), field_manager="kubectl",
                                       force=True, _content_type="application/apply-patch+yaml")

@@ -8,6 +8,7 @@ import pytest
 
 from coldstart.errors import ServerError, WatchExpired
 from coldstart.live.recorder import Recorder
+from coldstart.live.transport import Backoff
 
 
 def _pod(name, rv):
@@ -17,6 +18,8 @@ def _pod(name, rv):
 
 class FlakyCluster:
     """Lists succeed while `lists_work`; each watch breaks in the way the script says, once the test lets them."""
+
+    backoff = staticmethod(lambda: Backoff(sleep=lambda _: None))  # as Cluster.backoff, without the waits
 
     def __init__(self, breaks):
         self.breaks, self.lists, self.pod_lists = list(breaks), 0, 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from coldstart.errors import ServerError, WaitFailed, WatchExpired
+from coldstart.live.transport import Backoff
 from coldstart.live.wait import Progress, pod_terminal_reason, wait_pods_ready
 
 
@@ -17,6 +18,8 @@ def _pod(name, ready=False, **status):
 
 class FakeCluster:
     """Answers list/watch from scripted streams and counts the requests, like an API server would see them."""
+
+    backoff = staticmethod(lambda: Backoff(sleep=lambda _: None))  # as Cluster.backoff, without the waits
 
     def __init__(self, lists, watches, events=()):
         self.lists, self.watches, self.requests, self.events = list(lists), list(watches), [], list(events)

@@ -1,4 +1,4 @@
-"""`coldstart` command line: render, verify, timeline, run, rollout, cleanup.
+"""`coldstart` command line: render, verify, timeline, run, rollout, cleanup, rbac.
 
 Exit codes: 0 success, 1 a check failed (an invariant, a budget, a wait), 2 bad input (nothing applied).
 Errors print one line naming what to fix, never a traceback.
@@ -80,6 +80,18 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     return cmd_run(args)
 
 
+def cmd_rbac(args: argparse.Namespace) -> int:
+    from coldstart.levers.render import to_yaml  # start-up cost (see above)
+    from coldstart.live.rbac import manifests  # start-up cost (see above)
+
+    profile = load_profile(args.profile)
+    who = "a coldstart diagnosis needs" if args.diagnose else "coldstart runbooks need"
+    print(f"# What {who} for profile {profile.name} in namespace {profile.namespace}; bind both to the identity the "
+          "runbooks use (no wildcards).")
+    sys.stdout.write(to_yaml(manifests(profile, diagnose=args.diagnose)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coldstart", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"coldstart {__version__}")
@@ -109,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="baseline", help="the profile the run used (its namespace and targets)")
     p.add_argument("--cluster", required=True, help="kubeconfig:<context> or in-cluster (allowed by the profile)")
     p.set_defaults(func=cmd_cleanup)
+
+    p = sub.add_parser("rbac", help="print the Role and ClusterRole a runbook needs on a live cluster")
+    p.add_argument("--profile", default="baseline", help="the profile the runbooks use (its kinds and namespace)")
+    p.add_argument("--diagnose", action="store_true", help="the read-only rules of a diagnosis instead")
+    p.set_defaults(func=cmd_rbac)
 
     for name, helptext in (("run", "run a runbook notebook and render its HTML report"),
                            ("rollout", "run the rollout runbook (what `make rollout` does)")):

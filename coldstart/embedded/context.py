@@ -47,7 +47,9 @@ class SimContext:
     def __init__(self, profile: Profile, store: Store, clock: VirtualClock, logs: PodLogs, seed: int | None = None):
         self.profile, self.store, self.clock, self.logs = profile, store, clock, logs
         self.kinetics = profile.kinetics
-        self.rng = random.Random(profile.seed if seed is None else seed)
+        self.seed = profile.seed if seed is None else seed
+        self.rng = random.Random(self.seed)
+        self._draws: dict[str, int] = {}
         self.truth: dict[tuple[str, str], PodTruth] = {}
         self.catalog = self._catalog(profile)
         self.recorders: dict[str, EventRecorder] = {}
@@ -57,10 +59,31 @@ class SimContext:
     def now(self) -> float:
         return self.clock.now()
 
-    def jitter(self, seconds: float) -> float:
-        """A duration with the profile's relative random spread (seeded, so runs reproduce)."""
+    def jitter(self, seconds: float, key: str) -> float:
+        """A duration with the profile's relative random spread, drawn for one happening (`key`: which object,
+        what it does). Each key has its own seeded sequence, so a run reproduces exactly whatever order a client's
+        requests make things happen in (a retried request or a slow watch must not shift another pod's figures)."""
         spread = self.kinetics.jitter
-        return max(0.0, seconds * (1.0 + self.rng.uniform(-spread, spread)))
+        count = self._draws[key] = self._draws.get(key, 0) + 1
+        digest = hashlib.blake2b(f"{self.seed}/{key}/{count}".encode(), digest_size=8).digest()
+        uniform = int.from_bytes(digest, "big") / 2**64  # in [0, 1)
+        return max(0.0, seconds * (1.0 + spread * (2.0 * uniform - 1.0)))
+
+    @staticmethod
+    def identity(pod: dict[str, Any]) -> str:
+        """What a pod is, independent of generated names (a Deployment's pods are named after a template hash that
+        includes the run's labels, and a random suffix): its namespace and controller, for jitter keys."""
+        meta = pod.get("metadata") or {}
+        owner = next(iter(meta.get("ownerReferences") or []), None)
+        name = str(meta.get("name", ""))
+        if isinstance(owner, dict):
+            kind, owner_name = str(owner.get("kind")), str(owner.get("name"))
+            template_hash = (meta.get("labels") or {}).get("pod-template-hash")
+            if kind == "ReplicaSet" and template_hash and owner_name.endswith(f"-{template_hash}"):
+                return f"{meta.get('namespace')}/Deployment/{owner_name[:-len(template_hash) - 1]}"
+            if kind != "StatefulSet":  # StatefulSet pods are named by ordinal: stable already
+                return f"{meta.get('namespace')}/{kind}/{owner_name}"
+        return f"{meta.get('namespace')}/Pod/{name}"
 
     def recorder(self, component: str, *, new_style: bool = False) -> EventRecorder:
         if component not in self.recorders:

@@ -32,10 +32,11 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.dynamic import DynamicClient  # unannotated, as are the config loaders and watch helpers
 
-from coldstart.errors import ClusterError, InputError, NotFound, OwnershipRefused, ServerError
+from coldstart.errors import ClusterError, InputError, NotFound, ServerError
+from coldstart.kube.kinds import api_version as api_version_of
 from coldstart.kube.labels import FIELD_MANAGER, MANAGED_BY, MANAGER, RUN_ID
 from coldstart.levers.render import KIND_ORDER, apply_order, object_name
-from coldstart.live.ownership import Owner, deletable, owner_of, stamped, validate_run_id
+from coldstart.live.ownership import Owner, deletable, owner_of, refusal, stamped, validate_run_id
 from coldstart.live.targets import Target, check_allowed, new_run_id, parse_target
 from coldstart.live.transport import Backoff, ConnectionDiscoverer, WatchStream, with_retries
 from coldstart.profiles import Profile
@@ -102,28 +103,27 @@ class Cluster:
         target = parse_target(target) if isinstance(target, str) else target
         check_allowed(target, profile)
         owns = False
+        configuration = k8s_client.Configuration()
         if target.kind == "embedded":
             if embedded is None:
                 from coldstart.embedded.cluster import EmbeddedCluster  # start-up cost: only when asked for
 
                 embedded, owns = EmbeddedCluster(profile).start(), True
-            configuration = k8s_client.Configuration(host=embedded.url)
-            api_client = k8s_client.ApiClient(configuration)
+            configuration.host = embedded.url
         elif target.kind == "kubeconfig":
-            try:
-                # KUBECONFIG is read now, not at import time (the client's default is frozen at import).
-                api_client = k8s_config.new_client_from_config(
-                    config_file=os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config"),
-                    context=target.context)
-            except (k8s_config.ConfigException, OSError) as exc:
-                raise InputError(f"kubeconfig context {target.context!r}: {exc}") from None
+            path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+            try:  # KUBECONFIG is read now, not at import time (the client's default is frozen at import)
+                k8s_config.load_kube_config(config_file=path, context=target.context,
+                                            client_configuration=configuration)
+            except (k8s_config.ConfigException, OSError, ValueError) as exc:
+                raise InputError(f"kubeconfig {path}, context {target.context!r}: {exc}") from None
         else:
-            configuration = k8s_client.Configuration()
             try:
                 k8s_config.load_incluster_config(client_configuration=configuration)
             except k8s_config.ConfigException as exc:
                 raise InputError(f"in-cluster target: {exc} (are we running in a pod?)") from None
-            api_client = k8s_client.ApiClient(configuration)
+        configuration.retries = 0  # retries are ours (coldstart.live.transport): bounded, backed off and quiet
+        api_client = k8s_client.ApiClient(configuration)
         return cls(api_client, target, profile, run_id or new_run_id(), embedded, owns_embedded=owns)
 
     def close(self) -> None:
@@ -226,9 +226,7 @@ class Cluster:
         planned = self._owners(docs)
         foreign = _foreign(planned)
         if foreign and not adopt:
-            raise OwnershipRefused(f"{', '.join(foreign)} already exist{'s' if len(foreign) == 1 else ''} and "
-                                   "coldstart did not create it; nothing was applied. Remove or rename it, use "
-                                   "another namespace, or adopt it (--adopt: applied, never deleted by cleanup)")
+            raise refusal(foreign)
         results = []
         for doc, resource, namespace, before, owner in planned:
             if owner == "foreign" and doc["kind"] == "Namespace":
@@ -277,7 +275,7 @@ class Cluster:
         for kind in [k for k in reversed(KIND_ORDER) if k in wanted]:
             if kind == "Namespace":
                 continue  # deleting a namespace would take other people's objects in it along
-            api_version = API_VERSIONS[kind]
+            api_version = api_version_of(kind)
             try:
                 resource = self._resource(api_version, kind, kind)
             except NotFound:  # kind not served by this cluster (e.g. no KServe): nothing of ours there
@@ -321,14 +319,3 @@ class Cluster:
         resp = self._call("read log of", f"Pod/{namespace}/{name}", self.dynamic.request, "get", path,
                           query_params=query, header_params={"Accept": "text/plain"}, serialize=False)
         return str(resp.data.decode("utf-8", errors="replace"))
-
-
-API_VERSIONS = {
-    "Namespace": "v1", "PriorityClass": "scheduling.k8s.io/v1", "StorageClass": "storage.k8s.io/v1",
-    "ComputeClass": "cloud.google.com/v1", "ServiceAccount": "v1", "ConfigMap": "v1", "Secret": "v1",
-    "PersistentVolume": "v1", "PersistentVolumeClaim": "v1", "VolumeSnapshot": "snapshot.storage.k8s.io/v1",
-    "ClusterServingRuntime": "serving.kserve.io/v1alpha1", "ServingRuntime": "serving.kserve.io/v1alpha1",
-    "Service": "v1", "DaemonSet": "apps/v1", "StatefulSet": "apps/v1", "Deployment": "apps/v1",
-    "LeaderWorkerSet": "leaderworkerset.x-k8s.io/v1", "Job": "batch/v1",
-    "InferenceService": "serving.kserve.io/v1beta1",
-}

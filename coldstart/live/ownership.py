@@ -21,10 +21,10 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-from coldstart.errors import InputError
+from coldstart.errors import InputError, OwnershipRefused
 from coldstart.kube.labels import CREATED_BY_RUN, MANAGED_BY, MANAGER, RUN_ID, labels_of
 
-__all__ = ["RUN_ID_FORMAT", "Owner", "deletable", "owner_of", "stamped", "validate_run_id"]
+__all__ = ["RUN_ID_FORMAT", "Owner", "deletable", "owner_of", "refusal", "stamped", "validate_run_id"]
 
 Owner = Literal["absent", "coldstart", "foreign"]
 RUN_ID_FORMAT = re.compile(r"^[0-9a-f]{8}$")  # what live.targets.new_run_id() generates
@@ -84,3 +84,12 @@ def deletable(obj: Mapping[str, Any], run_id: str) -> bool:
     """May a cleanup of `run_id` delete this object? Only if coldstart created it for this run."""
     return (labels_of(obj).get(MANAGED_BY) == MANAGER and labels_of(obj).get(RUN_ID) == run_id
             and _annotations(obj).get(CREATED_BY_RUN) == run_id)
+
+
+def refusal(foreign: list[str], where: str = "") -> OwnershipRefused:
+    """The one-line refusal for objects someone else made, naming them and the ways forward."""
+    verb = "exists" if len(foreign) == 1 else "exist"
+    return OwnershipRefused(f"{', '.join(foreign)} already {verb}{' on ' + where if where else ''} and coldstart did "
+                            "not create it; nothing was applied. Remove or rename it, use another namespace "
+                            "(-p namespace ...), or adopt it (--adopt, or adopt=True in a notebook: applied, never "
+                            "deleted by cleanup)")

@@ -15,9 +15,10 @@ from typing import Any
 
 from coldstart.errors import Forbidden, NotFound
 from coldstart.kube import labels
+from coldstart.kube.kinds import api_version
 from coldstart.levers import node_warmup
 from coldstart.levers.render import KIND_ORDER
-from coldstart.live.cluster import API_VERSIONS, Cluster
+from coldstart.live.cluster import Cluster
 from coldstart.verify import Finding, check_documents
 from coldstart.verify.findings import Status
 
@@ -32,8 +33,8 @@ def read_back(cluster: Cluster, kinds: Iterable[str] | None = None) -> list[dict
     wanted = set(_READ_BACK) if kinds is None else set(kinds)
     for kind in [k for k in _READ_BACK if k in wanted]:
         try:  # namespaced kinds only in the run's namespace: a namespace-scoped role may list nothing else
-            namespace = cluster.namespace_for(API_VERSIONS[kind], kind)
-            items, _, _ = cluster.list(API_VERSIONS[kind], kind, namespace, label_selector=selector)
+            namespace = cluster.namespace_for(api_version(kind), kind)
+            items, _, _ = cluster.list(api_version(kind), kind, namespace, label_selector=selector)
         except NotFound:  # kind not served here (no KServe, not GKE): nothing of ours to read
             continue
         objects += items

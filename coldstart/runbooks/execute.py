@@ -19,10 +19,11 @@ from typing import Any
 
 import yaml
 
-from coldstart.errors import InputError, OwnershipRefused
+from coldstart.errors import InputError
 from coldstart.inputs.atomic import atomic_path, write_text
 from coldstart.levers.render import flatten, render
 from coldstart.live.cluster import Cluster
+from coldstart.live.ownership import refusal
 from coldstart.live.targets import check_allowed, new_run_id, parse_target
 from coldstart.profiles import Profile, load_profile, profile_with
 
@@ -174,10 +175,7 @@ def _refuse_foreign(profile: Profile, cluster: str, values: dict[str, Any], run_
     with Cluster.connect(cluster, profile=scoped, run_id=run_id) as conn:
         foreign = conn.foreign(flatten(render(scoped)))
     if foreign:
-        raise OwnershipRefused(f"{', '.join(foreign)} already exist{'s' if len(foreign) == 1 else ''} on {cluster} "
-                               "and coldstart did not create it; nothing was applied. Remove or rename it, use "
-                               "another namespace (-p namespace ...), or adopt it with --adopt (applied, never "
-                               "deleted by cleanup)")
+        raise refusal(foreign, cluster)
 
 
 def _started_line(run_id: str, profile: str, cluster: str, kind: str) -> str:

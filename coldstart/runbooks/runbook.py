@@ -29,6 +29,7 @@ from coldstart.kube.labels import (
 from coldstart.levers import variants
 from coldstart.levers.render import flatten, object_name, render
 from coldstart.live.cluster import Applied, Cluster
+from coldstart.live.ownership import refusal
 from coldstart.live.readback import live_findings
 from coldstart.live.recorder import Recorder, Recording
 from coldstart.live.targets import new_run_id
@@ -193,6 +194,9 @@ def _scale_from_zero(conn: Cluster, scenario: Scenario, docs: list[dict[str, Any
     """Record from before the first apply; apply at zero, warm up, read the live invariants, then take the
     replicas through the scenario's steps. Returns (live findings, warm-up failure, failure, recording)."""
     warm_failure = failure = None
+    foreign = [] if adopt else conn.foreign(docs)  # refused before the first write, the namespace included
+    if foreign:
+        raise refusal(foreign)
     conn.ensure_namespace(conn.profile.namespace)
     recorder = Recorder(conn, conn.profile.namespace, label_selector=conn.run_selector())
     try:

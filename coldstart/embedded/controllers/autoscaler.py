@@ -232,7 +232,8 @@ class Autoscaler:
         if group.spot and not self.ctx.kinetics.spot_available:
             attempt = Attempt(group, len(bins), packed)
             self.attempts.append(attempt)
-            self.ctx.clock.call_later(self.ctx.jitter(self.ctx.kinetics.spot_stockout_seconds), self._failed, attempt)
+            self.ctx.clock.call_later(self.ctx.jitter(self.ctx.kinetics.spot_stockout_seconds,
+                                                      f"stockout {group.name}"), self._failed, attempt)
             return
         for _ in bins:
             self.members[self.lifecycle.provision(group)] = group

@@ -174,9 +174,10 @@ class NodeLifecycle:
         self.node_controller.event(node, "Normal", "RegisteredNode", f"Node {name} event: Registered Node {name} "
                                    "in Controller")
         kinetics = self.ctx.kinetics
-        boot = self.ctx.jitter(kinetics.node_boot_seconds)
+        boot = self.ctx.jitter(kinetics.node_boot_seconds, f"boot {group.name}")
         self.ctx.clock.call_later(boot, self._ready, name, group)
-        self.ctx.clock.call_later(boot + self.ctx.jitter(kinetics.driver_install_seconds), self._gpus, name, group)
+        self.ctx.clock.call_later(boot + self.ctx.jitter(kinetics.driver_install_seconds, f"driver {group.name}"),
+                                  self._gpus, name, group)
         return name
 
     def _ready(self, name: str, group: NodeGroup) -> None:

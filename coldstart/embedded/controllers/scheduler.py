@@ -335,7 +335,8 @@ class Scheduler:
             return
         self.events.event(evicted, "Normal", "Preempted",
                           f"Preempted by pod {preemptor['metadata']['uid']} on node {node}", action="Preempting")
-        gone_in = min(self.ctx.jitter(self.ctx.kinetics.preemption_seconds), float(grace))
+        gone_in = min(self.ctx.jitter(self.ctx.kinetics.preemption_seconds, f"preempt {self.ctx.identity(victim)}"),
+                      float(grace))
         self.ctx.clock.call_later(gone_in, self._gone, meta["namespace"], meta["name"], meta["uid"])
 
     def _gone(self, namespace: str, name: str, uid: str) -> None:

@@ -80,6 +80,7 @@ def engine_plan(env: ContainerEnv, args: EngineArgs, ctx: SimContext, state: Nod
 class _Engine:
     def __init__(self, env: ContainerEnv, args: EngineArgs, ctx: SimContext, state: NodeSideState):
         self.env, self.args, self.ctx, self.state = env, args, ctx, state
+        self.key = f"engine {ctx.identity(env.pod)}/{env.container.get('name')}"
         self.k = ctx.kinetics
         self.vars = {**env.env, **args.env}
         self.tl = _Timeline(env.started_at)
@@ -124,7 +125,7 @@ class _Engine:
         return Plan(tl.steps, engine=True, ready_mark_from=self.ready_from)
 
     def _jit(self, seconds: float) -> float:
-        return self.ctx.jitter(seconds)
+        return self.ctx.jitter(seconds, self.key)
 
     def _image_penalty(self) -> float:
         """Image streaming: the imports read the image lazily from the registry until it is cached."""

@@ -143,7 +143,9 @@ class ImageService:
         stored = self.node(node).digests.get(digest or "")
         return stored.lazy_until if stored else None
 
-    def ensure(self, node: str, labels: dict[str, str], ref: str, policy: str, now: float) -> EnsureResult:
+    def ensure(self, node: str, labels: dict[str, str], ref: str, policy: str, now: float, *,
+               who: str = "") -> EnsureResult:
+        """Make `ref` present on `node` for a pod (`who`: its stable identity, for the jitter of this pull)."""
         try:
             if not is_valid_reference(ref):
                 raise ValueError(ref)
@@ -168,13 +170,13 @@ class ImageService:
         resolved = self.registry.resolve(ref, start)
         have = resolved.digest in store.digests and store.digests[resolved.digest].available_at <= start
         streamed, lazy = False, None
-        full = self._download_seconds(ref, resolved)
+        full = self._download_seconds(ref, resolved, who)
         if have:
-            seconds = self.ctx.jitter(MANIFEST_SECONDS)
+            seconds = self.ctx.jitter(MANIFEST_SECONDS, f"manifest {who} {ref}")
         elif labels.get(GKE_IMAGE_STREAMING) == "true" and self._streamable(parsed):
             streamed = True
             seconds = self.ctx.jitter(self.ctx.kinetics.image_streaming_start_seconds
-                                      * resolved.compressed_bytes / STREAMING_REFERENCE_BYTES)
+                                      * resolved.compressed_bytes / STREAMING_REFERENCE_BYTES, f"stream {who} {ref}")
             lazy = start + max(seconds, full)
         else:
             seconds = full
@@ -190,11 +192,11 @@ class ImageService:
         return EnsureResult(end, True, "Pulled", message, shown, f"{repo}@{resolved.digest}", resolved.digest,
                             streamed, seconds)
 
-    def _download_seconds(self, ref: str, image: Resolved) -> float:
+    def _download_seconds(self, ref: str, image: Resolved, who: str) -> float:
         """Compressed bytes over the registry link plus decompression (none for stored modelcar layers)."""
         seconds = MANIFEST_SECONDS + image_transfer_seconds(self.ctx.kinetics, image.compressed_bytes,
                                                             image.compression, in_region=self.ctx.in_region(ref))
-        return self.ctx.jitter(seconds)
+        return self.ctx.jitter(seconds, f"pull {who} {ref}")
 
     @staticmethod
     def _streamable(parsed: ImageRef) -> bool:

@@ -116,12 +116,14 @@ class Kubelet:
         for _, pv in check.attach:
             key = (run.node, pv)
             if key not in self.state.attached:
-                self.state.attached[key] = now + self.ctx.jitter(self.ctx.kinetics.volume_attach_seconds)
+                self.state.attached[key] = now + self.ctx.jitter(self.ctx.kinetics.volume_attach_seconds,
+                                                                   f"attach {pv} for {self.ctx.identity(run.pod)}")
                 ours.append(pv)
             ready_at = max(ready_at, self.state.attached[key])
         for pv in ours:
             run.timers.append(self.clock.call_at(self.state.attached[(run.node, pv)], self._attached, run, pv))
-        run.timers.append(self.clock.call_at(ready_at + self.ctx.jitter(0.5), self._sandbox, run))
+        run.timers.append(self.clock.call_at(ready_at + self.ctx.jitter(0.5, f"sandbox {self.ctx.identity(run.pod)}"),
+                                          self._sandbox, run))
 
     def _attached(self, run: PodRun, pv: str) -> None:
         self.ctx.recorder("attachdetach-controller").event(
@@ -164,7 +166,8 @@ class Kubelet:
         now, ref = self.clock.now(), c.spec.get("image", "")
         node = self.store.get("/Node", "", run.node) or {}
         policy = c.spec.get("imagePullPolicy") or default_pull_policy(ref)
-        result = self.images.ensure(run.node, node.get("metadata", {}).get("labels") or {}, ref, policy, now)
+        result = self.images.ensure(run.node, node.get("metadata", {}).get("labels") or {}, ref, policy, now,
+                                    who=self.ctx.identity(run.pod))
         first = c.restart_count == 0 and c.exits == 0
         if first and result.pulling and run.image_first is None:  # the phase covers real pulls only
             run.image_first = now
@@ -192,7 +195,8 @@ class Kubelet:
         if first and result.pulling:  # an image found already present is not a pull
             run.image_last = max(run.image_last or now, now)
             self.ctx.mark(run.namespace, run.name, "image_pull", run.image_first or now, run.image_last)
-        start = self.ctx.jitter(self.ctx.kinetics.container_start_seconds)
+        start = self.ctx.jitter(self.ctx.kinetics.container_start_seconds,
+                                f"start {self.ctx.identity(run.pod)}/{c.name}")
         c.timers.append(self.clock.call_at(now + start * 0.4, self._event, run, c, "Normal", "Created",
                                            f"Created container: {c.name}"))
         c.timers.append(self.clock.call_at(now + start, self._started, run, c, inst, now, result.digest))

@@ -95,7 +95,8 @@ def container_env(ctx: SimContext, images: ImageService, state: NodeSideState, r
     extra = {}
     if "storage-initializer" in c.spec.get("image", ""):
         extra["download_seconds"] = ctx.jitter(weight_bytes(ctx.profile.model.name, ctx.profile)
-                                               / (ctx.kinetics.hf_hub_mb_per_s * 1e6))
+                                               / (ctx.kinetics.hf_hub_mb_per_s * 1e6),
+                                               f"storage-initializer {ctx.identity(run.pod)}")
     return ContainerEnv(
         pod=pod, container=c.spec, node=node, argv=argv_of(c.spec, env), env=env, mounts=mounts,
         shm_bytes=shm_bytes(mounts, pod_limit, node_memory), memory_limit=as_bytes(memory),

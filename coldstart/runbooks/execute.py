@@ -26,6 +26,8 @@ from coldstart.live.cluster import Cluster
 from coldstart.live.ownership import refusal
 from coldstart.live.targets import check_allowed, new_run_id, parse_target
 from coldstart.profiles import Profile, load_profile, profile_with
+from coldstart.runbooks.terminal import ProgressStream
+from coldstart.runbooks.verdict import verdict_html
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 _SHOWN_INPUT_TAGS = {"parameters", "injected-parameters"}
@@ -119,20 +121,51 @@ def _in_range(key: str, value: Any, profile: Profile) -> Any:
 
 
 def to_html(executed: Path, out: Path) -> Path:
-    """HTML with code hidden except the parameters cells, so the report says what produced it."""
+    """HTML with code hidden except the parameters cells, so the report says what produced it. A failure reads
+    as a verdict, not a crash: papermill's exception banner and every traceback are taken out (the verdict block
+    at the top names the cause; an unexpected error becomes one line there and where it happened)."""
     import nbformat  # start-up cost, as papermill
     from nbconvert import HTMLExporter  # start-up cost, as papermill
     from nbconvert.preprocessors import TagRemovePreprocessor  # start-up cost, as papermill
 
     nb = nbformat.read(executed, as_version=4)
+    errors: list[str] = []
+    cells = []
     for cell in nb.cells:
         tags = set(cell.get("metadata", {}).get("tags", []))
-        if cell.cell_type == "code" and not tags & _SHOWN_INPUT_TAGS:
-            cell.metadata["tags"] = sorted(tags | {"remove_input"})
+        if tags & _PAPERMILL_ERROR_TAGS:
+            continue  # papermill's banner and anchor
+        if cell.cell_type == "code":
+            cell.outputs = [_readable(o, errors) for o in cell.get("outputs", [])]
+            if not tags & _SHOWN_INPUT_TAGS:
+                cell.metadata["tags"] = sorted(tags | {"remove_input"})
+        cells.append(cell)
+    nb.cells = cells
+    if errors:  # the verdict never ran: its slot still says pending
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                data = output.get("data") or {}
+                if "Verdict pending" in str(data.get("text/html", "")):
+                    data["text/html"] = verdict_html(False, errors)
     exporter = HTMLExporter(exclude_input_prompt=True, exclude_output_prompt=True)
     exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"remove_input"}, enabled=True), True)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": executed.stem}})
     return write_text(out, body)
+
+
+_PAPERMILL_ERROR_TAGS = {"papermill-error-cell-tag"}
+
+
+def _readable(output: Any, errors: list[str]) -> Any:
+    """An error output without its traceback: the verdict's own failure is already on the page; anything else
+    becomes one line naming the error."""
+    if output.get("output_type") != "error":
+        return output
+    if output.get("ename") == "RunbookFailed":
+        return {"output_type": "stream", "name": "stdout", "text": ""}
+    line = f"{output.get('ename')}: {output.get('evalue')}"
+    errors.append(f"the runbook stopped on an error: {line}")
+    return {"output_type": "stream", "name": "stderr", "text": line + "\n"}
 
 
 def _absolute_profile(profile: str) -> str:
@@ -186,7 +219,7 @@ def _started_line(run_id: str, profile: str, cluster: str, kind: str) -> str:
 
 
 def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", params: dict[str, str] | None = None,
-                 out_root: str | Path = "outputs") -> RunResult:
+                 out_root: str | Path = "outputs", verbose: bool = False) -> RunResult:
     """Validate every input, execute the runbook with papermill, render its HTML report into
     outputs/<profile>/<run-id>/ and say whether its verdict passed."""
     import papermill  # start-up cost, as above
@@ -208,21 +241,25 @@ def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", para
     executed = out_dir / f"{source.stem}.ipynb"
     parameters = {**values, "profile": profile, "cluster": cluster, "run_id": run_id, "output_dir": str(out_dir)}
     error = None
-    log = logging.getLogger("papermill")  # cell output goes to the terminal as it happens (live progress)
-    handler = logging.StreamHandler(sys.stderr)
+    log = logging.getLogger("papermill")
+    progress = ProgressStream(sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)  # --verbose: papermill's own log, cell by cell
     handler.setFormatter(logging.Formatter("%(message)s"))
     handler.addFilter(_terminal_lines)
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
+    if verbose:
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    quiet = {} if verbose else {"stdout_file": progress, "stderr_file": progress}
     try:
         with atomic_path(executed) as partial:
             try:
                 papermill.execute_notebook(str(source), str(partial), parameters=parameters, kernel_name="python3",
-                                           log_output=True, progress_bar=False, cwd=str(Path.cwd()),
-                                           kernel_manager_class=_quiet_kernel_manager())
+                                           log_output=verbose, progress_bar=False, cwd=str(Path.cwd()),
+                                           kernel_manager_class=_quiet_kernel_manager(), **quiet)
             except PapermillExecutionError as exc:
                 error = f"{exc.ename}: {exc.evalue}"
     finally:
+        progress.finish()
         log.removeHandler(handler)
     html_path = to_html(executed, out_dir / f"{source.stem}.html")
     timings = out_dir / "timings.json"

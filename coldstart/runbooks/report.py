@@ -3,7 +3,7 @@
 In a notebook these functions display tables and figures with a sentence on what they mean; `verdict`
 sums up and fails the notebook loudly when an invariant fails, a trap fires that was not run on purpose,
 or a budget is overrun (the verdict is also written into the slot `verdict_slot` reserved at the top, so
-the report opens with it). `run_notebook` wraps papermill and nbconvert for `coldstart run`.
+the report opens with it; see coldstart.runbooks.verdict).
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from typing import Any
 from IPython.display import HTML, Image, Markdown, display
 
 from coldstart import __version__
-from coldstart.errors import RunbookFailed
 from coldstart.live.cluster import Applied
 from coldstart.profiles import Profile
 from coldstart.profiles.phases import PHASE_NAMES
 from coldstart.profiles.physics import weight_seconds
 from coldstart.runbooks import figures
+from coldstart.runbooks import verdict as _verdict
 from coldstart.runbooks.runbook import Outcome
+from coldstart.runbooks.verdict import verdict_slot
 from coldstart.timeline.build import PodTimeline
 from coldstart.timeline.sources.vllm_model import VllmLog
 from coldstart.timeline.stats import compare_runs
@@ -34,8 +35,10 @@ from coldstart.timeline.timings import read_timings, write_timings
 from coldstart.verify import INVARIANTS, Finding, summarize
 from coldstart.verify.findings import LEVERS
 
+__all__ = ["budgets", "compare", "compile_cache", "failures", "floor", "header", "invariants", "plan", "previous",
+           "pulls", "save", "scheduling", "show", "timeline", "verdict", "verdict_slot", "weights"]
+
 _STYLE = {"pass": "color:#1b5e20", "fail": "color:#b71c1c;font-weight:bold", "n/a": "color:#757575"}
-_verdict_handle: Any = None
 
 
 def show(fig: Any) -> None:
@@ -54,12 +57,6 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], styles: Sequen
         body.append("<tr>" + "".join(f"<td style='{style}'>{html.escape(str(c))}</td>" for c in row) + "</tr>")
     return (f"<table class='coldstart' style='table-layout:auto;max-width:100%'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>")
-
-
-def verdict_slot() -> None:
-    """Reserve the place at the top of the report where `verdict` writes its summary."""
-    global _verdict_handle
-    _verdict_handle = display(Markdown("*Verdict pending: the runbook has not finished.*"), display_id=True)
 
 
 def header(profile: Profile, cluster: str, run_id: str | None = None) -> None:
@@ -332,31 +329,9 @@ def previous(outcome: Outcome, out_dir: str | Path | None = None) -> None:
 
 
 def verdict(findings: Sequence[Finding] = (), *groups: Outcomes, budgeted: Outcomes = None) -> None:
-    """One verdict: failing invariants (the static ones given, and the live ones of every recommended
-    scenario), unexpected outcomes (a trap nobody asked for, an expected failure that did not happen, a warm
-    buffer that never held its node) and budget overruns of the `budgeted` outcomes (the recommended runs, whose
-    budgets the profile sets). Raises RunbookFailed so papermill stops and exits non-zero."""
-    outcomes, budgets = measured(*groups), measured(budgeted)
-    every = outcomes + [b for b in budgets if b not in outcomes]
-    live = [f for o in every if o.scenario.recommended for f in o.findings]
-    failing = {(f.invariant, f.object, f.container): f for f in [*findings, *live] if f.status == "fail"}
-    reasons = [f"invariant {f.invariant} fails on {f.object}: {f.message}" for f in failing.values()]
-    for o in every:
-        if not o.as_expected:
-            reasons.append(f"scenario '{o.scenario.name}' " + (f"failed: {o.failure}" if o.failure else
-                                                             "became ready although it runs a trap on purpose"))
-        if o.warm_up_failure and o.scenario.expect_warm_up:
-            reasons.append(f"scenario '{o.scenario.name}': warm-up failed: {o.warm_up_failure}")
-    for o in budgets:
-        reasons += [f"budget of '{o.scenario.name}': {ov.describe()}" for ov in o.overruns]
-    on_purpose = [o.scenario.name for o in outcomes if not o.scenario.expect_ready]
-    purpose = f" Traps run on purpose (expected to fail): {', '.join(on_purpose)}." if on_purpose else ""
-    ran = ("every scenario behaved as expected" if every else
-           "no scenario ran (apply = False: nothing was applied or measured)")
-    text = (f"**Verdict: PASS.** Every invariant holds and {ran}." + purpose if not reasons
-            else "**Verdict: FAIL.**\n\n" + "\n".join(f"- {r}" for r in reasons))
-    if _verdict_handle is not None:
-        _verdict_handle.update(Markdown(text))
-    display(Markdown(text))
-    if reasons:
-        raise RunbookFailed("runbook verdict FAIL: " + "; ".join(reasons))
+    """One verdict, first on the page: failing invariants (the static ones given, and the live ones of every
+    recommended scenario), unexpected outcomes with their root cause and fix (a trap nobody asked for, an expected
+    failure that did not happen, a warm buffer that never held its node) and budget overruns of the `budgeted`
+    outcomes (the recommended runs, whose budgets the profile sets; never ready counts as over). Raises
+    RunbookFailed so papermill stops and `coldstart run` exits 1."""
+    _verdict.verdict(findings, measured(*groups), measured(budgeted))

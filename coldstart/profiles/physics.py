@@ -12,9 +12,9 @@ from typing import Literal
 from coldstart.profiles.model import Kinetics, Profile
 
 __all__ = [
-    "GEO_REDIRECTING", "Storage", "engine_start_seconds", "image_transfer_seconds", "loader_gib_per_s",
-    "pull_seconds", "registry_in_region", "storage_gib_per_s", "weight_gib_per_s", "weight_seconds",
-    "weights_storage",
+    "GEO_REDIRECTING", "STREAMING_REFERENCE_BYTES", "Storage", "engine_start_seconds", "image_transfer_seconds",
+    "loader_gib_per_s", "pull_seconds", "registry_in_region", "storage_gib_per_s", "streaming_start_seconds",
+    "unpack_seconds", "weight_gib_per_s", "weight_seconds", "weights_storage",
 ]
 
 Storage = Literal["disk", "hyperdisk_ml"]
@@ -35,18 +35,28 @@ def image_transfer_seconds(kinetics: Kinetics, compressed_bytes: float, compress
                            *, in_region: bool = True) -> float:
     """Compressed bytes over the registry link plus decompression (none for stored layers, e.g. modelcars)."""
     bandwidth = kinetics.registry_mb_per_s if in_region else kinetics.cross_region_mb_per_s
-    seconds = compressed_bytes / (bandwidth * 1e6)
-    if compression == "gzip":
-        seconds += compressed_bytes / (kinetics.gzip_decompress_mb_per_s * 1e6)
-    elif compression == "zstd":
-        seconds += compressed_bytes / (kinetics.zstd_decompress_mb_per_s * 1e6)
-    return seconds
+    return compressed_bytes / (bandwidth * 1e6) + unpack_seconds(kinetics, compressed_bytes, compression)
 
 
 def pull_seconds(profile: Profile, *, compression: str | None = None, in_region: bool = True) -> float:
     """Expected seconds to pull and unpack the profile's vLLM image on a cold node."""
     return image_transfer_seconds(profile.kinetics, profile.image.compressed_bytes,
                                   compression or profile.image.compression, in_region=in_region)
+
+
+STREAMING_REFERENCE_BYTES = 5e9  # image streaming starts a 5 GB image in kinetics.image_streaming_start_seconds
+
+
+def streaming_start_seconds(kinetics: Kinetics, compressed_bytes: float) -> float:
+    """Lazy image loading (GKE Image Streaming and its kin) starts a container before the image is whole: the
+    seconds scale with the image's size from the profile's figure for a 5 GB image."""
+    return kinetics.image_streaming_start_seconds * compressed_bytes / STREAMING_REFERENCE_BYTES
+
+
+def unpack_seconds(kinetics: Kinetics, compressed_bytes: float, compression: str) -> float:
+    """Decompressing the layers (none for stored layers, e.g. a modelcar's)."""
+    rate = {"gzip": kinetics.gzip_decompress_mb_per_s, "zstd": kinetics.zstd_decompress_mb_per_s}.get(compression)
+    return compressed_bytes / (rate * 1e6) if rate else 0.0
 
 
 def weights_storage(profile: Profile) -> Storage:

@@ -17,11 +17,12 @@ def weight_load(profile: Profile, *, streamer_concurrency: int | None = None) ->
     if streamer_concurrency:
         profile = profile_with(profile, {"runtime.streamer_concurrency": streamer_concurrency})
     default = profile_with(profile, {"runtime.loader": "auto"})
-    scenarios = [Scenario("Run:ai streamer", profile, note="recommended", recommended=True),
-                 Scenario("default loader", default, note="--load-format auto")]
+    scenarios = [Scenario("Run:ai streamer", profile, note="recommended", recommended=True, phase="weights_load"),
+                 Scenario("default loader", default, note="--load-format auto", phase="weights_load")]
     if profile.gke_feature("hyperdisk_ml"):
         disk = profile_with(profile, {"gke.hyperdisk_ml.enabled": False})
-        scenarios.append(Scenario("streamer, balanced disk (modelcar)", disk, note="no Hyperdisk ML"))
+        scenarios.append(Scenario("streamer, balanced disk (modelcar)", disk, note="no Hyperdisk ML",
+                                  phase="weights_load"))
     return scenarios
 
 
@@ -31,15 +32,16 @@ def image_pull(profile: Profile, *, gzip: bool = True) -> list[Scenario]:
     cold = profile_with(profile, {"nodes.warm_buffer": 0})
     docs = variants.without_prepull(flatten(render(cold)))
     scenarios = [
-        Scenario("digest + IfNotPresent", cold, docs=docs, replicas=[1, 0, 1], warm_up=False,
+        Scenario("digest + IfNotPresent", cold, docs=docs, replicas=[1, 0, 1], warm_up=False, phase="image_pull",
                  note="cold pull, then a second replica on the warm node"),
         Scenario("tag + Always", cold, docs=variants.by_tag(docs), replicas=[1, 0, 1], warm_up=False,
-                 note="the second replica pulls again"),
+                 phase="image_pull", note="the second replica pulls again"),
     ]
     if gzip:
         gzipped = profile_with(cold, {"image.compression": "gzip"})
         scenarios.append(Scenario("gzip layers", gzipped, docs=variants.without_prepull(flatten(render(gzipped))),
-                                  replicas=[1, 0, 1], warm_up=False, note="same image, gzip instead of zstd layers"))
+                                  replicas=[1, 0, 1], warm_up=False, phase="image_pull",
+                                  note="same image, gzip instead of zstd layers"))
     return scenarios
 
 
@@ -47,14 +49,15 @@ def node_warmup(profile: Profile, *, spot_unavailable: bool = True) -> list[Scen
     """Scale 0->1 with the warm buffer (preemption) and without it (a new node); on GKE also Spot unavailable."""
     cold = profile_with(profile, {"nodes.warm_buffer": 0})
     scenarios = [Scenario("warm buffer", profile, note=f"{profile.nodes.warm_buffer} pause pod(s) preempted",
-                          recommended=True),
-                 Scenario("no warm buffer", cold, note="waits for a new GPU node")]
+                          recommended=True, phase="scheduling"),
+                 Scenario("no warm buffer", cold, note="waits for a new GPU node", phase="scheduling")]
     if spot_unavailable and profile.gke_feature("compute_class"):
         no_spot = profile_with(cold, {"kinetics.spot_available": False})
-        scenarios.append(Scenario("no buffer, Spot unavailable", no_spot,
+        scenarios.append(Scenario("no buffer, Spot unavailable", no_spot, phase="scheduling",
                                   note="ComputeClass falls back from Spot to on-demand"))
     expendable = profile_with(profile, {"nodes.buffer_priority": -20})
     scenarios.append(Scenario("buffer at priority -20", expendable, expect_ready=True, expect_warm_up=False,
+                              phase="scheduling",
                               note="below -10 the autoscaler never scales up for the buffer: it holds nothing"))
     return scenarios
 
@@ -83,15 +86,16 @@ def runtime_compile(profile: Profile) -> list[Scenario]:
     docs = flatten(render(profile))
     return [
         Scenario("graphs, cache on PVC: 1st and 2nd replica", profile, replicas=[1, 0, 1], recommended=True,
-                 note="the second start loads the compiled graphs"),
-        Scenario("graphs, cache on emptyDir: 1st and 2nd replica", profile,
+                 phase="engine_init", note="the second start loads the compiled graphs"),
+        Scenario("graphs, cache on emptyDir: 1st and 2nd replica", profile, phase="engine_init",
                  docs=variants.with_cache_on_emptydir(docs), replicas=[1, 0, 1], note="both starts compile"),
-        Scenario("--enforce-eager", eager, note="no compile, no graphs: fastest wake, lower throughput"),
+        Scenario("--enforce-eager", eager, phase="engine_init",
+                 note="no compile, no graphs: fastest wake, lower throughput"),
     ]
 
 
 def naive(profile: Profile) -> Scenario:
     """Every lever off: the deployment most clusters start from."""
     bare = variants.naive_profile(profile)
-    return Scenario("every lever off (naive)", bare, docs=variants.naive(bare), warm_up=False, timeout=3600,
-                    note="vLLM's own Kubernetes example: tag, Hub download, no buffer, no caches")
+    return Scenario("every lever off (naive)", bare, docs=variants.naive(bare), replicas=[1, 0, 1], warm_up=False,
+                    timeout=3600, note="vLLM's own Kubernetes example: tag, Hub download, no buffer, no caches")

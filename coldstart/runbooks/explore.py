@@ -63,8 +63,8 @@ def scenario(knobs: Knobs) -> Scenario:
 
 def describe(outcome: Outcome) -> str:
     if outcome.ready and outcome.time_to_ready is not None:
-        floor = outcome.floor.total_seconds
-        return f"**{outcome.time_to_ready:.0f} s** from scale-up to /health (physical floor {floor:.0f} s)."
+        floor = outcome.floor.total_seconds if outcome.floor is not None else 0.0
+        return f"**{outcome.time_to_ready:.0f} s** from scale-up to /health (floor {floor:.0f} s)."
     return f"**Not ready**: {outcome.failure}"
 
 

@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from coldstart.profiles.phases import PHASES
-from coldstart.timeline.build import PodTimeline, Timeline
+from coldstart.timeline.model import PodTimeline, Timeline
 
 COLORS = {"scheduling": "#9e9e9e", "image_pull": "#42a5f5", "container_start": "#80deea",
           "weights_load": "#66bb6a", "compile": "#ffa726", "graph_capture": "#ef5350",
@@ -62,59 +62,77 @@ def _spans(ax: Axes, row: float, pod: PodTimeline) -> None:
             ax.plot(reason.at, row - 0.38, marker="v", color="#b71c1c", markersize=7)
 
 
-def _legend(fig: Figure, pods: Sequence[PodTimeline]) -> None:
+def _legend(ax: Axes, pods: Sequence[PodTimeline], failed: bool = False) -> None:
+    """The phases present, in the order a replica goes through them, beside the plot (not over the bars)."""
     present = [n for n in PHASES if any(n in p.phases for p in pods)]
     handles: list[Artist] = [Patch(color=COLORS[n], label=n.replace("_", " ")) for n in present]
     if any(r.reason in _TROUBLE for p in pods for r in p.reasons):
         handles.append(Line2D([], [], marker="v", color="#b71c1c", linestyle="", label="restart / kill / OOM"))
+    if failed:
+        handles.append(Patch(facecolor="white", edgecolor="#b71c1c", hatch="////", label="never ready"))
     if handles:
-        fig.legend(handles=handles, loc="lower center", ncol=min(5, len(handles)), fontsize=8, frameon=False)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
 
 
-def _finish(fig: Figure, ax: Axes, xlabel: str, title: str) -> Figure:
+def _failed(ax: Axes, row: float, start: float, end: float) -> None:
+    """A replica that never became ready: a hatched red band where Ready never came, not a short bar."""
+    ax.broken_barh([(start, max(end - start, 1.0))], (row - 0.25, 0.5), facecolor="white", edgecolor="#b71c1c",
+                   hatch="////", linewidth=0.8)
+
+
+def _finish(fig: Figure, ax: Axes, xlabel: str, title: str, right: float) -> Figure:
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    ax.set_xlim(left=0)
-    fig.tight_layout(rect=(0, min(0.4, 0.65 / fig.get_figheight()), 1, 1))  # room for the legend below
+    ax.set_xlim(0, max(right, 1.0) * 1.3)  # room inside the frame for the labels after each bar
+    fig.tight_layout()
     return fig
 
 
 def waterfall(timeline: Timeline, title: str = "Cold start per replica") -> Figure:
     """Gantt chart: one row per replica, its phases from pod creation (0 s) to Ready."""
     pods = _rows([p for p in timeline.pods if not p.victim])
-    fig, ax = _axes(11, 2.6 + 0.45 * max(1, len(pods)))
+    fig, ax = _axes(11, 2.0 + 0.45 * max(1, len(pods)))
+    right = max([p.time_to_ready_seconds or max((s.end for s in p.phases.values()), default=0.0) for p in pods]
+                or [1.0])
     for row, pod in enumerate(pods):
         _spans(ax, row, pod)
         end = pod.time_to_ready_seconds
         x = end if end is not None else max((s.end for s in pod.phases.values()), default=0)
-        ax.text(x + 1, row, f"{end:.0f}s" if end is not None else "not ready", va="center", fontsize=8,
-                color="#212121" if end is not None else "#b71c1c")
+        if end is None:
+            _failed(ax, row, x, right * 1.05)
+            x = right * 1.05
+        ax.text(x + right * 0.01, row, f"{end:.0f}s" if end is not None else "never ready", va="center",
+                fontsize=8, color="#212121" if end is not None else "#b71c1c")
     ax.set_yticks(range(len(pods)), [_label(p) for p in pods], fontsize=8)
     ax.set_ylim(-0.7, len(pods) - 0.3)
-    _legend(fig, pods)
-    return _finish(fig, ax, "seconds since the pod was created", title)
+    _legend(ax, pods, failed=any(p.time_to_ready_seconds is None for p in pods))
+    return _finish(fig, ax, "seconds since the pod was created", title, right)
 
 
 def comparison(rows: Sequence[tuple[str, PodTimeline | None, float | None, str | None]],
                title: str = "Time to /health") -> Figure:
-    """One row per scenario: (name, its median replica's timeline, time to ready, failure or None), the
-    replica's phases at their real positions so rows compare like the waterfall does."""
-    fig, ax = _axes(11, 2.6 + 0.6 * max(1, len(rows)))
+    """One row per scenario and replica position: (label, that replica's timeline, time to ready, failure or
+    None), its phases at their real positions so rows compare like the waterfall does."""
+    fig, ax = _axes(11, 2.0 + 0.6 * max(1, len(rows)))
     pods = [pod for _, pod, _, _ in rows if pod is not None]
-    for i, (_name, pod, total, failure) in enumerate(rows):
+    ends = [total if total is not None else max((s.end for s in pod.phases.values()), default=1.0) if pod else 1.0
+            for _, pod, total, _ in rows]
+    right = max(ends or [1.0])
+    for i, ((_name, pod, total, failure), end) in enumerate(zip(rows, ends, strict=True)):
         if pod is not None:
             _spans(ax, i, pod)
-        end = total if total is not None else max((s.end for s in pod.phases.values()), default=1.0) if pod else 1.0
-        if failure:
-            ax.text(end + 2, i, f"failed: {failure[:60]}", va="center", fontsize=8, color="#b71c1c")
-        elif total is not None:
-            ax.text(end + 2, i, f"{total:.0f}s", va="center", fontsize=9, fontweight="bold")
+        if failure or total is None:
+            _failed(ax, i, end, right * 1.05)
+            ax.text(right * 1.06, i, f"failed: {(failure or 'never ready')[:40]}", va="center", fontsize=8,
+                    color="#b71c1c")
+        else:
+            ax.text(end + right * 0.01, i, f"{total:.0f}s", va="center", fontsize=9, fontweight="bold")
     ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=9)
     ax.set_ylim(-0.7, len(rows) - 0.3)
-    _legend(fig, pods)
-    return _finish(fig, ax, "seconds since the replica was created (median replica of each scenario)", title)
+    _legend(ax, pods, failed=any(f or t is None for _, _, t, f in rows))
+    return _finish(fig, ax, "seconds since the replica was created", title, right * 1.3)
 
 
 def bars(values: Sequence[tuple[str, float | None]], *, title: str, xlabel: str) -> Figure:

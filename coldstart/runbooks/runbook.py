@@ -35,9 +35,11 @@ from coldstart.live.recorder import Recorder, Recording
 from coldstart.live.targets import new_run_id
 from coldstart.live.wait import Progress, pod_ready, wait_for, wait_pods_ready
 from coldstart.profiles import Profile, profile_with
+from coldstart.runbooks.measure import Replica, replicas
 from coldstart.timeline.build import Timeline
+from coldstart.timeline.floor import Floor
 from coldstart.timeline.inputs import timeline_from_texts
-from coldstart.timeline.stats import Floor, Overrun, check_budgets, efficiency, physical_floor, run_statistics
+from coldstart.timeline.stats import Overrun, check_budgets, run_statistics
 from coldstart.timeline.stats import thresholds_from_profile as thresholds
 from coldstart.verify import Finding
 
@@ -64,6 +66,7 @@ class Scenario:
     note: str = ""
     recommended: bool = False  # the recommended render: its live invariants count in the verdict
     expect_warm_up: bool = True  # False where the trap is that the buffer never gets a node
+    phase: str = "time_to_ready"  # the phase the experiment's lever changes: its A/B table's headline
 
     def manifests(self) -> list[dict[str, Any]]:
         return self.docs if self.docs is not None else flatten(render(self.profile))
@@ -87,8 +90,7 @@ class Outcome:
     timeline: Timeline
     statistics: dict[str, dict[str, float]]
     overruns: list[Overrun]
-    floor: Floor
-    efficiency: float | None
+    replicas: list[Replica] = field(default_factory=list)  # by position, each with its own floor
     findings: list[Finding] = field(default_factory=list)
     recording: Recording | None = None
     warm_up_failure: str | None = None
@@ -102,6 +104,21 @@ class Outcome:
     @property
     def time_to_ready(self) -> float | None:
         return self.statistics.get("time_to_ready", {}).get("P50")
+
+    @property
+    def first(self) -> Replica | None:
+        """The scenario's first start (nothing of it cached yet)."""
+        return self.replicas[0] if self.replicas else None
+
+    @property
+    def later(self) -> list[Replica]:
+        """Starts after the first (a scale from zero with the node, images and caches the first one left)."""
+        return self.replicas[1:]
+
+    @property
+    def floor(self) -> Floor | None:
+        """The floor of the first start (each replica has its own: see `replicas`)."""
+        return self.first.floor if self.first is not None else None
 
 
 def printer(prefix: str = "") -> Callable[[Progress], None]:
@@ -251,23 +268,23 @@ def run(scenario: Scenario, cluster: str = "embedded", *, progress: Callable[[Pr
                 _wait_gone(conn, conn.run_selector(), timeout, "the run's pods terminated")
     timeline = _timeline(recording)
     stats = run_statistics(timeline.pods)
-    floor = physical_floor(profile)
     return Outcome(scenario, conn.run_id, cluster, failure is None, failure, timeline, stats,
-                   check_budgets(stats, thresholds(profile)), floor, efficiency(floor, stats), findings, recording,
+                   check_budgets(stats, thresholds(profile)), replicas(profile, docs, timeline, scenario.steps()[0]),
+                   findings, recording,
                    warm_failure, truth)
 
 
 def rollout(profile: Profile, cluster: str = "embedded", *, replicas: int = 1, apply: bool = True,
             timeout: float | None = None, run_id: str | None = None,
             progress: Callable[[Progress], None] | None = None, adopt: bool = False) -> Outcome:
-    """The rollout's main scenario: the recommended render scaled from zero (or, with apply=False, nothing:
-    the plan shows what would change and no measurement is made)."""
-    scenario = Scenario("recommended", profile, replicas=replicas, timeout=timeout or None, recommended=True)
+    """The rollout's main scenario asks two questions: the recommended render scaled from zero for the first
+    time ever (nothing cached), then scaled to zero and from zero again with the node, images and compile cache
+    warm (the event an SRE lives with). With apply=False nothing runs: the plan shows what would change."""
+    scenario = Scenario("recommended", profile, replicas=[replicas, 0, replicas], timeout=timeout or None,
+                        recommended=True, note="first start ever, then a scale from zero with caches warm")
     if apply:
         return run(scenario, cluster, progress=progress, run_id=run_id or None, adopt=adopt)
-    floor = physical_floor(profile)
-    return Outcome(scenario, run_id or "dry-run", cluster, False, None, Timeline(), {}, [], floor, None,
-                   dry_run=True)
+    return Outcome(scenario, run_id or "dry-run", cluster, False, None, Timeline(), {}, [], dry_run=True)
 
 
 def first(outcomes: list[Outcome]) -> Outcome | None:

@@ -14,7 +14,7 @@ from typing import TextIO
 
 __all__ = ["ProgressStream"]
 
-_PROGRESS = re.compile(r"^[^:]+: \d+/\d+ after \d+s of \d+s( - .*)?$")  # coldstart.live.wait.Progress.line()
+_PROGRESS = re.compile(r"^(?P<what>.+): \d+/\d+ after \d+s of \d+s( - .*)?$")  # live.wait.Progress.line()
 
 
 class ProgressStream(io.TextIOBase):
@@ -39,9 +39,10 @@ class ProgressStream(io.TextIOBase):
         return len(text)
 
     def _line(self, line: str) -> None:
-        if not _PROGRESS.match(line.strip()):
+        match = _PROGRESS.match(line.strip())
+        if match is None:
             return  # a library's warning or a display repr: the report has what matters
-        key = line.split(":", 1)[0]
+        key = match.group("what")
         if self.tty:
             self.out.write(("\r\033[K" if key == self._key else ("\n" if self._key else "")) + line)
         else:

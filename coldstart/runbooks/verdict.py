@@ -74,14 +74,14 @@ def verdict_html(passed: bool | None, reasons: Sequence[str], note: str = "") ->
     if passed is None:
         colour, title = "#757575", "Verdict pending: the runbook has not finished."
     elif passed:
-        colour, title = "#1b5e20", "Verdict: PASS"
+        colour, title = "#1b5e20", "Verdict: PASS."
     else:
-        colour, title = "#b71c1c", "Verdict: FAIL"
+        colour, title = "#b71c1c", "Verdict: FAIL."
     items = "".join(f"<li>{html.escape(r)}</li>" for r in reasons)
     body = (f"<ul style='margin:0.3em 0 0 1.2em'>{items}</ul>" if items else "") + (
         f"<p style='margin:0.3em 0 0'>{html.escape(note)}</p>" if note else "")
     return (f"<div class='coldstart-verdict' style='border-left:6px solid {colour};padding:0.5em 0.8em;"
-            f"margin:0.5em 0;background:{colour}12'><strong style='color:{colour};font-size:1.2em'>{title}</strong>"
+            f"margin:0.5em 0;background:{colour}12'><strong style='color:{colour};font-size:1.2em'>{title}</strong> "
             f"{body}</div>")
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from coldstart.errors import RunbookFailed
 from coldstart.profiles import load_profile
 from coldstart.runbooks import report
 from coldstart.runbooks.runbook import Outcome, Scenario
 from coldstart.timeline.build import Timeline
-from coldstart.timeline.stats import physical_floor
 from coldstart.verify import Finding
 
 PROFILE = load_profile("baseline")
@@ -19,7 +19,7 @@ def _outcome(name="s", *, ready=True, expect_ready=True, recommended=False, find
     scenario = Scenario(name, PROFILE, expect_ready=expect_ready, recommended=recommended,
                         expect_warm_up=expect_warm_up)
     return Outcome(scenario, "r", "embedded", ready, None if ready else "CrashLoopBackOff", Timeline(), {}, [],
-                   physical_floor(PROFILE), None, list(findings), warm_up_failure=warm_up_failure, dry_run=dry_run)
+                   [], list(findings), warm_up_failure=warm_up_failure, dry_run=dry_run)
 
 
 def _fail(invariant="pull-policy-ifnotpresent"):
@@ -34,11 +34,11 @@ def test_pass_with_traps_run_on_purpose():
 @pytest.mark.parametrize(("outcomes", "fragment"), [
     ([_outcome("recommended", recommended=True, findings=[_fail()])], "pull-policy-ifnotpresent"),
     ([_outcome("trap", ready=True, expect_ready=False)], "became ready although it runs a trap"),
-    ([_outcome("plain", ready=False)], "failed: CrashLoopBackOff"),
+    ([_outcome("plain", ready=False)], "scenario 'plain': CrashLoopBackOff"),
     ([_outcome("warm", warm_up_failure="warm buffer holding GPU nodes: timed out")], "warm-up failed"),
 ])
 def test_fails_loudly(outcomes, fragment):
-    with pytest.raises(report.RunbookFailed, match=fragment):
+    with pytest.raises(RunbookFailed, match=fragment):
         report.verdict([], outcomes)
 
 

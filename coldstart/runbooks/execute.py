@@ -26,7 +26,7 @@ from coldstart.live.cluster import Cluster
 from coldstart.live.ownership import refusal
 from coldstart.live.targets import check_allowed, new_run_id, parse_target
 from coldstart.profiles import Profile, load_profile, profile_with
-from coldstart.runbooks.terminal import ProgressStream
+from coldstart.runbooks.terminal import STATIC_ENV, ProgressStream
 from coldstart.runbooks.verdict import verdict_html
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
@@ -250,6 +250,7 @@ def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", para
         log.addHandler(handler)
         log.setLevel(logging.INFO)
     quiet = {} if verbose else {"stdout_file": progress, "stderr_file": progress}
+    os.environ[STATIC_ENV] = "1"  # the kernel inherits it: widgets become a precomputed table in the report
     try:
         with atomic_path(executed) as partial:
             try:

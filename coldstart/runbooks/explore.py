@@ -1,24 +1,27 @@
 """What-if exploration: controls for each lever and the cluster's speed that re-run a scale-from-zero on the
 embedded cluster and redraw the waterfall.
 
-Under papermill (or in a static report) the cell renders once, with the parameters' values, and never
-blocks: the controls are displayed, the first run's waterfall is displayed as a plain figure, and runs
-after a change go to the widget's own output area when someone presses "Run".
+Live in Jupyter the controls are interactive: a change re-runs the scale-up when someone presses "Run". In a
+static report (`coldstart run` sets COLDSTART_STATIC_REPORT for the kernel) controls would be dead and need a
+CDN, so the cell shows what they would show: the profile's own start, then each lever toggled once against
+it, measured on the embedded cluster.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from typing import Any
 
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 from coldstart.levers import variants
 from coldstart.levers.render import flatten, render
 from coldstart.profiles import Profile, load_profile, profile_with, shipped_profiles
 from coldstart.runbooks import figures
-from coldstart.runbooks.report import show
 from coldstart.runbooks.runbook import Outcome, Scenario, run
+from coldstart.runbooks.tables import show, table
+from coldstart.runbooks.terminal import STATIC_ENV
 
 
 @dataclass(frozen=True)
@@ -72,12 +75,47 @@ def simulate(knobs: Knobs) -> Outcome:
     return run(scenario(knobs), "embedded")
 
 
-def widget(profile: Profile | str = "baseline", **overrides: Any) -> None:
-    """Display the controls and the waterfall for the starting values (overrides set any knob)."""
-    import ipywidgets as w  # start-up cost: only the widget needs it, not every runbook that imports explore
+# Each lever toggled once: (what the row says, the knobs it changes).
+TOGGLES: dict[str, tuple[str, dict[str, Any]]] = {
+    "streamer": ("vLLM's default loader instead of the Run:ai streamer", {"streamer": False}),
+    "digest_and_prepull": ("images by tag with Always, no pre-pull", {"digest_and_prepull": False}),
+    "warm_buffer": ("no warm buffer: a new node for the replica", {"warm_buffer": 0}),
+    "cache_on_pvc": ("compile cache on an emptyDir", {"cache_on_pvc": False}),
+    "eager": ("--enforce-eager (no compile, no graphs)", {"eager": True}),
+    "utilization": ("GPU memory utilization 0.9 (vLLM's default)", {"utilization": 0.9}),
+}
 
+
+def what_if_table(start: Knobs, toggles: list[str]) -> list[tuple[str, str, str]]:
+    """(what changed, time to ready, against the profile) for the profile's own start and each toggle."""
+    base = simulate(start)
+    rows = [("the profile as it is", _ttr(base), "-")]
+    for name in toggles:
+        text, change = TOGGLES[name]
+        outcome = simulate(replace(start, **change))
+        delta = (f"{outcome.time_to_ready - base.time_to_ready:+.0f} s" if outcome.time_to_ready and base.time_to_ready
+                 else "-")
+        rows.append((text, _ttr(outcome), delta))
+    return rows
+
+
+def _ttr(outcome: Outcome) -> str:
+    return f"{outcome.time_to_ready:.0f} s" if outcome.ready and outcome.time_to_ready else "not ready"
+
+
+def widget(profile: Profile | str = "baseline", *, toggles: list[str] | None = None, **overrides: Any) -> None:
+    """The controls and the waterfall for the starting values (overrides set any knob); in a static report, the
+    table of `toggles` (default: every lever) instead of controls that cannot run there."""
     start = knobs_for(load_profile(profile) if isinstance(profile, str) else profile)
     start = Knobs(**{**start.__dict__, **overrides})
+    if os.environ.get(STATIC_ENV):
+        rows = what_if_table(start, list(toggles or TOGGLES))
+        display(Markdown("**What if?** Each lever toggled once against this profile, measured on the embedded "
+                         "cluster (open the notebook in Jupyter to change the knobs yourself):"))
+        display(HTML(table(["what changed", "time to ready", "against the profile"], rows)))
+        return
+    import ipywidgets as w  # start-up cost: only the widget needs it, not every runbook that imports explore
+
     # the profile being explored (a user's own, with its namespace) first, then the shipped ones
     choices = {start.profile.name: start.profile}
     choices.update({name: load_profile(name) for name in shipped_profiles() if name not in choices})

@@ -12,7 +12,11 @@ import io
 import re
 from typing import TextIO
 
-__all__ = ["ProgressStream"]
+__all__ = ["STATIC_ENV", "ProgressStream"]
+
+# Set by `coldstart run` for the kernel it starts: the report is static HTML, so interactive widgets render as
+# precomputed tables instead (coldstart.runbooks.explore).
+STATIC_ENV = "COLDSTART_STATIC_REPORT"
 
 _PROGRESS = re.compile(r"^(?P<what>.+): \d+/\d+ after \d+s of \d+s( - .*)?$")  # live.wait.Progress.line()
 

@@ -59,6 +59,12 @@ PROBE = r"""
                             width: waterfall.getBoundingClientRect().width} : null,
     visibleCode: [...document.querySelectorAll(".jp-InputArea-editor")].filter(shown)
       .map(e => e.closest(".jp-Cell").className),
+    verdictColor: (() => { const v = document.querySelector(".coldstart-verdict strong");
+                           return v ? getComputedStyle(v).color : null; })(),
+    verdictFirst: (() => { const v = document.querySelector(".coldstart-verdict");
+                           return !!v && !!firstOutput && firstOutput.contains(v); })(),
+    traceback: document.body.innerText.includes("Traceback"),
+    banner: document.body.innerText.includes("An Exception was encountered"),
   });
 })()
 """
@@ -115,21 +121,17 @@ async def _probe(port: int, url: str) -> dict[str, Any]:
             return json.loads(result["result"]["value"])
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """What Chromium rendered of a fresh baseline rollout report."""
+def _render(html: Path, tmp: Path) -> dict[str, Any]:
+    """What Chromium rendered of a report file."""
     browser = _browser()
-    result = run_notebook("rollout", profile="baseline", cluster="embedded",
-                          out_root=tmp_path_factory.mktemp("report"))
-    assert result.ok, f"the rollout failed, so its report proves nothing: {result.error}"
-    profile_dir = tmp_path_factory.mktemp("chromium-profile")
-    log = profile_dir.parent / "chromium.log"
+    profile_dir = tmp / "chromium-profile"
+    log = tmp / "chromium.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen([browser, *FLAGS, f"--user-data-dir={profile_dir}", "--remote-debugging-port=0",
                                  "about:blank"], stdin=subprocess.DEVNULL, stdout=sink, stderr=sink)
     try:
         port = _devtools_port(profile_dir, proc, log)
-        facts = asyncio.run(asyncio.wait_for(_probe(port, result.html.resolve().as_uri()), TIMEOUT))
+        facts: dict[str, Any] = asyncio.run(asyncio.wait_for(_probe(port, html.resolve().as_uri()), TIMEOUT))
     finally:
         proc.terminate()
         try:
@@ -137,8 +139,42 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    facts["expected_href"] = result.html.resolve().as_uri()
+    facts["expected_href"] = html.resolve().as_uri()
     return facts
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What Chromium rendered of a fresh baseline rollout report."""
+    _browser()
+    result = run_notebook("rollout", profile="baseline", cluster="embedded",
+                          out_root=tmp_path_factory.mktemp("report"))
+    assert result.ok, f"the rollout failed, so its report proves nothing: {result.error}"
+    return _render(result.html, tmp_path_factory.mktemp("chromium"))
+
+
+@pytest.fixture(scope="module")
+def failed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What Chromium rendered of the report of a failing rollout: a 64Mi /dev/shm and utilization 0.92."""
+    _browser()
+    tmp = tmp_path_factory.mktemp("failing")
+    profile = tmp / "broken.yaml"
+    profile.write_text("extends: baseline\nname: broken\nruntime: {shm_size: 64Mi, gpu_memory_utilization: 0.92}\n")
+    result = run_notebook("rollout", profile=str(profile), cluster="embedded", out_root=tmp,
+                          params={"compare_naive": "False"})
+    assert not result.ok and result.error and "verdict FAIL" in result.error, result.error
+    return _render(result.html, tmp_path_factory.mktemp("chromium-failing"))
+
+
+def test_a_failing_run_reads_as_a_verdict_not_a_crash(failed: dict[str, Any]):
+    assert not failed["banner"] and not failed["traceback"], "papermill's banner or a traceback in the report"
+    assert failed["verdictFirst"], "the verdict is not the first output"
+    assert failed["verdict"].startswith("Verdict: FAIL."), failed["verdict"]
+    assert failed["verdictColor"] == "rgb(183, 28, 28)", failed["verdictColor"]  # red
+    verdict = failed["verdict"]
+    assert "shm-memory-16gi" in verdict and "gpu-mem-util-range" in verdict
+    assert "vLLM cuda_oom" in verdict and "torch.OutOfMemoryError" in verdict  # the root cause, from the log
+    assert "--gpu-memory-utilization between 0.6 and 0.8" in verdict  # and the fix
 
 
 def test_the_report_is_what_chromium_opened(rendered: dict[str, Any]):

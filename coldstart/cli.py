@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from coldstart import __version__
-from coldstart.errors import ColdstartError
+from coldstart.errors import ColdstartError, InputError
 from coldstart.profiles import load_profile
 
 # Each command imports its layer when it runs (the function-level imports below): `coldstart verify` should not
@@ -68,7 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.adopt:
         params["adopt"] = "True"
     result = run_notebook(args.notebook, profile=args.profile, cluster=args.cluster, params=params,
-                          out_root=args.out)
+                          out_root=args.out, verbose=args.verbose)
     print(f"report: {result.html}")
     if not result.ok:
         print(f"coldstart: runbook failed: {result.error}", file=sys.stderr)
@@ -90,6 +90,56 @@ def cmd_rbac(args: argparse.Namespace) -> int:
           "runbooks use (no wildcards).")
     sys.stdout.write(to_yaml(manifests(profile, diagnose=args.diagnose)))
     return 0
+
+
+def cmd_cluster_up(args: argparse.Namespace) -> int:
+    import signal  # start-up cost (see above): only this command waits for a signal
+    import threading  # start-up cost (see above): only this command waits
+
+    from coldstart.embedded import serve  # start-up cost: the embedded cluster
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)  # even when started in the background (where SIGINT is ignored)
+    signal.signal(signal.SIGTERM, interrupt)
+    profile = load_profile(args.profile)
+    cluster = serve.start(profile, port=args.port, speed=args.speed)
+    try:
+        context = serve.context_name(profile)
+        path = serve.write_kubeconfig(args.kubeconfig or f"outputs/{profile.name}/kubeconfig", cluster.url, context)
+        print(f"embedded cluster {context} serving on {cluster.url} (Ctrl-C stops it)")
+        print(f"export KUBECONFIG={path.resolve()}", flush=True)
+        while not threading.Event().wait(1.0):
+            cluster.check()
+    finally:
+        cluster.stop()
+    return 0
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    import json  # start-up cost (see above)
+
+    from coldstart.live.cluster import Cluster  # start-up cost: the kubernetes client
+    from coldstart.runbooks.diagnose import diagnose  # start-up cost (see above)
+
+    profile = load_profile(args.profile)
+    if args.selector and args.workload:
+        raise InputError("--selector and --workload choose the same thing; give one of them")
+    with Cluster.connect(args.cluster, profile=profile) as cluster:
+        result = diagnose(cluster, args.namespace, selector=args.selector, workload=args.workload,
+                          watch_seconds=args.watch)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+    else:
+        print(f"{len(result.workloads)} vLLM workload(s) in {args.namespace}: {', '.join(result.workloads) or '-'}")
+        for i, fix in enumerate(result.fixes, start=1):
+            print(f"{i}. {fix.line()}")
+        if not result.fixes:
+            print("nothing to change: every invariant holds")
+        for note in result.notes:
+            print(f"note: {note}")
+    return 1 if result.fixes else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,10 +172,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster", required=True, help="kubeconfig:<context> or in-cluster (allowed by the profile)")
     p.set_defaults(func=cmd_cleanup)
 
+    p = sub.add_parser("diagnose", help="read-only: why an existing vLLM deployment starts slowly, ranked fixes")
+    p.add_argument("--cluster", required=True, help="kubeconfig:<context>, in-cluster or embedded (allowed by the "
+                   "profile)")
+    p.add_argument("--namespace", required=True)
+    p.add_argument("--selector", help="label selector of the engine pods (default: every vLLM pod)")
+    p.add_argument("--workload", help="KIND/NAME of one workload, e.g. Deployment/vllm")
+    p.add_argument("--profile", default="baseline", help="the profile whose budgets and figures to judge by")
+    p.add_argument("--watch", type=float, default=0.0, metavar="SECONDS",
+                   help="first record the next scale-ups for this long (events expire after about an hour)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_diagnose)
+
     p = sub.add_parser("rbac", help="print the Role and ClusterRole a runbook needs on a live cluster")
     p.add_argument("--profile", default="baseline", help="the profile the runbooks use (its kinds and namespace)")
     p.add_argument("--diagnose", action="store_true", help="the read-only rules of a diagnosis instead")
     p.set_defaults(func=cmd_rbac)
+
+    p = sub.add_parser("cluster", help="the embedded cluster as a standalone cluster for kubectl")
+    up = p.add_subparsers(dest="action", required=True).add_parser("up", help="serve it in the foreground")
+    up.add_argument("--profile", default="baseline")
+    up.add_argument("--port", type=int, default=0, help="loopback port (default: any free one)")
+    up.add_argument("--speed", type=float, help="virtual seconds per wall second at most (default 4000)")
+    up.add_argument("--kubeconfig", help="where to write the kubeconfig (default outputs/<profile>/kubeconfig)")
+    up.set_defaults(func=cmd_cluster_up)
 
     for name, helptext in (("run", "run a runbook notebook and render its HTML report"),
                            ("rollout", "run the rollout runbook (what `make rollout` does)")):
@@ -136,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cluster", default="embedded", help="embedded, kubeconfig:<context> or in-cluster")
         p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
         p.add_argument("--out", default="outputs", help="root folder for reports")
+        p.add_argument("--verbose", action="store_true", help="show papermill's log, cell by cell, and every "
+                       "progress line (default: one line per wait)")
         p.add_argument("--adopt", action="store_true", help="apply over existing objects of the same name that "
                        "coldstart did not create (they are never deleted); without it such a run is refused")
         p.set_defaults(func=cmd_run if name == "run" else cmd_rollout)

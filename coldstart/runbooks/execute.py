@@ -154,6 +154,7 @@ def to_html(executed: Path, out: Path) -> Path:
 
 
 _PAPERMILL_ERROR_TAGS = {"papermill-error-cell-tag"}
+READ_ONLY = {"diagnose"}  # runbooks that never write to a cluster: nothing to check ownership of
 
 
 def _readable(output: Any, errors: list[str]) -> Any:
@@ -233,7 +234,7 @@ def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", para
     values = check_params(source, params or {}, loaded)
     root = _output_root(out_root)
     run_id = new_run_id()  # fixed before anything is written, so the report folder and the cluster labels agree
-    if target.kind != "embedded":
+    if target.kind != "embedded" and source.stem not in READ_ONLY:
         _refuse_foreign(loaded, cluster, values, run_id)
     out_dir = root / loaded.name / run_id
     out_dir.mkdir(parents=True, exist_ok=True)

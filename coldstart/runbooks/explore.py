@@ -86,9 +86,9 @@ TOGGLES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def what_if_table(start: Knobs, toggles: list[str]) -> list[tuple[str, str, str]]:
+def what_if_table(start: Knobs, toggles: list[str], base: Outcome | None = None) -> list[tuple[str, str, str]]:
     """(what changed, time to ready, against the profile) for the profile's own start and each toggle."""
-    base = simulate(start)
+    base = base or simulate(start)
     rows = [("the profile as it is", _ttr(base), "-")]
     for name in toggles:
         text, change = TOGGLES[name]
@@ -109,7 +109,10 @@ def widget(profile: Profile | str = "baseline", *, toggles: list[str] | None = N
     start = knobs_for(load_profile(profile) if isinstance(profile, str) else profile)
     start = Knobs(**{**start.__dict__, **overrides})
     if os.environ.get(STATIC_ENV):
-        rows = what_if_table(start, list(toggles or TOGGLES))
+        first = simulate(start)
+        display(Markdown("With the profile's own values: " + describe(first)))
+        show(figures.waterfall(first.timeline, "what-if (starting values): cold start per replica"))
+        rows = what_if_table(start, list(toggles or TOGGLES), first)
         display(Markdown("**What if?** Each lever toggled once against this profile, measured on the embedded "
                          "cluster (open the notebook in Jupyter to change the knobs yourself):"))
         display(HTML(table(["what changed", "time to ready", "against the profile"], rows)))

@@ -24,17 +24,19 @@ from coldstart.profiles.phases import PHASE_NAMES
 from coldstart.runbooks import figures
 from coldstart.runbooks import verdict as _verdict
 from coldstart.runbooks.abtest import compare, headline
+from coldstart.runbooks.diagnose import Diagnosis
 from coldstart.runbooks.evidence import compile_cache, failures, pulls, scheduling, weights
 from coldstart.runbooks.runbook import Outcome
 from coldstart.runbooks.tables import STYLE, Outcomes, dry, measured, show, table
-from coldstart.runbooks.verdict import verdict_slot
+from coldstart.runbooks.verdict import verdict_html, verdict_slot
 from coldstart.timeline.stats import compare_runs
 from coldstart.timeline.timings import read_timings, write_timings
 from coldstart.verify import INVARIANTS, Finding, summarize
 from coldstart.verify.findings import LEVERS
 
-__all__ = ["budgets", "compare", "compile_cache", "failures", "floor", "header", "headline", "invariants", "plan",
-           "previous", "pulls", "save", "scheduling", "show", "timeline", "verdict", "verdict_slot", "weights"]
+__all__ = ["budgets", "compare", "compile_cache", "failures", "fixes", "floor", "header", "headline", "invariants",
+           "plan", "previous", "pulls", "save", "scheduling", "show", "starts", "timeline", "verdict", "verdict_slot",
+           "weights"]
 
 def header(profile: Profile, cluster: str, run_id: str | None = None) -> None:
     """Which profile, cluster and versions produced this report, and where its seconds come from."""
@@ -173,3 +175,30 @@ def verdict(findings: Sequence[Finding] = (), *groups: Outcomes, budgeted: Outco
     outcomes (the recommended runs, whose budgets the profile sets; never ready counts as over). Raises
     RunbookFailed so papermill stops and `coldstart run` exits 1."""
     _verdict.verdict(findings, measured(*groups), measured(budgeted))
+
+
+def fixes(result: Diagnosis) -> None:
+    """A diagnosis's first screen: what to change, ranked by what it cost in this cluster's own starts."""
+    if not result.fixes:
+        display(HTML(verdict_html(True, [], f"Every invariant holds for {len(result.workloads)} workload(s) in "
+                                              f"{result.namespace}: nothing to change.")))
+        return
+    rows = [(i, f.invariant, "broke starts" if f.seconds is None else f"{f.seconds:.0f} s" if f.seconds else "risk",
+             f.evidence, f.change, f"coldstart run {f.runbook}") for i, f in enumerate(result.fixes, start=1)]
+    display(HTML(f"<h3>What to change first in {html.escape(result.namespace)}</h3>" + table(
+        ["#", "invariant", "cost here", "evidence", "change", "proof"], rows,
+        [STYLE["fail"] if f.seconds is None else "" for f in result.fixes])))
+    for note in result.notes:
+        display(Markdown(f"*{note}*"))
+
+
+def starts(result: Diagnosis) -> None:
+    """The recent starts of the diagnosed workloads: the waterfall, then each start against its floor."""
+    if not result.replicas:
+        display(Markdown("*No start of a vLLM pod is left in the events and pod status (events expire after about "
+                         "an hour): run with `watch_seconds` to record the next scale-up.*"))
+        return
+    show(figures.waterfall(result.timeline, f"{result.namespace}: recent starts"))
+    display(HTML(table(["start", "time to ready s", "floor s", "efficiency"], [
+        (r.pod.pod.rpartition("/")[2], f"{r.time_to_ready:.0f}" if r.time_to_ready else "never ready",
+         f"{r.floor.total_seconds:.0f}", f"{r.efficiency:.0%}" if r.efficiency else "-") for r in result.replicas])))

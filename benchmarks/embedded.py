@@ -3,8 +3,9 @@
 1. The rollout's scenario on the baseline profile (`runbook.rollout`: the recommended render scaled from
    zero, after the warm buffer and the image pre-pull hold their node): wall time, simulated (virtual) time,
    client requests per replica and per second.
-2. A large scale-out (200 replicas by default, on a profile whose node pool allows it): wall time, virtual
-   time, Events recorded and requests per second.
+2. Large scale-outs (100, 400 and 1,000 replicas by default, on a profile whose node pool allows it): wall time,
+   virtual time, Events recorded and requests per second, then the wall time per replica of each, which should
+   not grow with the number of replicas (the embedded cluster's work is linear in them).
 
 Virtual times are the embedded cluster's clock, from server timestamps: "experiment" runs from the first
 object the run created (the apply at zero replicas) through the warm-up to the last engine replica's Ready;
@@ -14,21 +15,27 @@ reads after the run - live invariants, logs, cleanup - can add hours of cluster 
 Requests are every HTTP request the API server saw: discovery, apply, waits, recorder, logs, live
 invariants, cleanup.
 
-    .venv/bin/python benchmarks/embedded.py [--replicas 200] [--profile baseline] [--skip-large]
+    .venv/bin/python benchmarks/embedded.py [--replicas 100 400 1000] [--profile baseline] [--skip-large]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from coldstart.embedded.cluster import EmbeddedCluster
+from coldstart.levers import variants
+from coldstart.levers.render import render
+from coldstart.live.cluster import Cluster
 from coldstart.profiles import Profile, load_profile, profile_with
 from coldstart.runbooks import runbook
-from coldstart.runbooks.runbook import Outcome
+from coldstart.runbooks.runbook import ENGINE, Outcome
 
 
 @dataclass
@@ -113,7 +120,7 @@ def rollout(profile: Profile) -> None:
     print("requests by verb              " + ", ".join(f"{verb} {n}" for verb, n in verbs.most_common()))
 
 
-def scale_out(profile: Profile, replicas: int) -> None:
+def scale_out(profile: Profile, replicas: int) -> float:
     large = profile_with(profile, {"runtime.replicas": replicas,
                                    "nodes.max_nodes": max(profile.nodes.max_nodes, replicas + 8)})
     scenario = runbook.Scenario(f"{replicas}-replica scale-out", large, replicas=replicas,
@@ -127,18 +134,67 @@ def scale_out(profile: Profile, replicas: int) -> None:
     print(f"Events recorded               {len(events):8d}  ({len(events) / f.wall:.0f} Events/s of wall time)")
     print("top Event reasons             " + ", ".join(f"{r} {n}" for r, n in kinds.most_common(6)))
     print(f"requests per replica          {f.requests / replicas:8.2f}  (whole run / replicas)")
+    return f.wall
+
+
+def cluster_scale_out(profile: Profile, replicas: int) -> float:
+    """The same scale-out with the embedded cluster alone: the rollout's manifests applied at zero then at
+    `replicas` through the live client, and one watch that counts Ready engine pods as they come (no runbook
+    waits, recorder or report: those are the client's costs, measured above)."""
+    large = profile_with(profile, {"runtime.replicas": replicas,
+                                   "nodes.max_nodes": max(profile.nodes.max_nodes, replicas + 8)})
+    docs = [d for manifests in render(large).values() for d in manifests]
+    start = time.perf_counter()
+    with EmbeddedCluster(large) as cluster, Cluster.connect("embedded", profile=large, embedded=cluster) as conn:
+        conn.ensure_namespace(large.namespace)
+        conn.apply(variants.with_replicas(docs, 0))
+        conn.apply(variants.with_replicas(docs, replicas))
+        selector = quote(f"{conn.run_selector()},{ENGINE}")
+        url = f"{cluster.url}/api/v1/namespaces/{large.namespace}/pods?watch=true&labelSelector={selector}"
+        ready: set[str] = set()
+        with urllib.request.urlopen(url, timeout=600) as stream:
+            for line in stream:
+                event = json.loads(line)
+                pod = event["object"]
+                name = pod["metadata"]["name"]
+                conditions = (pod.get("status") or {}).get("conditions") or []
+                if event["type"] != "DELETED" and any(c.get("type") == "Ready" and c.get("status") == "True"
+                                                      for c in conditions):
+                    ready.add(name)
+                else:
+                    ready.discard(name)
+                if len(ready) >= replicas:
+                    break
+        wall = time.perf_counter() - start
+    print(f"  {replicas:5d} replicas, embedded cluster alone: {wall:7.1f} s wall, {wall / replicas * 1000:6.1f} ms "
+          f"per replica, {len(ready)} Ready")
+    return wall
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="baseline")
-    parser.add_argument("--replicas", type=int, default=200, help="replicas of the large scale-out")
+    parser.add_argument("--replicas", type=int, nargs="+", default=[100, 400, 1000],
+                        help="replicas of the large scale-outs (default: 100 400 1000, run one after another)")
     parser.add_argument("--skip-large", action="store_true", help="only the one-replica rollout")
+    parser.add_argument("--cluster-only", action="store_true", help="scale-outs of the embedded cluster alone")
     args = parser.parse_args()
     profile = load_profile(args.profile)
     rollout(profile)
-    if not args.skip_large:
-        scale_out(profile, args.replicas)
+    if args.skip_large:
+        return
+    print("\n== the embedded cluster alone (no runbook client), scale-outs")
+    alone = {replicas: cluster_scale_out(profile, replicas) for replicas in args.replicas}
+    walls = {} if args.cluster_only else {replicas: scale_out(profile, replicas) for replicas in args.replicas}
+    for label, figures in (("embedded cluster alone", alone), ("through the runbook (client included)", walls)):
+        if not figures:
+            continue
+        first = min(figures)
+        print(f"\n== wall time per replica, {label}: it should not grow with the number of replicas")
+        print("replicas   wall (s)   wall per replica (ms)   vs " + str(first))
+        for replicas, wall in figures.items():
+            print(f"{replicas:8d}   {wall:8.1f}   {wall / replicas * 1000:21.1f}   "
+                  f"{(wall / replicas) / (figures[first] / first):5.2f}x")
 
 
 if __name__ == "__main__":

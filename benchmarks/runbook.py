@@ -64,7 +64,7 @@ def main() -> None:
     source = NOTEBOOKS / "rollout.ipynb"
     with tempfile.TemporaryDirectory(prefix="coldstart-bench-") as tmp:
         work = Path(tmp)
-        params = {"profile": args.profile, "cluster": "embedded", "run_id": "bench", "output_dir": str(work)}
+        params = {"profile": args.profile, "cluster": "embedded", "run_id": "be0c0001", "output_dir": str(work)}
         empty = _empty_like(source, work / "empty.ipynb")
 
         _execute(empty, work / "warmup.ipynb", params)  # first kernel start pays for cold disk caches

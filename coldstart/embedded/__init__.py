@@ -3,6 +3,7 @@ engines in virtual time, so a ten-minute cold start takes seconds and needs no c
 
 `store/` (objects, resourceVersions, the change log) <- `apiserver/` (HTTP, verbs, admission, watch, SSA) and
 `controllers/` (scheduler, autoscaler, workload and KServe controllers, nodes) and `node/` (kubelets, images,
-volumes, probes) <- `engine/` (the simulated vLLM); `cluster` wires them together (`EmbeddedCluster`). The
+volumes, probes) <- `engine/` (the simulated vLLM); `cluster` wires them together (`EmbeddedCluster`), `serve`
+runs one for people and kubectl (`coldstart cluster up`), `clock` keeps its time behind the wall clock. The
 profile sets how fast things are (`coldstart.profiles.physics`); how a workload behaves comes from its manifests.
 """

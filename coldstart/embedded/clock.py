@@ -5,6 +5,17 @@ stands still while a client is busy talking to the API server, and jumps to the 
 happening (a node finishing its boot, a pull completing, a probe firing) as soon as the cluster is
 quiet. With nothing scheduled it drifts forward quickly, so watch timeouts still expire.
 
+The clock never shows a client a time in its future. Its epoch starts `LEAD` seconds (a day) behind the
+wall clock, and the driver never moves it past the wall clock: virtual time runs fast by spending that lead,
+and a cluster that has spent it all runs at the wall clock's pace. Every timestamp the API server writes
+or sends (creationTimestamp, events, the `Date` header, log prefixes) is therefore at or before the wall
+clock, so `kubectl get` shows ages, never `<invalid>`; they read up to a day too old, the price of a
+ten-minute cold start in seconds. An interactive cluster (`coldstart cluster up`) spends the lead
+sparingly (`Simulation.settle`): it runs fast while the cluster is changing and for a little while after
+(`settle` cluster seconds after the last store change or client write), and at the wall clock's pace once
+everything has settled (a Ready pod whose probes pass changes nothing), so a day of lead lasts for many
+cold starts however long the session stays open.
+
 Controllers run on one thread, the driver's: they react to store changes (theirs and the clients')
 in resourceVersion order and to their own timers, so their code needs no locks.
 """
@@ -19,6 +30,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from coldstart.embedded.store.store import Change, Store
+
+LEAD = 86_400.0  # seconds the epoch starts behind the wall clock: the fast-forward a cluster may spend
 
 
 class Timer:
@@ -36,8 +49,8 @@ class Timer:
 class VirtualClock:
     """Cluster time in epoch seconds. Only the driver advances it; anyone may read it."""
 
-    def __init__(self, start: float | None = None):
-        self._now = float(int(time.time()) if start is None else start)
+    def __init__(self, start: float | None = None, lead: float = LEAD):
+        self._now = float(int(time.time() - lead) if start is None else start)
         self._heap: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
         self._lock = threading.Lock()
@@ -82,6 +95,10 @@ class VirtualClock:
     def advance_to(self, at: float) -> None:
         self._now = max(self._now, at)
 
+    def advance_toward(self, at: float) -> None:
+        """Advance to `at`, but never past the wall clock (what the driver uses; tests may advance freely)."""
+        self.advance_to(min(at, time.time()))
+
 
 class Controller(Protocol):
     """What the driver calls: every store change in order, on the driver thread."""
@@ -94,7 +111,7 @@ class Simulation:
 
     def __init__(self, store: Store, clock: VirtualClock, *, quiet_seconds: float = 0.02,
                  idle_rate: float = 300.0, may_advance: Callable[[], bool] | None = None,
-                 max_rate: float | None = None):
+                 max_rate: float | None = None, settle: float | None = None):
         self.store, self.clock = store, clock
         # At most this many virtual seconds per wall second, even when jumping to the next timer: a client that
         # has just seen what it waited for gets to its next request before much cluster time has passed.
@@ -105,6 +122,11 @@ class Simulation:
         self.controllers: list[Controller] = []
         self.quiet_seconds = quiet_seconds  # wall time the client must be silent before time jumps
         self.idle_rate = idle_rate  # virtual seconds per wall second when nothing is scheduled
+        # Interactive pacing: when set, time runs fast only until `settle` cluster seconds after the last store
+        # change, then at the wall clock's pace (1 virtual second per wall second) until something changes.
+        self.settle = settle
+        self.last_change = clock.now()
+        self._anchor: tuple[float, float, float] | None = None  # (wall, virtual, rate) the pace is measured from
         self._cursor = store.resource_version
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -121,6 +143,7 @@ class Simulation:
             changes = self.store.changes(self._cursor)
             if changes:
                 did = True
+                self.last_change = self.clock.now()
                 for change in changes:
                     self._cursor = change.rv
                     for controller in self.controllers:
@@ -168,6 +191,7 @@ class Simulation:
                     continue
                 if self.may_advance is not None:
                     if not self.may_advance():
+                        self._anchor = None
                         self.store.wait(self._cursor, 0.01)
                         continue
                 elif time.monotonic() - self.clock.last_client_write < self.quiet_seconds:
@@ -179,17 +203,30 @@ class Simulation:
                     continue
                 before = time.monotonic()
                 self.store.wait(self._cursor, 0.02)
-                self.clock.advance_to(self.clock.now() + (time.monotonic() - before) * self.idle_rate)
+                rate = 1.0 if self._settled() else self.idle_rate
+                self.clock.advance_toward(self.clock.now() + (time.monotonic() - before) * rate)
         except BaseException as exc:  # surfaced by EmbeddedCluster so a broken controller is not silent
             self.error = exc
             raise
 
+    def _settled(self) -> bool:
+        return self.settle is not None and self.clock.now() - self.last_change >= self.settle
+
     def _jump(self, target: float) -> None:
-        """Move to the next timer, no faster than max_rate virtual seconds per wall second."""
-        if self.max_rate is None:
-            self.clock.advance_to(target)
+        """Move to the next timer, no faster than the rate allowed now, never past the wall clock."""
+        rate = 1.0 if self._settled() else self.max_rate
+        if rate is None:
+            self.clock.advance_toward(target)
+            if self.clock.now() < target:  # held back by the wall clock: let it catch up
+                self.store.wait(self._cursor, 0.01)
             return
-        step_start = time.monotonic()
-        self.store.wait(self._cursor, 0.001)  # a client request landing now stops the clock in time
-        allowed = max(time.monotonic() - step_start, 0.001) * self.max_rate
-        self.clock.advance_to(min(target, self.clock.now() + allowed))
+        wall = time.monotonic()
+        if self._anchor is None or wall - self._anchor[0] > 0.05 or self._anchor[2] != rate:
+            self._anchor = (wall, self.clock.now(), rate)  # no banked allowance after a pause or a change of pace
+        allowed = self._anchor[1] + (wall - self._anchor[0]) * rate
+        if target <= allowed:  # within the pace: no need to wait (a thousand replicas make ~10^5 timer instants)
+            self.clock.advance_toward(target)
+            return
+        self.clock.advance_toward(allowed)
+        # ahead of the pace: a client request landing now stops the clock in time; slow paces need no fine steps
+        self.store.wait(self._cursor, 0.001 if rate >= 100 else 0.02)

@@ -13,11 +13,13 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from coldstart.embedded.apiserver.admission import crd_status
 from coldstart.embedded.apiserver.server import ApiServer
 from coldstart.embedded.clock import Simulation, VirtualClock
 from coldstart.embedded.context import SimContext
 from coldstart.embedded.controllers.plane import control_plane
 from coldstart.embedded.node.side import node_side
+from coldstart.embedded.store.resources import Kinds, Resource
 from coldstart.embedded.store.store import PodLogs, Store
 from coldstart.errors import ServerError
 from coldstart.profiles import Profile
@@ -50,6 +52,23 @@ def extended_resource_toleration(obj: dict[str, Any], operation: str) -> dict[st
     return obj
 
 
+def custom_resource_definition(r: Resource) -> dict[str, Any]:
+    """The CRD an operator installs for a custom kind the simulation serves (KServe, LeaderWorkerSet, VolumeSnapshot,
+    GKE's ComputeClass): `kubectl get crd` lists them, and their objects are stored as sent."""
+    names: dict[str, Any] = {"plural": r.plural, "singular": r.singular, "kind": r.kind, "listKind": f"{r.kind}List"}
+    if r.short_names:
+        names["shortNames"] = list(r.short_names)
+    subresources: dict[str, Any] = {"status": {}} if "status" in r.subresources else {}
+    version = {"name": r.version, "served": True, "storage": True, "subresources": subresources,
+               "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": f"{r.plural}.{r.group}"},
+           "spec": {"group": r.group, "names": names, "scope": "Namespaced" if r.namespaced else "Cluster",
+                    "versions": [version]}}
+    crd["status"] = crd_status(crd, "1970-01-01T00:00:00Z")
+    return crd
+
+
 def bootstrap_objects(profile: Profile) -> list[dict[str, Any]]:
     """What a cluster of this kind already has before anyone applies anything: its StorageClasses (GKE's
     built-in ones, or a default class on a generic cluster, plus the class the profile's cache names), and on
@@ -63,7 +82,7 @@ def bootstrap_objects(profile: Profile) -> list[dict[str, Any]]:
         classes = [_storage_class("standard", "rancher.io/local-path", True)]
     if profile.runtime.cache_storage_class not in {c["metadata"]["name"] for c in classes}:
         classes.append(_storage_class(profile.runtime.cache_storage_class, "nfs.csi.k8s.io"))
-    objects = list(classes)
+    objects = list(classes) + [custom_resource_definition(r) for r in Kinds(profile.cloud).static if r.crd]
     if profile.gke_feature("hyperdisk_ml"):
         snapshot = profile.gke.hyperdisk_ml.snapshot  # type: ignore[union-attr]
         objects += [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": profile.namespace}},
@@ -78,7 +97,8 @@ class EmbeddedCluster:
     """One in-process cluster: store, API server, simulation. Use as a context manager or start()/stop()."""
 
     def __init__(self, profile: Profile, *, seed: int | None = None, start_time: float | None = None,
-                 history: int = 100_000, mutators: Iterable[Any] = (), quiet_seconds: float = 0.02):
+                 history: int = 100_000, mutators: Iterable[Any] = (), quiet_seconds: float = 0.02,
+                 port: int = 0, max_rate: float | None = None, interactive: bool = False):
         self.profile = profile
         self.clock = VirtualClock(start_time)
         self.store = Store(now=self.clock.now, history=history, seed=profile.seed if seed is None else seed)
@@ -86,10 +106,13 @@ class EmbeddedCluster:
         self.context = SimContext(profile, self.store, self.clock, self.logs, seed)
         if profile.cloud == "gke":
             mutators = (*mutators, extended_resource_toleration)
-        self.api = ApiServer(self.store, self.logs, mutators=mutators, on_client_write=self.clock.touch)
+        self.api = ApiServer(self.store, self.logs, port=port, mutators=mutators, on_client_write=self.clock.touch,
+                             profile=profile)
         self.context.admission = self.api.admission  # controller-made pods meet the same webhooks
+        self.interactive = interactive
         self.simulation = Simulation(self.store, self.clock, quiet_seconds=quiet_seconds,
-                                     may_advance=self._client_waits, max_rate=self.MAX_RATE)
+                                     may_advance=self._client_waits, max_rate=max_rate or self.MAX_RATE,
+                                     settle=self.SETTLE_SECONDS if interactive else None)
         self.simulation.add(*control_plane(self.context), *node_side(self.context))
         for obj in bootstrap_objects(profile):
             self.store.create(obj)
@@ -105,8 +128,11 @@ class EmbeddedCluster:
     # seconds of silence (a client that polls, or nobody at all).
     IDLE_SECONDS = 3.0
     MAX_RATE = 4000.0  # virtual seconds per wall second: a ten-minute cold start takes ~0.15 s
+    SETTLE_SECONDS = 600.0  # interactive: cluster seconds of fast time after the last change (see clock.py)
 
     def _client_waits(self) -> bool:
+        if self.interactive:  # people and their tools poll, several at once: time runs (paced, see clock.py)
+            return True
         if time.monotonic() - self.api.last_request >= self.IDLE_SECONDS:
             return True
         return self.api.watching_since(self.api.last_call)

@@ -18,9 +18,9 @@ from json.decoder import WHITESPACE, scanstring  # type: ignore[attr-defined]  #
 from json.scanner import make_scanner
 from typing import Any
 
-import yaml
-
 from coldstart.errors import InvalidValue
+from coldstart.inputs.jsonsafe import decode_error, other_error
+from coldstart.inputs.yamlsafe import yaml_documents
 
 
 @contextmanager
@@ -137,7 +137,6 @@ def list_items(text: str) -> Iterator[Any]:
         raise InvalidValue("no items array, or more than one document")
 
 
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _KEY_START = re.compile(r'\s*"[^"]+"\s*:')
 _LEADING_SPACE = re.compile(r"\s*")
 
@@ -160,10 +159,11 @@ def _json_stream(text: str) -> list[Any] | None:
 
 
 def _repair_json(text: str) -> Any | None:
-    """Close a JSON excerpt cut at its end (and open one that starts at a key), as issues quote them."""
-    body = text.strip()
-    if _KEY_START.match(body):
-        body = "{" + body
+    """Close a JSON excerpt that starts at a key and is cut at its end, as issues quote them (`"status": {...`).
+
+    Only an excerpt: a text that starts with `{` or `[` is a whole document, and one that stops early is reported
+    as cut off, never completed by guessing."""
+    body = "{" + text.strip()
     stack: list[str] = []
     in_string = escaped = False
     for char in body:
@@ -188,21 +188,26 @@ def _repair_json(text: str) -> Any | None:
         body = body[: dangling_key.start() + (1 if dangling_key.group(1) == "{" else 0)]
     try:
         return json.loads(body + "".join(reversed(stack)))
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return None
 
 
-def _yaml_docs(text: str) -> list[Any] | None:
+def _yaml_docs(text: str, name: str) -> list[Any] | None:
+    """The YAML documents of a text, or None when it is not YAML (a table, a log). What the safe loader refuses
+    (an alias bomb, a cycle, a duplicate key, deep nesting) is an error, not "not YAML"."""
     try:
-        return [doc for doc in yaml.load_all(text, Loader=_SAFE_LOADER) if doc is not None]
-    except yaml.YAMLError:
+        return [doc.value for doc in yaml_documents(text, name) if doc.value is not None]
+    except InvalidValue:
         return None
 
 
-def decode_documents(text: str, *, tolerant: bool = True) -> list[Any]:
-    """Every JSON/YAML document in text; with tolerant, also the data in a truncated excerpt.
+def decode_documents(text: str, *, tolerant: bool = True, name: str = "<input>") -> list[Any]:
+    """Every JSON/YAML document in text; with tolerant, also the data in an excerpt pasted from an issue (an
+    indented YAML block, a JSON block that starts at a key), which may stop mid-object.
 
-    Returns [] for text that is not structured data (a kubectl table, a log), so callers can fall back.
+    Returns [] for text that is not structured data (a kubectl table, a log), so callers can fall back. A text
+    that starts as a JSON document and does not parse (a file cut off mid-way) is InvalidValue naming where it
+    stops; nesting too deep and numbers too long are InputRefused.
     """
     leading = _LEADING_SPACE.match(text)  # r"\s*" matches every text
     start = leading.end() if leading else 0
@@ -211,29 +216,33 @@ def decode_documents(text: str, *, tolerant: bool = True) -> list[Any]:
     if text[start] in "{[":
         try:
             return [json.loads(text)]  # the common case, without copying a 100 MB dump first
-        except json.JSONDecodeError:
-            pass
-        stripped = text.strip()
-        docs = _json_stream(stripped)
+        except json.JSONDecodeError as exc:
+            failure = exc
+        except (ValueError, RecursionError) as exc:
+            raise other_error(exc, text, name) from None
+        try:
+            docs = _json_stream(text.strip())
+        except (ValueError, RecursionError) as exc:
+            raise other_error(exc, text, name) from None
         if docs is not None:
             return docs
-        if tolerant:
-            repaired = _repair_json(stripped)
-            if repaired is not None:
-                return [repaired]
-    elif tolerant and _KEY_START.match(text, start):
+        docs = _yaml_docs(text, name)  # YAML flow style (`{kind: List, items: [...]}`) is not JSON
+        if docs is not None:
+            return [doc for doc in docs if isinstance(doc, dict | list)]
+        raise decode_error(failure, name, InvalidValue)
+    if tolerant and _KEY_START.match(text, start):
         repaired = _repair_json(text)
         if repaired is not None:
             return [repaired]
-    docs = _yaml_docs(text)
+    docs = _yaml_docs(text, name)
     if docs is None and tolerant:
-        docs = _yaml_docs(textwrap.dedent(text))
+        docs = _yaml_docs(textwrap.dedent(text), name)
         lines = textwrap.dedent(text).splitlines()
         for _ in range(3):  # an excerpt cut mid-value: drop its last lines (a few: this is not a search)
             if docs is not None or len(lines) < 2:
                 break
             lines.pop()
-            docs = _yaml_docs("\n".join(lines))
+            docs = _yaml_docs("\n".join(lines), name)
     if not docs:
         return []
     return [doc for doc in docs if isinstance(doc, dict | list)]

@@ -8,22 +8,24 @@ nothing is judged from half an input.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from coldstart.errors import ManifestError
+from coldstart.inputs.files import MANIFEST, STDIN, check_regular_file, decode_utf8, read_bytes
+from coldstart.inputs.jsonsafe import json_values
+from coldstart.inputs.yamlsafe import yaml_documents
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-STDIN = "-"
-_HELM_SOURCE = re.compile(r"^#\s*Source:\s*(\S.*?)\s*$", re.MULTILINE)
+_HELM_SOURCE = re.compile(rb"^#[ \t]*Source:[ \t]*(\S[^\r\n]*?)[ \t]*\r?$", re.MULTILINE)
+_HELM_HINT = "fix the syntax (Helm templates must be rendered first: helm template ... > out.yaml)"
+
+# What a reader keeps of each object as it is parsed (verify drops what its checks never read), or None to drop it.
+Slim = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,13 @@ class Document:
         return isinstance(self.obj.get("apiVersion"), str) and isinstance(self.obj.get("kind"), str)
 
 
-def read_documents(paths: Sequence[str | Path]) -> list[Document]:
-    """Every mapping document under `paths` (files, directories, '-' for stdin), in a stable order."""
+def read_documents(paths: Sequence[str | Path], *, slim: Slim | None = None,
+                   names_only: Callable[[str], bool] | None = None) -> list[Document]:
+    """Every mapping document under `paths` (files, directories, '-' for stdin), in a stable order.
+
+    Each file is read (bounded, see `files`) and parsed one document at a time; `slim` is applied to every object
+    as soon as it is parsed, so what a caller never reads is not kept, and a YAML object whose kind `names_only`
+    accepts is not even built beyond apiVersion, kind and metadata.name/namespace (see yamlsafe)."""
     if not paths:
         raise ManifestError("no manifest paths given; name files, directories or '-' for stdin")
     documents: list[Document] = []
@@ -54,7 +61,9 @@ def read_documents(paths: Sequence[str | Path]) -> list[Document]:
             if key in seen:
                 continue
             seen.add(key)
-            documents.extend(parse_text(_read_text(file), "<stdin>" if file == STDIN else file))
+            data = read_bytes(file, MANIFEST, error=ManifestError)
+            documents.extend(parse_text(data, "<stdin>" if file == STDIN else file, slim=slim, names_only=names_only))
+            del data
     return documents
 
 
@@ -68,17 +77,35 @@ def kubernetes_objects(documents: Sequence[Document]) -> list[Document]:
     return [d for d in documents if d.is_object]
 
 
-def parse_text(text: str, file: str) -> list[Document]:
-    """Parse YAML (multi-document) or JSON text; flatten `List` kinds; skip empty and non-mapping documents."""
-    text = text.lstrip("\ufeff")
-    stripped = text.lstrip()
-    if file.endswith(".json") or (file == "<stdin>" and stripped[:1] in ("{", "[")):
-        values = _json_values(text, file)
-        if values is not None:
-            return [d for index, value in enumerate(values) for d in _flatten(value, file, index, None, None)]
+def parse_text(text: str | bytes, file: str, *, slim: Slim | None = None,
+               names_only: Callable[[str], bool] | None = None) -> list[Document]:
+    """Parse YAML (multi-document) or JSON text; flatten `List` kinds; skip empty and non-mapping documents.
+
+    Bytes are UTF-8 (YAML goes to libyaml undecoded); every document is bounded as `yamlsafe`/`jsonsafe` say."""
+    if isinstance(text, str):
+        text = text.removeprefix("\ufeff")
+    head = (text[:4096] if isinstance(text, str) else text[:4096].decode("utf-8", "ignore")).lstrip("\ufeff").lstrip()
     documents: list[Document] = []
-    for index, (value, line, origin) in enumerate(_yaml_values(text, file)):
-        documents.extend(_flatten(value, file, index, line, origin))
+    if file.endswith(".json") or (file == "<stdin>" and head[:1] in ("{", "[")):
+        values = json_values(text if isinstance(text, str) else decode_utf8(text, file), file, error=ManifestError,
+                             first_may_fail=file == "<stdin>")
+        if values is not None:
+            for index, value in enumerate(values):
+                documents.extend(_flatten(value, file, index, None, None, slim))
+            return documents
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    sources = _helm_sources(data)
+    hint = _HELM_HINT if b"{{" in data else "fix the syntax"
+    previous_end, next_source = 0, 0
+    for index, doc in enumerate(yaml_documents(data, file, error=ManifestError, hint=hint, names_only=names_only)):
+        origin = None  # the last `# Source:` between the previous document and this one
+        while next_source < len(sources) and sources[next_source][0] <= doc.line:
+            line, name = sources[next_source]
+            next_source += 1
+            if line > previous_end:
+                origin = name
+        previous_end = doc.end_line
+        documents.extend(_flatten(doc.value, file, index, doc.line, origin, slim))
     return documents
 
 
@@ -92,10 +119,9 @@ def _expand(path: str) -> list[str]:
     p = Path(path).expanduser()
     if not p.exists():
         raise ManifestError(f"{path}: no such file or directory; check the path")
-    if p.is_file():
-        return [str(p)]
     if not p.is_dir():
-        raise ManifestError(f"{path}: not a regular file or directory; give manifest files or a folder of them")
+        check_regular_file(p, "manifest", error=ManifestError)  # a FIFO or a device is refused, never opened
+        return [str(p)]
     found: list[str] = []
     for root, dirs, files in os.walk(p):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -107,88 +133,25 @@ def _expand(path: str) -> list[str]:
     return found
 
 
-def _read_text(file: str) -> str:
-    if file == STDIN:
-        try:
-            return sys.stdin.read()
-        except UnicodeDecodeError:
-            raise ManifestError("<stdin>: not UTF-8 text; pipe YAML or JSON manifests") from None
-    try:
-        data = Path(file).read_bytes()
-    except OSError as exc:
-        raise ManifestError(f"{file}: cannot read ({exc.strerror}); check the permissions") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ManifestError(f"{file}: not UTF-8 text (byte {exc.start}); is this a manifest?") from None
+def _helm_sources(data: bytes) -> list[tuple[int, str]]:
+    """(1-based line, template) of every `# Source:` comment Helm writes above a document, in order."""
+    found: list[tuple[int, str]] = []
+    line, pos = 1, 0
+    for match in _HELM_SOURCE.finditer(data):
+        line += data.count(b"\n", pos, match.start())
+        pos = match.start()
+        found.append((line, match.group(1).decode("utf-8", "replace")))
+    return found
 
 
-# ---------------------------------------------------------------------------------------------------
-# Parsing
-
-
-def _yaml_values(text: str, file: str) -> Iterator[tuple[Any, int | None, str | None]]:
-    """(value, first line of content, Helm `# Source:`) per YAML document; one ManifestError on bad syntax."""
-    loader = yaml.SafeLoader(text)
-    values: list[tuple[Any, int | None, str | None]] = []
-    try:
-        while loader.check_node():
-            # types-PyYAML leaves Parser.peek_event untyped (it returns the next Event)
-            start = loader.peek_event().start_mark  # type: ignore[no-untyped-call]
-            node = loader.get_node()
-            if node is None:
-                continue
-            header = text[start.index:node.start_mark.index] if start is not None else ""
-            source = _HELM_SOURCE.search(header)
-            values.append((loader.construct_document(node), node.start_mark.line + 1,
-                           source.group(1) if source else None))
-    except yaml.MarkedYAMLError as exc:
-        raise ManifestError(_yaml_message(exc, file, text)) from None
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{file}: not valid YAML ({str(exc).splitlines()[0]}); fix the syntax") from None
-    finally:
-        loader.dispose()
-    yield from values
-
-
-def _yaml_message(exc: yaml.MarkedYAMLError, file: str, text: str) -> str:
-    mark = exc.problem_mark or exc.context_mark
-    where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-    problem = exc.problem or exc.context or "unparseable"
-    hint = "fix the syntax"
-    if "{{" in text:
-        hint += " (Helm templates must be rendered first: helm template ... > out.yaml)"
-    return f"{file}{where}: not valid YAML ({problem}); {hint}"
-
-
-def _json_values(text: str, file: str) -> list[Any] | None:
-    """All JSON values in the text (one, or several concatenated as a watch stream prints them)."""
-    decoder = json.JSONDecoder()
-    values: list[Any] = []
-    pos = 0
-    while True:
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-        if pos >= len(text):
-            return values
-        try:
-            value, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            if file == "<stdin>" and not values:
-                return None  # not JSON after all: let the YAML parser (a JSON superset) report
-            raise ManifestError(f"{file}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); "
-                                "fix the syntax") from None
-        values.append(value)
-
-
-def _flatten(value: Any, file: str, index: int, line: int | None, origin: str | None,
+def _flatten(value: Any, file: str, index: int, line: int | None, origin: str | None, slim: Slim | None = None,
              depth: int = 0) -> Iterator[Document]:
     """Mappings become documents; `kind: List` / `*List` and bare sequences yield their items."""
     if depth > 8:  # lists of lists this deep are not manifests (or a YAML alias loop)
         return
     if isinstance(value, list):
         for item in value:
-            yield from _flatten(item, file, index, line, origin, depth + 1)
+            yield from _flatten(item, file, index, line, origin, slim, depth + 1)
         return
     if not isinstance(value, dict) or not value:
         return
@@ -199,6 +162,8 @@ def _flatten(value: Any, file: str, index: int, line: int | None, origin: str | 
         for item in items:
             if isinstance(item, dict) and item_kind and "kind" not in item:
                 item = {"kind": item_kind, "apiVersion": value.get("apiVersion"), **item}
-            yield from _flatten(item, file, index, line, origin, depth + 1)
+            yield from _flatten(item, file, index, line, origin, slim, depth + 1)
+        return
+    if slim is not None and (value := slim(value)) is None:
         return
     yield Document(value, file, index, line, origin)

@@ -8,6 +8,7 @@ back from a cluster.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -167,6 +168,9 @@ _STRINGS = {"name", "namespace", "image", "imagePullPolicy", "mountPath", "claim
             "storageUri", "storageClassName", "medium", "runtime", "kind", "apiVersion", "key"}
 
 
+_intern = sys.intern
+
+
 def sanitize(value: Any) -> Any:
     """A copy where the fields the checks read have their Kubernetes types; a field of the wrong type is dropped.
 
@@ -189,7 +193,7 @@ def _clean(value: Any, done: dict[int, tuple[Any, Any]], active: set[int]) -> An
     else:
         result = {}
         for k, v in value.items():
-            k = str(k)
+            k = _intern(str(k))  # one object per key name across thousands of objects, not one per occurrence
             if k in _MAPS and not isinstance(v, dict):
                 continue
             if k in _LISTS_OF_MAPS:

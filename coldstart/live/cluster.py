@@ -316,6 +316,8 @@ class Cluster:
             query.append(("container", container))
         if previous:
             query.append(("previous", "true"))
+        # Errors come as a JSON Status: a real API server answers 406 to a request accepting text/plain alone.
         resp = self._call("read log of", f"Pod/{namespace}/{name}", self.dynamic.request, "get", path,
-                          query_params=query, header_params={"Accept": "text/plain"}, serialize=False)
+                          query_params=query, header_params={"Accept": "text/plain, application/json"},
+                          serialize=False)
         return str(resp.data.decode("utf-8", errors="replace"))

@@ -10,6 +10,8 @@ wins), so a relist never duplicates or loses anything that still exists.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,9 +38,11 @@ class Recording:
 class _Stream:
     """One kind's list+watch loop on its own thread, merging into a dict keyed by `key`."""
 
-    def __init__(self, cluster: Cluster, kind: str, namespace: str, key: str, label_selector: str | None):
+    def __init__(self, cluster: Cluster, kind: str, namespace: str, key: str, label_selector: str | None,
+                 changed: threading.Condition | None = None):
         self.cluster, self.kind, self.namespace, self.key = cluster, kind, namespace, key
         self.label_selector = label_selector
+        self.changed = changed or threading.Condition()  # notified after each merge (never taken with `lock` held)
         self.items: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
         self.stopped = threading.Event()
@@ -59,7 +63,12 @@ class _Stream:
         with self.lock:
             for obj in items:
                 self.items[self._id(obj)] = obj
+        self._notify()
         return rv
+
+    def _notify(self) -> None:
+        with self.changed:
+            self.changed.notify_all()
 
     def _run(self) -> None:
         backoff = self.cluster.backoff()  # broken streams: relist after a growing, jittered pause, then give up
@@ -79,6 +88,7 @@ class _Stream:
                         continue
                     with self.lock:  # a DELETED pod keeps its last state: its timeline still counts
                         self.items[self._id(obj)] = obj
+                    self._notify()
             except ClusterError as exc:  # 410 Gone, a dropped connection, an API server restarting
                 if self.stopped.is_set():
                     return
@@ -111,9 +121,10 @@ class Recorder:
 
     def __init__(self, cluster: Cluster, namespace: str, *, label_selector: str | None = None):
         self.cluster, self.namespace = cluster, namespace
-        self._events = _Stream(cluster, "Event", namespace, "uid", None)
+        self._changed = threading.Condition()
+        self._events = _Stream(cluster, "Event", namespace, "uid", None, self._changed)
         try:
-            self._pods = _Stream(cluster, "Pod", namespace, "name", label_selector)
+            self._pods = _Stream(cluster, "Pod", namespace, "name", label_selector, self._changed)
         except BaseException:
             self._events.stop()  # do not leave the events thread behind
             raise
@@ -124,6 +135,18 @@ class Recorder:
         """What has been seen so far, without stopping."""
         with self._events.lock, self._pods.lock:
             return Recording(list(self._events.items.values()), list(self._pods.items.values()))
+
+    def wait_until(self, seen: Callable[[Recording], bool], timeout: float) -> Recording:
+        """Block until what the watches delivered so far satisfies `seen`, or `timeout` wall seconds pass (then the
+        caller's own check on the returned snapshot says what was missing). Woken by each delivery, no polling."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                recording = self.snapshot()
+                left = deadline - time.monotonic()
+                if seen(recording) or left <= 0:
+                    return recording
+                self._changed.wait(left)
 
     def stop(self, *, logs_for: str | None = "engine") -> Recording:
         """Stop watching; fetch the vLLM log of every pod of the given component (None: no logs)."""

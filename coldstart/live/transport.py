@@ -77,7 +77,8 @@ def translate(exc: Exception, verb: str, obj: str) -> ClusterError:
         except (TypeError, ValueError, AttributeError):
             detail = str(exc.reason or "")
         message = f"{verb} {obj}: {detail or exc.reason} (HTTP {status})"
-        if status == 409 and any(isinstance(c, dict) and c.get("type") == "FieldManagerConflict" for c in causes):
+        # A StatusCause's type travels as "reason" in JSON (metav1.StatusCause.Type has the tag `json:"reason"`).
+        if status == 409 and any(isinstance(c, dict) and c.get("reason") == "FieldManagerConflict" for c in causes):
             reason = "FieldManagerConflict"
         # 410 may come as the HTTP status (not only as a watch stream's ERROR event): either way, relist.
         cls = {404: NotFound, 409: Conflict, 401: Forbidden, 403: Forbidden, 400: Invalid, 422: Invalid,

@@ -11,11 +11,12 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from coldstart.errors import ProfileError
+from coldstart.inputs.files import PROFILE, read_bytes
+from coldstart.inputs.yamlsafe import load_yaml
 from coldstart.profiles.model import Profile
 
 PARAMS_DIR = Path(__file__).resolve().parent / "params"
@@ -48,15 +49,8 @@ def resolve_profile_path(ref: str | Path, relative_to: Path | None = None) -> Pa
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ProfileError(f"{path}{where}: not valid YAML ({problem}); fix the syntax") from None
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read ({exc.strerror})") from None
+    """A profile file: a regular file within the profile size limit, UTF-8, one safely loaded YAML mapping."""
+    data = load_yaml(read_bytes(path, PROFILE, error=ProfileError), str(path), error=ProfileError)
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile is a YAML mapping of keys, got {type(data).__name__}")
     return data

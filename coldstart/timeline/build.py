@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from coldstart.inputs.decode import gc_paused
+from coldstart.timeline.model import ImagePull, PodTimeline, Reason, Span, Timeline
+from coldstart.timeline.sanity import Sanity
 from coldstart.timeline.sources.events import Event
 from coldstart.timeline.sources.pods import PodStatus, merge_pods
 from coldstart.timeline.sources.vllm_model import Stamp, VllmLog
+
+__all__ = ["REASONS", "ImagePull", "PodTimeline", "Reason", "Span", "Timeline", "build_timeline"]
 
 REASONS = {"FailedScheduling", "NotTriggerScaleUp", "Preempted", "BackOff", "Failed", "Unhealthy", "Killing",
            "OOMKilling", "OOMKilled", "SystemOOM", "Evicted", "FailedMount", "FailedAttachVolume",
@@ -31,72 +34,6 @@ _CREATED_POD = re.compile(r"Created pod: (\S+)")
 _VLLM_NAMES = ("vllm", "kserve-container", "main", "server")
 _LOG_PHASES = (("weights_load", ("model_load", "weights", "streamer")), ("compile", ("compile",)),
                ("graph_capture", ("graph_capture",)), ("engine_init", ("engine_init",)))
-
-
-@dataclass(slots=True)
-class Span:
-    """A phase: start and end in seconds since the pod's t0."""
-
-    start: float
-    end: float
-
-    @property
-    def seconds(self) -> float:
-        return self.end - self.start
-
-
-@dataclass(slots=True)
-class ImagePull:
-    image: str
-    container: str | None = None
-    seconds: float | None = None
-    seconds_including_waiting: float | None = None
-    bytes: int | None = None
-    cached: bool = False
-    streaming: bool = False
-    start: float | None = None
-    end: float | None = None
-
-    @property
-    def mb_per_s(self) -> float | None:
-        """Pull rate in MB/s (10^6 bytes), as registries and kubelet report sizes."""
-        if self.bytes and self.seconds:
-            return self.bytes / 1e6 / self.seconds
-        return None
-
-
-@dataclass(slots=True)
-class Reason:
-    """Something that delayed or broke the start (restart, OOM, back-off, probe failure), in time order."""
-
-    reason: str
-    message: str
-    at: float | None = None
-    count: int = 1
-    source: str = "event"
-
-
-@dataclass(slots=True)
-class PodTimeline:
-    pod: str
-    node: str | None = None
-    clock: str = "absolute"  # absolute or relative (kubectl ages)
-    t0: datetime | None = None
-    t0_source: str | None = None
-    marks: dict[str, float] = field(default_factory=dict)
-    phases: dict[str, Span] = field(default_factory=dict)
-    image_pulls: list[ImagePull] = field(default_factory=list)
-    reasons: list[Reason] = field(default_factory=list)
-    time_to_ready_seconds: float | None = None
-    log: str | None = None
-    victim: bool = False  # preempted itself (a buffer pod): left out of run statistics
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Timeline:
-    pods: list[PodTimeline] = field(default_factory=list)
-    logs: list[tuple[str, VllmLog]] = field(default_factory=list)
 
 
 class _Clock:
@@ -161,14 +98,16 @@ def _sort_events(events: Sequence[Event], pods: dict[str, PodStatus]) -> tuple[d
     return by_pod, created, preemptions, node_events
 
 
-def build_timeline(events: Sequence[Event], pods: Sequence[PodStatus],
-                   logs: Sequence[tuple[str, VllmLog]] = ()) -> Timeline:
-    """Per-pod timelines from parsed events, pod statuses and (file, vLLM log) pairs."""
+def build_timeline(events: Sequence[Event], pods: Sequence[PodStatus], logs: Sequence[tuple[str, VllmLog]] = (),
+                   *, now: datetime | None = None) -> Timeline:
+    """Per-pod timelines from parsed events, pod statuses and (file, vLLM log) pairs. Times that cannot be trusted
+    (in the future after `now`, before the pod existed, out of order) are left out and said so (see `sanity`)."""
     with gc_paused():
-        return _build(events, pods, logs)
+        return _build(events, pods, logs, Sanity(now))
 
 
-def _build(events: Sequence[Event], pods: Sequence[PodStatus], logs: Sequence[tuple[str, VllmLog]]) -> Timeline:
+def _build(events: Sequence[Event], pods: Sequence[PodStatus], logs: Sequence[tuple[str, VllmLog]],
+           sanity: Sanity) -> Timeline:
     statuses = {p.name or "": p for p in merge_pods(list(pods))}
     by_pod, created, preemptions, node_events = _sort_events(events, statuses)
     # given pod documents, those are the replicas (events about buffer or system pods only add marks);
@@ -178,7 +117,8 @@ def _build(events: Sequence[Event], pods: Sequence[PodStatus], logs: Sequence[tu
     result = Timeline(logs=list(logs))
     for name in names:
         result.pods.append(_pod_timeline(name, statuses.get(name), by_pod.get(name, []), created.get(name),
-                                         preemptions.get(name, []), node_events, log_for.get(name)))
+                                         preemptions.get(name, []), node_events, log_for.get(name), sanity))
+    result.warnings = sanity.warnings
     return result
 
 
@@ -203,15 +143,18 @@ def _associate_logs(names: list[str], logs: Sequence[tuple[str, VllmLog]]) -> di
 
 def _pod_timeline(name: str, pod: PodStatus | None, events: list[Event], rs_created: datetime | None,
                   preemptions: list[Event], node_events: dict[str, list[Event]],
-                  log: tuple[str, VllmLog] | None) -> PodTimeline:
+                  log: tuple[str, VllmLog] | None, sanity: Sanity) -> PodTimeline:
     key = pod.key if pod and pod.key else (f"{events[0].namespace}/{name}" if events and events[0].namespace
                                            else name)
     tl = PodTimeline(pod=key or "(unnamed pod)", node=pod.node if pod else None)
+    events, preemptions = sanity.events(tl, events), sanity.events(tl, preemptions)
+    created = sanity.plausible(tl, pod.created, "creationTimestamp") if pod is not None else None
+    rs_created = sanity.plausible(tl, rs_created, "the ReplicaSet's 'Created pod' event")
     by_reason: dict[str, list[Event]] = {}
     for ev in events:  # one pass; every later question is a dict lookup
         by_reason.setdefault(ev.reason, []).append(ev)
-    if pod is not None and pod.created is not None:
-        tl.t0, tl.t0_source = pod.created, "creationTimestamp"
+    if created is not None:
+        tl.t0, tl.t0_source = created, "creationTimestamp"
     elif rs_created is not None:
         tl.t0, tl.t0_source = rs_created, "ReplicaSet 'Created pod' event"
     elif absolute := [e.first for e in events if e.first is not None]:
@@ -251,12 +194,14 @@ def _pod_timeline(name: str, pod: PodStatus | None, events: list[Event], rs_crea
         marks["started"] = started_at
     if pod is not None and (at := clock.of(pod.transition("Ready"))) is not None:
         marks["ready"] = at
-        if marks.get("created") == 0.0 or tl.t0_source == "first event":
-            tl.time_to_ready_seconds = at
     if log is not None:
         tl.log = log[0]
         _log_marks(tl, log[1], clock, pod)
+    sanity.positions(tl)
+    if "ready" in marks and (marks.get("created") == 0.0 or tl.t0_source == "first event"):
+        tl.time_to_ready_seconds = marks["ready"]
     _phases(tl, container)
+    sanity.spans(tl)
     _reasons(tl, pod, by_reason, clock, node_events.get(tl.node or "", []), log[1] if log else None)
     return tl
 

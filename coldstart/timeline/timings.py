@@ -16,6 +16,8 @@ import jsonschema
 
 from coldstart.errors import InputError, InvalidValue
 from coldstart.inputs.decode import gc_paused
+from coldstart.inputs.files import TIMINGS, read_text
+from coldstart.inputs.jsonsafe import other_error
 from coldstart.kube.times import to_iso
 from coldstart.profiles import Profile
 from coldstart.timeline.build import PodTimeline, Timeline
@@ -116,14 +118,15 @@ def write_timings(path: str | Path, run: Timeline | dict[str, Any], *, profile: 
 def read_timings(path: str | Path) -> dict[str, Any]:
     """Read and validate a timings.json; InputError (exit 2) naming the file and the first bad key."""
     source = Path(path)
+    if not source.exists():
+        raise InputError(f"{source}: no such timings file; run the runbook or `coldstart timeline` first")
+    text = read_text(source, TIMINGS)  # a regular file within its limit, UTF-8
     try:
-        doc = json.loads(source.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{source}: no such timings file; run the runbook or `coldstart timeline` first") from None
-    except OSError as exc:
-        raise InputError(f"{source}: cannot read ({exc.strerror})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise InputError(f"{source}: not a timings JSON file ({exc}); regenerate it") from None
+    except (ValueError, RecursionError) as exc:
+        raise other_error(exc, text, str(source)) from None
     if isinstance(doc, dict) and doc.get("schema_version") not in (None, SCHEMA_VERSION):
         raise InputError(f"{source}: schema_version {doc.get('schema_version')!r} is not supported "
                          f"(this coldstart reads {SCHEMA_VERSION}); regenerate the file or upgrade coldstart")

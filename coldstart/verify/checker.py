@@ -19,17 +19,18 @@ from coldstart.inputs.documents import Document, as_documents, kubernetes_object
 from coldstart.profiles import Profile
 from coldstart.verify.discovery import find_buffers, find_workloads
 from coldstart.verify.findings import INVARIANTS, LEVERS, NO_ENGINE, STATUS_RANK, Context, Finding, Status, found
-from coldstart.verify.workloads import Inventory
+from coldstart.verify.workloads import NAME_ONLY_KINDS, Inventory, slim_object
 
 __all__ = ["check_documents", "format_findings", "summarize", "verify_paths", "worst"]
 
 
 def check_documents(docs: Sequence[dict[str, Any] | Document], profile: Profile | None = None,
-                    source: str = "<input>") -> list[Finding]:
-    """Judge parsed objects (from files or read back from a cluster) against every invariant."""
+                    source: str = "<input>", *, sanitized: bool = False) -> list[Finding]:
+    """Judge parsed objects (from files or read back from a cluster) against every invariant; `sanitized` when
+    they were read through slim_object already (verify_paths), so they are not copied again."""
     documents = [d for d in docs if isinstance(d, Document)]
     documents += as_documents([d for d in docs if isinstance(d, dict)], source)
-    inv = Inventory(documents)
+    inv = Inventory(documents, sanitized=sanitized)
     ctx = Context(inv, find_workloads(inv), find_buffers(inv), profile,
                   documents[0].file if documents else source)
     findings: list[Finding] = []
@@ -47,12 +48,13 @@ def check_documents(docs: Sequence[dict[str, Any] | Document], profile: Profile 
 
 
 def verify_paths(paths: Sequence[str], profile: Profile | None = None) -> list[Finding]:
-    """Read manifests (files, directories, '-') and judge them together, so cross-file joins work."""
-    objects = kubernetes_objects(read_documents(paths))
+    """Read manifests (files, directories, '-') and judge them together, so cross-file joins work. Each object is
+    slimmed as it is parsed (slim_object), so memory follows what the checks read, not the size of the input."""
+    objects = kubernetes_objects(read_documents(paths, slim=slim_object, names_only=NAME_ONLY_KINDS.__contains__))
     if not objects:
         raise ManifestError(f"{', '.join(map(str, paths))}: no Kubernetes objects (documents with apiVersion and "
                             "kind) found; give rendered manifests")
-    return check_documents(objects, profile, source=objects[0].file)
+    return check_documents(objects, profile, source=objects[0].file, sanitized=True)
 
 
 def summarize(findings: Iterable[Finding]) -> dict[str, int]:

@@ -19,13 +19,13 @@ from typing import Any
 
 from coldstart.inputs.documents import Document
 from coldstart.kube.images import is_engine_image
-from coldstart.kube.podspec import accelerators, expand_refs, sanitize, volume_at
+from coldstart.kube.podspec import accelerators, expand_refs, pod_templates, sanitize, volume_at
 from coldstart.vllm.launch import Launch, container_launches, flag_name, load_structured
 
 __all__ = [
-    "CLUSTER_SCOPED", "POD_TEMPLATE_KINDS", "Buffer", "EngineContainer", "EnginePod", "ImageUse", "Inventory",
-    "Workload", "apply_config_file", "display_name", "engine_pod", "finish",
-    "namespace_of", "object_ref", "resolve_env",
+    "CLUSTER_SCOPED", "POD_TEMPLATE_KINDS", "READ_KINDS", "Buffer", "EngineContainer", "EnginePod", "ImageUse",
+    "Inventory", "Workload", "apply_config_file", "display_name", "engine_pod", "finish",
+    "namespace_of", "object_ref", "resolve_env", "slim_object", "NAME_ONLY_KINDS",
 ]
 
 CLUSTER_SCOPED = {
@@ -148,11 +148,57 @@ def object_ref(obj: dict[str, Any]) -> str:
     return f"{kind}/{name}" if kind in CLUSTER_SCOPED else f"{kind}/{namespace_of(obj)}/{name}"
 
 
-class Inventory:
-    """All objects of one input, indexed for the joins the checks need (runtimes, ConfigMaps, classes)."""
+# Kinds the checks read beyond their name (Inventory.find/of_kind/data joins, operator resources); besides these,
+# every object that embeds a pod template is read whole.
+READ_KINDS = {
+    "ConfigMap", "Secret", "PriorityClass", "StorageClass", "PersistentVolumeClaim", "ComputeClass", "ServingRuntime",
+    "ClusterServingRuntime", "InferenceService", "LLMInferenceService", "LLMInferenceServiceConfig", "RayService",
+    "RayCluster", "RayJob", "Model", "DynamoGraphDeployment", "Pod", *POD_TEMPLATE_KINDS,
+}
+# Kinds that by their API hold no pod template and that no check reads beyond kind and name: a reader need not even
+# build them (a CRD is megabytes of schema).
+NAME_ONLY_KINDS = {
+    "CustomResourceDefinition", "APIService", "Service", "ServiceAccount", "Endpoints", "EndpointSlice", "Namespace",
+    "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "Ingress", "IngressClass", "NetworkPolicy",
+    "PodDisruptionBudget", "HorizontalPodAutoscaler", "ResourceQuota", "LimitRange", "PersistentVolume", "Lease",
+    "Event", "RuntimeClass", "CSIDriver", "VolumeSnapshotClass", "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+    "ServiceMonitor", "PodMonitor", "PrometheusRule", "Certificate", "Issuer", "ClusterIssuer", "Gateway",
+    "HTTPRoute", "GRPCRoute",
+} - READ_KINDS
+_NOISE = "kubectl.kubernetes.io/last-applied-configuration"
 
-    def __init__(self, docs: Sequence[Document]):
-        self.docs = [Document(sanitize(d.obj), d.file, d.index, d.line, d.origin) for d in docs if d.is_object]
+
+def slim_object(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """What the checker keeps of an object as it is read: sanitized whole when a check reads it; only kind and name
+    (enough to be counted and found as an owner) for any other kind (a CRD, a Service, RBAC); nothing of a mapping
+    that is no Kubernetes object. Server-side noise (managedFields, the last-applied annotation) is never kept."""
+    kind = obj.get("kind")
+    if not isinstance(obj.get("apiVersion"), str) or not isinstance(kind, str):
+        return None
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    if kind in READ_KINDS or pod_templates(obj):
+        if "managedFields" in meta or _NOISE in (meta.get("annotations") or {}):
+            annotations = meta.get("annotations")
+            meta = {k: v for k, v in meta.items() if k != "managedFields"}
+            if isinstance(annotations, dict) and _NOISE in annotations:
+                meta["annotations"] = {k: v for k, v in annotations.items() if k != _NOISE}
+            obj = {**obj, "metadata": meta}
+        cleaned: dict[str, Any] = sanitize(obj)
+        return cleaned
+    return {"apiVersion": obj["apiVersion"], "kind": kind,
+            "metadata": {k: meta[k] for k in ("name", "namespace") if isinstance(meta.get(k), str)}}
+
+
+class Inventory:
+    """All objects of one input, indexed for the joins the checks need (runtimes, ConfigMaps, classes).
+
+    Objects are sanitized (see kube.podspec.sanitize) unless the reader already did it (slim_object)."""
+
+    def __init__(self, docs: Sequence[Document], *, sanitized: bool = False):
+        self.docs = [d if sanitized else Document(sanitize(d.obj), d.file, d.index, d.line, d.origin)
+                     for d in docs if d.is_object]
         self._by_kind: dict[str, list[Document]] = {}
         for doc in self.docs:
             self._by_kind.setdefault(doc.obj["kind"], []).append(doc)
@@ -254,7 +300,7 @@ def apply_config_file(launch: Launch, pod: dict[str, Any], container: dict[str, 
         if isinstance(item, dict) and item.get("path") == rel:
             rel = str(item.get("key"))
     data = inv.data("ConfigMap", volume["configMap"].get("name"), namespace) or {}
-    values = load_structured(data.get(rel, ""))
+    values = load_structured(data.get(rel, ""), f"ConfigMap {volume['configMap'].get('name')} key {rel}")
     if isinstance(values, dict):
         for key, value in values.items():
             launch.flags.setdefault(flag_name(str(key)), value)

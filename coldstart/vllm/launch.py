@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
+from coldstart.errors import InvalidValue
+from coldstart.inputs.yamlsafe import load_yaml
 from coldstart.kube.images import is_engine_image
 from coldstart.kube.podspec import expand_refs
 from coldstart.vllm.shell import Unset, commands, expand, positional
@@ -143,16 +143,20 @@ def truthy(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
-def load_structured(value: Any) -> Any:
-    """A JSON (or YAML) value given as a string, e.g. `--model-loader-extra-config '{"concurrency": 32}'`."""
+def load_structured(value: Any, name: str = "a JSON/YAML setting") -> Any:
+    """A JSON (or YAML) value given as a string, e.g. `--model-loader-extra-config '{"concurrency": 32}'`; the
+    string itself when it is neither. YAML goes through the one safe loader: a string that is an alias bomb, refers
+    to itself or repeats a key is refused (InputRefused naming `name`), never half-read."""
     if not isinstance(value, str):
         return value
-    for loads in (json.loads, yaml.safe_load):
-        try:
-            return loads(value)
-        except (ValueError, yaml.YAMLError):
-            continue
-    return value
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError):
+        pass
+    try:
+        return load_yaml(value, name)
+    except InvalidValue:
+        return value
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -332,7 +336,7 @@ class RayEngine:
 
 def ray_engines(serve_config: Any) -> list[RayEngine]:
     """vLLM engines declared in a RayService `serveConfigV2` (string or mapping); [] if none or unparseable."""
-    config = load_structured(serve_config) if isinstance(serve_config, str) else serve_config
+    config = load_structured(serve_config, "serveConfigV2") if isinstance(serve_config, str) else serve_config
     if not isinstance(config, dict):
         return []
     engines: list[RayEngine] = []

@@ -15,7 +15,7 @@ from kubernetes.dynamic import DynamicClient
 
 from coldstart.embedded.apiserver.discovery import AGGREGATED
 from coldstart.embedded.apiserver.server import ApiServer
-from coldstart.embedded.store.resources import RESOURCES, resource_for
+from coldstart.embedded.store.resources import resource_for
 from coldstart.embedded.store.store import PodLogs, Store
 from tests.conftest import FIXTURES, need
 
@@ -64,7 +64,7 @@ def status_of(exc: ApiException) -> dict:
 def test_version_and_dynamic_discovery_of_every_served_kind(env):
     assert client.VersionApi(env.ac).get_code().git_version.startswith("v1.")
     dyn = env.dyn()
-    for r in RESOURCES:
+    for r in env.api.kinds.served():  # per profile: ComputeClass only on GKE
         found = dyn.resources.get(api_version=r.api_version, kind=r.kind)
         assert (found.name, found.namespaced) == (r.plural, r.namespaced)
         assert set(found.subresources) == set(r.subresources)
@@ -105,8 +105,11 @@ def test_create_get_list_replace_delete_with_resource_versions(env):
     deleted = env.v1.delete_namespaced_pod("a", "default")
     assert deleted.metadata.name == "a"  # pods answer with the object ...
     env.apps.create_namespaced_deployment("default", deployment())
-    answer = env.apps.delete_namespaced_deployment("vllm", "default", propagation_policy="Foreground")
+    answer = env.apps.delete_namespaced_deployment("vllm", "default", propagation_policy="Background")
     assert answer["kind"] == "Status" and answer["status"] == "Success"  # ... deployments with a Status
+    env.apps.create_namespaced_deployment("default", deployment())
+    waiting = env.apps.delete_namespaced_deployment("vllm", "default", propagation_policy="Foreground")
+    assert waiting["kind"] == "Deployment" and waiting["metadata"]["finalizers"] == ["foregroundDeletion"]
     with pytest.raises(ApiException) as gone:
         env.v1.read_namespaced_pod("a", "default")
     body = status_of(gone.value)

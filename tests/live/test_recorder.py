@@ -86,3 +86,16 @@ def test_a_relist_that_fails_makes_stop_raise():
         threading.Event().wait(0.01)
     with pytest.raises(ServerError):
         recorder.stop(logs_for=None)
+
+
+def test_wait_until_returns_what_the_watches_delivered_or_gives_up_at_its_timeout():
+    """A caller can wait for the recorder to have seen something without polling; at the timeout it gets the
+    snapshot it has, so its own check says what was missing."""
+    cluster = FlakyCluster([])
+    recorder = Recorder(cluster, "ns")
+    cluster.go.set()
+    seen = recorder.wait_until(lambda recording: len(recording.pods) == 1, timeout=5)
+    assert [p["metadata"]["name"] for p in seen.pods] == ["p1"]
+    never = recorder.wait_until(lambda recording: len(recording.pods) > 1, timeout=0.05)
+    assert len(never.pods) == 1
+    recorder.stop(logs_for=None)

@@ -96,7 +96,7 @@ def test_missing_profile_and_cycles(tmp_path):
 
 def test_unparseable_yaml_names_line(tmp_path):
     path = _write(tmp_path, "name: x\nruntime: [unclosed\n")
-    with pytest.raises(ProfileError, match=r"mine.yaml:\d+: not valid YAML"):
+    with pytest.raises(ProfileError, match=r"mine.yaml:\d+:\d+: not valid YAML"):
         load_profile(path)
 
 

@@ -10,6 +10,7 @@ import yaml
 from coldstart.inputs.decode import list_items
 from coldstart.timeline.inputs import parse_events, timeline_from_texts
 from coldstart.timeline.sources.events import events_from_list, events_from_objects, order_events
+from coldstart.timeline.sources.skipped import Skipped
 from tests.conftest import FIXTURES, need
 
 
@@ -68,9 +69,11 @@ def test_fallbacks_decide_as_before() -> None:
     assert events_from_list(stream) is None
     assert parse_events(stream) == parse_events(_list(items))
     broken = _list([*items, {"kind": "Event", "reason": {"not": "hashable"}}])
-    assert events_from_list(broken) is None  # an item that fails to read: the whole-document path raises
-    with pytest.raises(TypeError):
-        parse_events(broken)
+    skipped = Skipped("events.json")  # an item with a wrong-typed field is left out and counted, never a crash
+    assert events_from_list(broken, skipped) == events_from_list(_list(items))
+    assert skipped.counts == {"events": 1}
+    assert f"events.json item {len(items) + 1}: reason is {{'not': 'hashable'}}" in skipped.warnings()[0]
+    assert parse_events(broken) == parse_events(_list(items))
 
 
 def test_timeline_from_a_list_of_events_and_pods() -> None:

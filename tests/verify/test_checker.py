@@ -100,7 +100,7 @@ def test_stdin_is_read_with_dash(monkeypatch, capsys):
 
 @pytest.mark.parametrize(("name", "text", "expected"), [
     ("bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  labels: a: b\n",
-     "bad.yaml:5:12: not valid YAML (mapping values are not allowed here); fix the syntax"),
+     "bad.yaml:5:12: not valid YAML (mapping values are not allowed in this context); fix the syntax"),
     ("bad.json", '{"apiVersion": "v1",, "kind": "Pod"}', "bad.json:1:21: not valid JSON"),
     ("chart.yaml", "metadata:\n  name: {{ .Values.name }}\n  x: [\n", "Helm templates must be rendered first"),
     ("values.yaml", "replicaCount: 1\nimage: {tag: x}\n", "no Kubernetes objects"),
@@ -772,14 +772,16 @@ def test_wrongly_typed_fields_count_as_absent_instead_of_crashing():
     assert verdicts["shm-memory-16gi"] == "fail" and verdicts["gpu-mem-util-range"] == "pass"
 
 
-def test_yaml_alias_loops_and_alias_bombs_are_harmless(tmp_path, capsys):
+def test_yaml_alias_loops_and_alias_bombs_are_refused(tmp_path, capsys):
+    """A self-referencing document and an alias bomb are bad input (exit 2), refused before they are built."""
     loop = _write(tmp_path, "loop.yaml", "- &a [*a]\n")
-    assert main(["verify", str(loop)]) == 2 and "no Kubernetes objects" in capsys.readouterr().err
+    assert main(["verify", str(loop)]) == 2 and "references itself" in capsys.readouterr().err
     levels = ["a: &a [" + ", ".join(['"x"'] * 9) + "]"]
     for prev, name in zip("abcdefg", "bcdefgh", strict=True):
         levels.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
     bomb = _write(tmp_path, "bomb.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n" + "\n".join(levels))
-    assert main(["verify", str(bomb)]) == 0  # 9**8 leaves if walked naively; each shared node is visited once
+    assert main(["verify", str(bomb)]) == 2  # 9**8 leaves once expanded: counted, not walked
+    assert "expand this document to more than" in capsys.readouterr().err
 
 
 MULTINODE = """\

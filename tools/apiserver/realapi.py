@@ -46,8 +46,13 @@ BIN_DIR = HERE.parent.parent / ".cache" / "apiserver" / "bin"
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager")
 # what kube-controller-manager runs: namespace deletion, ownerReference cascades, each namespace's
 # `default` ServiceAccount (which ServiceAccount admission needs before a pod is admitted) and its
-# kube-root-ca.crt ConfigMap, as in any cluster. No workload controllers: nothing creates pods.
-CONTROLLERS = ("garbagecollector", "namespace", "serviceaccount", "root-ca-cert-publisher")
+# kube-root-ca.crt ConfigMap, as in any cluster; and the PersistentVolumeClaim controllers every cluster
+# runs: the binder writes a claim's status (phase Pending, FailedBinding/ProvisioningFailed events) and
+# the protection controllers let a deleted claim or volume go once nothing uses it (without them a
+# claim created with the pvc-protection finalizer would stay Terminating forever). No workload
+# controllers: nothing creates pods.
+CONTROLLERS = ("garbagecollector", "namespace", "serviceaccount", "root-ca-cert-publisher",
+               "persistentvolume-binder", "pvc-protection", "pv-protection")
 SERVICE_CIDR = "10.96.0.0/16"
 STOP_WAIT = 10.0  # seconds between SIGTERM and SIGKILL
 

@@ -19,7 +19,7 @@ from coldstart.embedded.apiserver import errors as apierrors
 from coldstart.embedded.apiserver.defaults import apply_defaults
 from coldstart.embedded.apiserver.errors import cause
 from coldstart.embedded.store.resources import Resource
-from coldstart.embedded.store.store import Store
+from coldstart.embedded.store.store import Store, rfc3339
 from coldstart.kube.quantity import parse_quantity
 
 Mutator = Callable[[dict, str], "dict | None"]
@@ -37,6 +37,16 @@ _LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeri
 _DNS_LABEL_NAMES = {"/Namespace", "/Service"}
 _TEMPLATED = {"apps/Deployment", "apps/ReplicaSet", "apps/StatefulSet", "apps/DaemonSet", "batch/Job"}
 _POD_MUTABLE = ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds")
+
+
+def crd_status(crd: dict, now: str) -> dict[str, Any]:
+    """A CRD's status once the apiextensions controllers accepted its names: Established at once."""
+    spec = crd.get("spec") or {}
+    conditions = [{"type": t, "status": "True", "lastTransitionTime": now, "reason": r, "message": m}
+                  for t, r, m in (("NamesAccepted", "NoConflicts", "no conflicts found"),
+                                  ("Established", "InitialNamesAccepted", "the initial names have been accepted"))]
+    stored = [v.get("name") for v in spec.get("versions") or [] if isinstance(v, dict) and v.get("storage")]
+    return {"conditions": conditions, "acceptedNames": spec.get("names") or {}, "storedVersions": stored}
 
 
 def qos_class(spec: dict) -> str:
@@ -102,6 +112,8 @@ class Admission:
             obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj["spec"])}
         elif key == "/Namespace":
             obj["status"] = {"phase": "Active"}
+        elif key == "apiextensions.k8s.io/CustomResourceDefinition":
+            obj["status"] = crd_status(obj, rfc3339(self.store.now()))
         elif key == "batch/Job" and isinstance(obj.get("spec"), dict) and not obj["spec"].get("manualSelector"):
             uid, name = meta.setdefault("uid", self.store.new_uid()), meta.get("name", "")
             generated = {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,

@@ -8,10 +8,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from coldstart.embedded.apiserver.errors import bad_request
+from coldstart.embedded.apiserver import protobuf
+from coldstart.embedded.apiserver.errors import bad_request, unsupported_media
 from coldstart.embedded.store.resources import Resource
+from coldstart.errors import InputError
+from coldstart.inputs.yamlsafe import load_yaml
 
 _COMMON_FIELDS = {"metadata.name", "metadata.namespace"}
 FIELD_LABELS = {
@@ -38,6 +39,8 @@ class Call:
     content_type: str = ""
     body: bytes = b""
     user_agent: str = ""
+    warnings: list[str] = field(default_factory=list)  # sent back as `Warning: 299` headers
+    accept: str = ""
 
     @property
     def dry_run(self) -> bool:
@@ -56,6 +59,7 @@ class Reply:
     code: int
     body: Any
     content_type: str = "application/json"
+    warnings: list[str] = field(default_factory=list)
 
 
 def status_success(code: int = 200, details: dict | None = None) -> dict:
@@ -79,7 +83,18 @@ def check_field_selector(resource: Resource, selector: str | None) -> None:
             raise bad_request(f'field label not supported: {label}')
 
 
+JSON_TYPES = "application/json, application/yaml"  # and protobuf for the built-in kinds
+
+
 def decode(call: Call) -> Any:
+    ctype = call.content_type.split(";")[0].strip().lower()
+    if ctype == protobuf.PROTOBUF:
+        try:
+            return protobuf.decode_object(call.body)
+        except (protobuf.ProtobufError, UnicodeDecodeError) as exc:
+            raise bad_request(f"unable to decode protobuf body: {exc}") from exc
+    if ctype == "application/cbor" or ctype.endswith(("+protobuf", "+cbor")):
+        raise unsupported_media(JSON_TYPES + ", " + protobuf.PROTOBUF)
     if not call.body.strip():
         raise bad_request("the body of the request was empty")
     try:
@@ -87,7 +102,7 @@ def decode(call: Call) -> Any:
     except ValueError as exc:
         if "yaml" not in call.content_type:
             raise bad_request(f"couldn't get version/kind; json parse error: {exc}") from exc
-    try:
-        return yaml.safe_load(call.body)
-    except yaml.YAMLError as exc:
+    try:  # the one safe loader: an alias bomb or a duplicate key in a request is refused, as bad input
+        return load_yaml(call.body, "the request body")
+    except InputError as exc:
         raise bad_request(f"error decoding YAML: {exc}") from exc

@@ -4,9 +4,10 @@ served request (what tests and benchmarks count).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from coldstart.embedded.store.resources import BY_PLURAL, Resource
+from coldstart.embedded.store.resources import Resource
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def verb_of(method: str, route: Route | None, watch: bool) -> str:
     return {"PUT": "update", "PATCH": "patch", "DELETE": "delete", "POST": "create"}.get(method, method.lower())
 
 
-def route(path: str) -> Route | str | None:
+def route(path: str, find: Callable[[str, str, str], Resource | None]) -> Route | str | None:
     """Resource path -> Route; discovery path -> a tag string; anything else -> None (404)."""
     parts = [p for p in path.split("/") if p]
     if not parts:
@@ -70,8 +71,8 @@ def route(path: str) -> Route | str | None:
         namespace, rest = rest[1], rest[2:]
     if not rest or len(rest) > 3:
         return None
-    resource = BY_PLURAL.get((group, rest[0]))
-    if resource is None or resource.version != version:
+    resource = find(group, version, rest[0])
+    if resource is None:
         return None
     name = rest[1] if len(rest) > 1 else None
     sub = rest[2] if len(rest) > 2 else None

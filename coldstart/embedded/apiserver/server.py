@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from coldstart.embedded.apiserver import discovery, subresources
+from coldstart.embedded.apiserver import discovery, openapi, subresources, tables
 from coldstart.embedded.apiserver import errors as apierrors
 from coldstart.embedded.apiserver.admission import Admission, Mutator
 from coldstart.embedded.apiserver.calls import Call, Reply
@@ -42,13 +42,15 @@ from coldstart.embedded.apiserver.errors import ApiError
 from coldstart.embedded.apiserver.routing import RequestRecord, Route, route, verb_of
 from coldstart.embedded.apiserver.verbs import Verbs
 from coldstart.embedded.apiserver.watch import WatchRequest
+from coldstart.embedded.store.resources import Kinds
 from coldstart.embedded.store.store import PodLogs, Store
+
+CRD = "apiextensions.k8s.io/CustomResourceDefinition"
 
 log = logging.getLogger(__name__)
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
-_HEALTH = {"/healthz", "/livez", "/readyz"}
 
 
 class ApiServer:
@@ -56,12 +58,13 @@ class ApiServer:
 
     def __init__(self, store: Store, logs: PodLogs, host: str = "127.0.0.1", port: int = 0,
                  mutators: Iterable[Mutator] = (), on_client_write: Callable[[], Any] | None = None, *,
-                 bookmark_interval: float = 60.0, min_request_timeout: float | None = 1800.0):
-        self.store, self.logs = store, logs
+                 bookmark_interval: float = 60.0, min_request_timeout: float | None = 1800.0, profile: Any = None):
+        self.store, self.logs, self.profile = store, logs, profile
         self.host, self.port = host, port
         self.on_client_write = on_client_write
         self.bookmark_interval = bookmark_interval
         self.min_request_timeout = min_request_timeout
+        self.kinds = Kinds(getattr(profile, "cloud", ""), lambda: store.list(CRD)[0])
         self.admission = Admission(store, mutators)
         self.verbs = Verbs(store, self.admission)
         self.requests: list[RequestRecord] = []
@@ -135,7 +138,9 @@ class ApiServer:
     # -- serving -------------------------------------------------------------------------------------
     def dispatch(self, method: str, path: str, query: dict[str, str], headers: Any,
                  body: bytes) -> tuple[Reply | Iterator[bytes], Route | None]:
-        target = route(path)
+        if path == "/openapi/v2" or path.startswith("/openapi/v3"):
+            return openapi.reply(path, self.kinds.served()), None
+        target = route(path, self.kinds.find)
         if isinstance(target, Route):
             if target.watch or query.get("watch", "").lower() in ("true", "1"):
                 target.watch = method == "GET"
@@ -145,42 +150,44 @@ class ApiServer:
         return self._discovery(path, target, headers), None
 
     def _discovery(self, path: str, target: str | None, headers: Any) -> Reply:
-        parts = [p for p in path.split("/") if p]
-        aggregated = discovery.wants_aggregated(headers.get("Accept") or "")
-        doc: dict | None = None
-        if path == "/version":
-            doc = discovery.KUBE_VERSION
-        elif path in _HEALTH:
-            return Reply(200, b"ok", "text/plain; charset=utf-8")
-        elif target == "root":
-            doc = {"paths": sorted({"/api", "/api/v1", "/apis", "/version", "/healthz", "/livez", "/readyz",
-                                    *(f"/apis/{g}" for g in discovery.groups() if g),
-                                    *(f"/apis/{g}/{v}" for g, vs in discovery.groups().items() if g for v in vs)})}
-        elif target == "api":
-            if aggregated:
-                return Reply(200, discovery.aggregated(core=True), discovery.AGGREGATED)
-            doc = discovery.api_versions(self.url.split("://", 1)[1])
-        elif target == "apis":
-            if aggregated:
-                return Reply(200, discovery.aggregated(core=False), discovery.AGGREGATED)
-            doc = discovery.api_group_list()
-        elif target == "group":
-            doc = discovery.api_group(parts[1])
-        elif target == "groupversion":
-            doc = discovery.resource_list(*(("", "v1") if parts[0] == "api" else (parts[1], parts[2])))
-        if doc is None:
-            raise apierrors.not_found_path()
-        return Reply(200, doc)
+        return discovery.reply(path, target, headers.get("Accept") or "", self.kinds.served(),
+                               self.url.split("://", 1)[1])
 
     def _resource(self, method: str, r: Route, query: dict[str, str], headers: Any,
                   body: bytes) -> Reply | Iterator[bytes]:
         call = Call(method, r.resource, r.namespace, r.name, r.subresource, query, headers.get("Content-Type") or "",
-                    body, headers.get("User-Agent") or "")
-        verbs, sub = self.verbs, r.subresource
+                    body, headers.get("User-Agent") or "", accept=headers.get("Accept") or "")
+        result = self._verb(method, r, call)
+        if isinstance(result, Reply):
+            result.warnings = call.warnings
+            if method == "GET" and r.subresource is None and result.code == 200 and tables.wants_table(call.accept):
+                result.body = self._table(r, call.query, result.body)
+        return result
+
+    def _table(self, r: Route, query: dict[str, str], body: dict) -> dict:
+        """A get or list answer as the Table kubectl asked for."""
+        include = query.get("includeObject") or "Metadata"
+        if include not in ("None", "Metadata", "Object"):
+            raise apierrors.bad_request(f'includeObject: Unsupported value: "{include}"')
+        items = body.get("items", [body])
+        kind = {"kind": r.resource.kind, "apiVersion": r.resource.api_version}
+        items = [{**kind, **o} for o in items]
+        meta = {k: v for k, v in (body.get("metadata") or {}).items() if "items" in body and k != "remainingItemCount"}
+        return tables.table(r.resource.key, items, self.store.now(), meta, include)
+
+    def _verb(self, method: str, r: Route, call: Call) -> Reply | Iterator[bytes]:
+        query, verbs, sub = call.query, self.verbs, r.subresource
+        if r.resource.verbs == ("create",):  # SelfSubjectAccessReview: answered, never stored
+            if method != "POST" or r.name is not None:
+                raise apierrors.method_not_allowed(method)
+            return subresources.access_review(call)
         if sub is None and method == "GET":
             if r.watch:
-                return WatchRequest(self.store, r.resource, r.namespace, query, r.name, self._stopping,
-                                    self.bookmark_interval, self.min_request_timeout).stream()
+                watch = WatchRequest(self.store, r.resource, r.namespace, query, r.name, self._stopping,
+                                     self.bookmark_interval, self.min_request_timeout)
+                if tables.wants_table(call.accept):
+                    watch.render = lambda obj: self._table(r, query, obj)
+                return watch.stream()
             return verbs.get(call) if r.name else verbs.list(call)
         if sub is None and r.name is None:
             if method == "POST" and (r.namespace is not None or not r.resource.namespaced):
@@ -227,11 +234,11 @@ class ApiServer:
             result, target = self.dispatch(method, path, query, h.headers, body)
         except ApiError as exc:
             result = Reply(exc.code, exc.status())
-            target = target or _safe_route(path)
+            target = target or self._safe_route(path)
         except Exception as exc:  # a bug must still answer, never hang the client
             log.exception("embedded API server failed on %s %s", method, h.path)
             result = Reply(500, apierrors.internal(f"{type(exc).__name__}: {exc}").status())
-            target = target or _safe_route(path)
+            target = target or self._safe_route(path)
         watch = bool(target and target.watch)
         verb = verb_of(method, target, watch)
         if method in _MUTATING and self.on_client_write is not None:
@@ -250,7 +257,7 @@ class ApiServer:
                 payload = json.dumps(payload, separators=(",", ":")).encode()
             elif isinstance(payload, str):
                 payload = payload.encode()
-            h.wfile.write(self._head(h, result.code, result.content_type, len(payload)) + payload)
+            h.wfile.write(self._head(h, result.code, result.content_type, len(payload), result.warnings) + payload)
             return
         self._record(method, path, verb, target, target.name if target else None, watch, query, 200)
         self._stream(h, result, watch)
@@ -261,10 +268,12 @@ class ApiServer:
                                            target.namespace if target else None, name,
                                            target.subresource if target else None, watch, query, status))
 
-    def _head(self, h: _Handler, code: int, content_type: str, length: int | None) -> bytes:
+    def _head(self, h: _Handler, code: int, content_type: str, length: int | None,
+              warnings: Iterable[str] = ()) -> bytes:
         reason = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else ""
         lines = [f"HTTP/1.1 {code} {reason}", f"Audit-Id: {uuid.uuid4()}", "Cache-Control: no-cache, private",
                  f"Content-Type: {content_type}", f"Date: {email.utils.formatdate(self.store.now(), usegmt=True)}"]
+        lines += [f'Warning: 299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in warnings]
         lines.append(f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked")
         if h.close_connection:
             lines.append("Connection: close")
@@ -312,14 +321,13 @@ class ApiServer:
         with self._conns_lock:
             return any(opened > moment for opened in self._watches.values())
 
+    def _safe_route(self, path: str) -> Route | None:
+        target = route(path, self.kinds.find)
+        return target if isinstance(target, Route) else None
+
     def _track(self, conn: socket.socket, add: bool) -> None:
         with self._conns_lock:
             (self._conns.add if add else self._conns.discard)(conn)
-
-
-def _safe_route(path: str) -> Route | None:
-    target = route(path)
-    return target if isinstance(target, Route) else None
 
 
 def _read_body(h: BaseHTTPRequestHandler) -> bytes:

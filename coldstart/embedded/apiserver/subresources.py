@@ -116,7 +116,9 @@ def bind(verbs: Verbs, call: Call) -> Reply:
 def evict(verbs: Verbs, call: Call, logs: PodLogs) -> Reply:
     """POST pods/<name>/eviction: deletes the pod (no PodDisruptionBudgets are served, so none can refuse)."""
     verbs.current(call)
-    if not call.dry_run:
+    body = decode(call) if call.body.strip() else {}
+    options = (body.get("deleteOptions") if isinstance(body, dict) else None) or {}
+    if not call.dry_run and options.get("dryRun") != ["All"]:
         try:
             verbs.store.delete("/Pod", call.namespace or "", call.name or "")
         except StoreError as exc:
@@ -267,3 +269,14 @@ def _follow(verbs: Verbs, pod_logs: PodLogs, namespace: str, name: str, containe
             return
         yield b""
         stopping.wait(0.05)
+
+
+def access_review(call: Call) -> Reply:
+    """POST selfsubjectaccessreviews: always allowed (the embedded server authorizes every caller as
+    cluster-admin; `kubectl auth can-i` says yes to anything)."""
+    review = decode(call)
+    if not isinstance(review, dict) or not isinstance(review.get("spec"), dict):
+        raise bad_request("SelfSubjectAccessReview: spec is required")
+    review.setdefault("metadata", {})
+    review["status"] = {"allowed": True, "reason": "the embedded cluster allows every request"}
+    return Reply(201, review)

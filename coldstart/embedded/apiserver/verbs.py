@@ -15,12 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 from coldstart.embedded.apiserver import errors as apierrors
-from coldstart.embedded.apiserver import managed
+from coldstart.embedded.apiserver import managed, validation
 from coldstart.embedded.apiserver.admission import Admission
 from coldstart.embedded.apiserver.calls import Call, Reply, check_field_selector, decode, split_status, status_success
 from coldstart.embedded.apiserver.errors import ApiError, bad_request
 from coldstart.embedded.store.resources import BY_KEY, Resource
-from coldstart.embedded.store.store import Store, StoreError, clone, rfc3339
+from coldstart.embedded.store.store import BadSelector, Store, StoreError, clone, rfc3339
 from coldstart.kube import patch
 
 NAMESPACE = BY_KEY["/Namespace"]
@@ -31,6 +31,7 @@ BUILTIN_GROUPS = {"", "apps", "batch", "scheduling.k8s.io", "storage.k8s.io", "p
 PATCH_TYPES = {"application/json-patch+json": patch.json_patch, "application/merge-patch+json": patch.merge_patch,
                "application/strategic-merge-patch+json": patch.strategic_merge}
 APPLY = "application/apply-patch+yaml"
+ORPHAN, FOREGROUND = "orphan", "foregroundDeletion"  # the garbage collector's finalizers
 
 
 class Verbs:
@@ -68,6 +69,7 @@ class Verbs:
                 raise bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL "
                                   f"({call.name})")
             meta["name"] = call.name
+        call.warnings = validation.check(r, obj, call.query.get("fieldValidation"))
         return obj
 
     # -- reads ---------------------------------------------------------------------------------------
@@ -85,7 +87,7 @@ class Verbs:
         check_field_selector(r, q.get("fieldSelector"))
         try:
             items, rv = self.store.list(r.key, call.namespace, q.get("labelSelector"), q.get("fieldSelector"))
-        except StoreError as exc:
+        except (StoreError, BadSelector) as exc:
             raise bad_request(str(exc)) from exc
         items = sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         meta: dict[str, Any] = {"resourceVersion": str(rv)}
@@ -174,6 +176,7 @@ class Verbs:
 
         def build(current: dict) -> dict:
             patched = self.patched(fn, clone(current), body)
+            call.warnings = validation.check(call.resource, patched, call.query.get("fieldValidation"))
             return self._strategy(call, current, patched)
 
         return self._guaranteed_update(call, build, None)
@@ -272,8 +275,8 @@ class Verbs:
             if dry:
                 return Reply(200, new)
             meta = new["metadata"]
-            if meta.get("deletionTimestamp") and not meta.get("finalizers"):
-                return self._remove(call, current)
+            if meta.get("deletionTimestamp") and not meta.get("finalizers") and r.key != "/Namespace":
+                return self._remove(call, current)  # the last finalizer removed (a Namespace: the controller's)
             try:
                 return Reply(200, self.store.replace(new, expect_rv=current["metadata"]["resourceVersion"]))
             except StoreError as exc:
@@ -284,8 +287,8 @@ class Verbs:
     # -- delete --------------------------------------------------------------------------------------
     def delete(self, call: Call) -> Reply:
         current = self.current(call)
-        options = decode(call) if call.body.strip() else {}
-        policy = call.query.get("propagationPolicy") or (options or {}).get("propagationPolicy")
+        options = delete_options(call)
+        policy = call.query.get("propagationPolicy") or options.get("propagationPolicy")
         if policy not in (None, "Orphan", "Background", "Foreground"):
             raise bad_request(f'propagationPolicy: Unsupported value: "{policy}": supported values: '
                               '"Foreground", "Background", "Orphan"')
@@ -295,20 +298,31 @@ class Verbs:
             if pre.get(key) and pre[key] != meta.get(key):
                 raise apierrors.conflict(call.resource, call.name or "", f"Precondition failed: {label} in "
                                          f"precondition: {pre[key]}, {label} in object meta: {meta.get(key)}")
-        if call.dry_run:
+        if call.dry_run or options.get("dryRun") == ["All"]:
             return self._deleted_reply(call.resource, current)
-        if meta.get("finalizers"):
-            if meta.get("deletionTimestamp"):
-                return Reply(202, current)
+        # Orphan and Foreground leave the object to the garbage collector behind a finalizer (controllers/gc.py); a
+        # Namespace to the namespace controller, which empties it first (Terminating).
+        finalizer = {"Orphan": ORPHAN, "Foreground": FOREGROUND}.get(policy or "")
+        namespace = call.resource.key == "/Namespace"
+        if meta.get("finalizers") or finalizer or namespace:
+            if meta.get("deletionTimestamp") and finalizer in (None, *meta.get("finalizers", [])):
+                return Reply(200 if namespace else 202, current)
 
             def mark(obj: dict) -> None:
-                obj["metadata"]["deletionTimestamp"] = rfc3339(self.store.now())
+                obj["metadata"].setdefault("deletionTimestamp", rfc3339(self.store.now()))
                 obj["metadata"]["deletionGracePeriodSeconds"] = 0
+                finalizers = obj["metadata"].setdefault("finalizers", [])
+                if finalizer and finalizer not in finalizers:
+                    finalizers.append(finalizer)
+                if not finalizers:
+                    del obj["metadata"]["finalizers"]
+                if namespace:
+                    obj.setdefault("status", {})["phase"] = "Terminating"
 
             marked = self.store.mutate(call.resource.key, call.namespace or "", call.name or "", mark)
             if marked is None:
                 raise apierrors.not_found(call.resource, call.name or "")
-            return Reply(202, marked)
+            return Reply(200 if namespace or finalizer else 202, marked)
         return self._remove(call, current)
 
     def _remove(self, call: Call, current: dict) -> Reply:
@@ -344,6 +358,18 @@ class Verbs:
         r = call.resource
         return Reply(200, {"kind": f"{r.kind}List", "apiVersion": r.api_version,
                            "metadata": {"resourceVersion": str(self.store.resource_version)}, "items": deleted})
+
+
+def delete_options(call: Call) -> dict:
+    """The DeleteOptions a DELETE carries in its body (kubectl sends dryRun, propagationPolicy and preconditions
+    there, not in the query), checked like the real server checks them."""
+    options = decode(call) if call.body.strip() else {}
+    if not isinstance(options, dict):
+        raise bad_request("the body of a DELETE must be a DeleteOptions object")
+    dry = options.get("dryRun")
+    if dry not in (None, [], ["All"]):
+        raise bad_request(f"dryRun: Unsupported value: {json.dumps(dry)}: supported values: \"All\"")
+    return options
 
 
 def unchanged(old: dict, new: dict) -> bool:

@@ -26,7 +26,14 @@ from collections.abc import Callable, Iterator
 from coldstart.embedded.apiserver.calls import check_field_selector
 from coldstart.embedded.apiserver.errors import bad_request
 from coldstart.embedded.store.resources import Resource
-from coldstart.embedded.store.store import Expired, Store, StoreError, parse_field_selector, parse_label_selector
+from coldstart.embedded.store.store import (
+    BadSelector,
+    Expired,
+    Store,
+    StoreError,
+    parse_field_selector,
+    parse_label_selector,
+)
 
 WAIT_SLICE = 0.05
 CHUNK_BYTES = 32 * 1024
@@ -70,7 +77,7 @@ class WatchRequest:
         try:
             labels_ok = parse_label_selector(query.get("labelSelector"))
             fields_ok = parse_field_selector(fields)
-        except StoreError as exc:
+        except (StoreError, BadSelector) as exc:
             raise bad_request(str(exc)) from exc
         self.filtered = bool(query.get("labelSelector") or fields)
         self.label_selector, self.field_selector = query.get("labelSelector"), fields or None
@@ -82,12 +89,16 @@ class WatchRequest:
         self.initial = query.get("sendInitialEvents", "").lower() == "true"
         self.bookmarks = query.get("allowWatchBookmarks", "").lower() in ("true", "1")
         self.bookmark_interval = bookmark_interval
+        self.render: Callable[[dict], dict] | None = None  # an object as the client asked for it (a Table row)
         try:
             self.timeout: float | None = float(int(query.get("timeoutSeconds") or 0))
         except ValueError as exc:
             raise bad_request(f'timeoutSeconds: Invalid value: "{query["timeoutSeconds"]}"') from exc
         if not self.timeout:  # unset or 0: the server's own limit
             self.timeout = default_timeout * (1 + random.random()) if default_timeout else None
+
+    def _event(self, kind: str, obj: dict) -> bytes:
+        return _event(kind, self.render(obj) if self.render is not None else obj)
 
     def _bookmark(self, rv: int, initial_end: bool = False) -> bytes:
         meta: dict = {"resourceVersion": str(rv)}
@@ -103,7 +114,7 @@ class WatchRequest:
         known: set[tuple[str, str]] | None = None  # None: every object's state is known
         if self.rv in ("", "0") or self.initial:
             items, last = store.list(key, ns, self.label_selector, self.field_selector)
-            yield from _batches([_event("ADDED", o) for o in items])
+            yield from _batches([self._event("ADDED", o) for o in items])
             visible = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in items}
             if self.initial and self.bookmarks:
                 yield self._bookmark(last, initial_end=True)
@@ -138,7 +149,7 @@ class WatchRequest:
                     kind = self._classify(change.type, change.namespace, change.obj, visible, known)
                 if kind is None:
                     continue
-                out.append(_event(kind, change.obj))
+                out.append(self._event(kind, change.obj))
             last = max(last, head)
             yield from _batches(out)
             now = store.now()

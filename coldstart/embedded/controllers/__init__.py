@@ -1,2 +1,3 @@
 """The simulated control plane: scheduler, cluster autoscaler, node lifecycle, Deployment/ReplicaSet,
-StatefulSet, DaemonSet, KServe, persistent-volume and garbage-collection controllers."""
+StatefulSet, DaemonSet, Job/CronJob, KServe, persistent-volume, endpoints, namespace and garbage-collection
+controllers."""

@@ -14,6 +14,7 @@ tried in order; a Spot attempt while `kinetics.spot_available` is false fails li
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,32 @@ class Attempt:
     group: NodeGroup
     count: int
     pods: list[dict]
+
+
+class FirstFit:
+    """First-fit placement of pods onto node views, linear for pods that are alike: nodes only fill up while
+    placing, so a node that refused a pod refuses the next pod of the same controller and template too, and
+    the search for that kind of pod resumes where the last one left off."""
+
+    def __init__(self, views: list[NodeView]):
+        self.views = views
+        self._start: dict[tuple, int] = {}
+
+    def place(self, pod: dict) -> NodeView | None:
+        meta = pod["metadata"]
+        owner = next((r.get("uid") for r in meta.get("ownerReferences") or [] if r.get("controller")), meta["uid"])
+        kind = (owner, (meta.get("labels") or {}).get("pod-template-hash"), json.dumps(pod["spec"].get("affinity"),
+                                                                                      sort_keys=True))
+        requests = pod_requests(pod)
+        index = self._start.get(kind, 0)
+        while index < len(self.views):
+            if filter_node(pod, self.views[index], requests)[0] is None:
+                self.views[index].add(pod)
+                self._start[kind] = index
+                return self.views[index]
+            index += 1
+        self._start[kind] = index
+        return None
 
 
 class Autoscaler:
@@ -121,13 +148,11 @@ class Autoscaler:
             if nominee in capacity and not pod["spec"].get("nodeName"):
                 capacity[nominee].add(pod)
         waiting = []
+        homes = FirstFit(list(capacity.values()))
         for pod in sorted(self._unschedulable(pods), key=lambda p: (-pod_priority(self.store, p),
                                                                     p["metadata"].get("creationTimestamp", ""))):
-            requests = pod_requests(pod)
-            home = next((v for v in capacity.values() if filter_node(pod, v, requests)[0] is None), None)
-            if home is not None:
-                home.add(pod)
-            else:
+            home = homes.place(pod)
+            if home is None:
                 waiting.append(pod)
         if waiting:
             self._scale_up(waiting, now)
@@ -215,27 +240,25 @@ class Autoscaler:
         _, group, template, fitting = min(options, key=lambda o: o[0])
         room = min(group.max_nodes - self._size(group), self.ctx.profile.nodes.max_nodes - total_gpu_nodes)
         packed: list[dict] = []
-        bins: list[NodeView] = []
+        bins = FirstFit([])
         for pod in fitting:
-            requests = pod_requests(pod)
-            home = next((b for b in bins if filter_node(pod, b, requests)[0] is None), None)
-            if home is None and len(bins) < room:
-                home = template.copy()
-                bins.append(home)
-            if home is not None and filter_node(pod, home, requests)[0] is None:
-                home.add(pod)
+            home = bins.place(pod)
+            if home is None and len(bins.views) < room:
+                bins.views.append(template.copy())
+                home = bins.place(pod)
+            if home is not None:
                 packed.append(pod)
         size = self._size(group)
-        info = f"[{{{group_id(self.ctx.profile, group)} {size}->{size + len(bins)} (max: {group.max_nodes})}}]"
+        info = f"[{{{group_id(self.ctx.profile, group)} {size}->{size + len(bins.views)} (max: {group.max_nodes})}}]"
         for pod in packed:
             self.events.event(pod, "Normal", "TriggeredScaleUp", f"pod triggered scale-up: {info}")
         if group.spot and not self.ctx.kinetics.spot_available:
-            attempt = Attempt(group, len(bins), packed)
+            attempt = Attempt(group, len(bins.views), packed)
             self.attempts.append(attempt)
             self.ctx.clock.call_later(self.ctx.jitter(self.ctx.kinetics.spot_stockout_seconds,
                                                       f"stockout {group.name}"), self._failed, attempt)
             return
-        for _ in bins:
+        for _ in bins.views:
             self.members[self.lifecycle.provision(group)] = group
 
     def _failed(self, attempt: Attempt) -> None:

@@ -8,6 +8,8 @@ embedded cluster would silently ignore one of the image-pull levers.
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass, field
 from typing import Any
 
 from coldstart.embedded.context import SimContext
@@ -16,14 +18,15 @@ from coldstart.embedded.controllers.objects import (
     Reconciler,
     active,
     admit_pod,
+    controller_uid,
     names,
-    owned,
     pod_from_template,
     pod_ready,
+    pod_view,
     rand_suffix,
     template_hash,
 )
-from coldstart.embedded.store.store import Change
+from coldstart.embedded.store.store import Change, Missing
 
 DS = "apps/DaemonSet"
 # What the daemonset controller adds to every daemon pod (pkg/controller/daemon/util).
@@ -38,6 +41,21 @@ DAEMON_TOLERATIONS = [
 
 
 def _pinned_node(pod: dict) -> str | None:
+    spec = pod["spec"]
+    cached = _PINNED.get(id(spec))
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    node = _pinned(pod)
+    if len(_PINNED) > 100_000:
+        _PINNED.clear()
+    _PINNED[id(spec)] = (spec, node)
+    return node
+
+
+_PINNED: dict[int, tuple[Any, str | None]] = {}  # id(spec) -> (spec, node): stored objects never change in place
+
+
+def _pinned(pod: dict) -> str | None:
     terms = (((pod["spec"].get("affinity") or {}).get("nodeAffinity") or {})
              .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or []
     for term in terms:
@@ -47,21 +65,56 @@ def _pinned_node(pod: dict) -> str | None:
     return pod["spec"].get("nodeName")
 
 
+@dataclass
+class _Tally:
+    """What the controller knows of one DaemonSet: eligible nodes, its active pods per node, nodes to look at."""
+
+    generation: int
+    wanted: set[str] = field(default_factory=set)
+    pods: dict[str, dict[str, dict]] = field(default_factory=dict)  # node -> pod name -> pod
+    where: dict[str, str] = field(default_factory=dict)  # pod name -> node
+    dirty: set[str] = field(default_factory=set)
+    live: set[str] = field(default_factory=set)  # wanted nodes running a daemon pod
+    ready: set[str] = field(default_factory=set)  # ... a ready one
+
+    def record(self, pod: dict, gone: bool) -> None:
+        name = pod["metadata"]["name"]
+        before = self.where.pop(name, None)
+        if before is not None:
+            self.pods.get(before, {}).pop(name, None)
+            self.dirty.add(before)
+        if not gone and active(pod):
+            node = _pinned_node(pod) or ""
+            self.where[name] = node
+            self.pods.setdefault(node, {})[name] = pod
+            self.dirty.add(node)
+
+
 class DaemonSetController(Reconciler):
-    """Keeps one daemon pod on every eligible node and counts them."""
+    """Keeps one daemon pod on every eligible node and counts them. Work is per changed node or pod (a node
+    joining looks at that node only), so a thousand GPU nodes booting cost a thousand small steps."""
 
     def __init__(self, ctx: SimContext):
         super().__init__(ctx)
         self.events = ctx.recorder("daemonset-controller")
+        self._eligible: dict[tuple[str, int], dict[str, tuple[str | None, bool]]] = {}
+        self._tallies: dict[str, _Tally] = {}  # DaemonSet uid -> its tally
 
     def on_change(self, change: Change) -> None:
         if change.key == DS:
+            if change.type == "DELETED":
+                self._tallies.pop(change.obj["metadata"]["uid"], None)
             self.track(change)
         elif change.key == "/Node":
+            for tally in self._tallies.values():
+                tally.dirty.add(change.obj["metadata"]["name"])
             for target in sorted(self.owners.values()):
                 self.enqueue(*target)
         elif change.key == "/Pod":
-            self.enqueue_owner(change)
+            owner = self._tallies.get(controller_uid(change.obj) or "")
+            if owner is not None:
+                owner.record(change.obj, change.type == "DELETED")
+            self.enqueue_owner(change, pod_view)
 
     def _pod(self, ds: dict, node: str) -> dict:
         pod = pod_from_template(ds["spec"].get("template") or {}, ds["metadata"]["namespace"], "", ds,
@@ -77,40 +130,74 @@ class DaemonSetController(Reconciler):
                 tolerations.append(dict(default))
         return pod
 
+    def _wanted(self, ds: dict, among: set[str] | None = None) -> set[str]:
+        """The nodes (of `among`, or all) the DaemonSet's pod may run on, each judged again only when it changed."""
+        meta = ds["metadata"]
+        cache = self._eligible.setdefault((meta["uid"], meta.get("generation", 1)), {})
+        probe: dict | None = None
+        wanted = set()
+        nodes = self.store.list("/Node")[0] if among is None else [
+            n for n in (self.store.get("/Node", "", name) for name in sorted(among)) if n is not None]
+        for node in nodes:
+            name, rv = node["metadata"]["name"], node["metadata"].get("resourceVersion")
+            known = cache.get(name)
+            if known is None or known[0] != rv:
+                probe = probe or self._pod(ds, "")
+                known = cache[name] = (rv, matches_node_affinity({"spec": {**probe["spec"], "affinity": {}}}, node)
+                                       and untolerated_taint(probe, node) is None)
+            if known[1]:
+                wanted.add(name)
+        return wanted
+
+    def _tally(self, ds: dict) -> _Tally:
+        meta = ds["metadata"]
+        known = self._tallies.get(meta["uid"])
+        if known is not None and known.generation == meta.get("generation", 1):
+            return known
+        tally = self._tallies[meta["uid"]] = _Tally(meta.get("generation", 1), self._wanted(ds))
+        for pod in self.store.owned("/Pod", meta["uid"]):
+            tally.record(pod, False)
+        tally.dirty |= tally.wanted
+        return tally
+
     def reconcile(self, namespace: str, name: str) -> None:
         ds = self.store.get(DS, namespace, name)
         if ds is None or ds["metadata"].get("deletionTimestamp"):
             return
-        probe = self._pod(ds, "")
-        wanted = {n["metadata"]["name"] for n in self.store.list("/Node")[0]
-                  if matches_node_affinity({"spec": {**probe["spec"], "affinity": {}}}, n)
-                  and untolerated_taint(probe, n) is None}
-        pods: dict[str, list[dict]] = {}
-        for pod in owned(self.store.list("/Pod", namespace)[0], ds):
-            if active(pod):
-                pods.setdefault(_pinned_node(pod) or "", []).append(pod)
-        for node in sorted(wanted - set(pods)):
+        tally = self._tally(ds)
+        dirty, tally.dirty = tally.dirty, set()
+        eligible = self._wanted(ds, dirty)
+        tally.wanted = (tally.wanted - dirty) | eligible
+        wanted = tally.wanted
+        for node in sorted(n for n in eligible if not tally.pods.get(n)):
             pod = self._pod(ds, node)
             pod["metadata"]["generateName"] = f"{name}-"
             pod["metadata"]["name"] = f"{name}-{rand_suffix(names(self.ctx))}"
             refused = admit_pod(self.store, pod, self.ctx.admission)
             if refused:
                 self.events.event(ds, "Warning", "FailedCreate", f"Error creating: {refused}")
+                tally.dirty.add(node)
                 break
             made = self.store.create(pod)
-            pods[node] = [made]
+            tally.record(made, False)
+            tally.dirty.discard(node)
             self.events.event(ds, "Normal", "SuccessfulCreate", f"Created pod: {made['metadata']['name']}")
-        for node, extra in sorted(pods.items()):
-            doomed = extra if node not in wanted else extra[1:]
-            for pod in doomed:
-                self.store.delete("/Pod", namespace, pod["metadata"]["name"])
+        for node in sorted(dirty):
+            extra = sorted(tally.pods.get(node, {}).values(), key=lambda p: p["metadata"].get("creationTimestamp", ""))
+            for pod in extra if node not in wanted else extra[1:]:
+                with contextlib.suppress(Missing):
+                    self.store.delete("/Pod", namespace, pod["metadata"]["name"])
+                tally.record(pod, True)
                 self.events.event(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
-        live = [p[0] for n, p in pods.items() if n in wanted]
-        ready = sum(pod_ready(p) for p in live)
-        status: dict[str, Any] = {"currentNumberScheduled": len(live), "desiredNumberScheduled": len(wanted),
+        for node in dirty | eligible:  # what changed: the counts follow node by node
+            first = next(iter(tally.pods.get(node, {}).values()), None) if node in wanted else None
+            (tally.live.add if first is not None else tally.live.discard)(node)
+            (tally.ready.add if first is not None and pod_ready(first) else tally.ready.discard)(node)
+        live, ready = len(tally.live), len(tally.ready)
+        status: dict[str, Any] = {"currentNumberScheduled": live, "desiredNumberScheduled": len(wanted),
                                   "numberMisscheduled": 0, "numberReady": ready,
                                   "observedGeneration": ds["metadata"].get("generation", 1),
-                                  "updatedNumberScheduled": len(live)}
+                                  "updatedNumberScheduled": live}
         if ready:
             status["numberAvailable"] = ready
         if len(wanted) - ready:

@@ -170,6 +170,17 @@ def filter_node(pod: dict, view: NodeView, requests: dict[str, int], *, extra: d
     return None, []
 
 
+def signature(pod: dict, priority: int) -> tuple | None:
+    """What makes pods alike for the scheduler: the same controller and template, the same priority; None for pods
+    of other controllers (a DaemonSet pins each pod to a node, a StatefulSet gives each its claims)."""
+    meta = pod["metadata"]
+    owner = next((r for r in meta.get("ownerReferences") or [] if r.get("controller")), None)
+    if owner is None or owner.get("kind") not in ("ReplicaSet", "Job"):
+        return None
+    labels = meta.get("labels") or {}
+    return owner.get("uid"), labels.get("pod-template-hash"), priority
+
+
 # ---------------------------------------------------------------------------------------------------
 # Messages
 

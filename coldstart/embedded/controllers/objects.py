@@ -8,6 +8,7 @@ scheduling outcomes no real cluster shows.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -122,9 +123,21 @@ def set_condition(conditions: list[dict], type_: str, status: str, reason: str |
     return True
 
 
+_READY: dict[int, tuple[Any, bool]] = {}  # id(status) -> (status, ready): stored objects never change in place
+
+
 def pod_ready(pod: dict) -> bool:
+    status = pod.get("status")
+    cached = _READY.get(id(status))
+    if cached is not None and cached[0] is status:
+        return cached[1]
     cond = condition(pod, "Ready")
-    return cond is not None and cond.get("status") == "True"
+    ready = cond is not None and cond.get("status") == "True"
+    if status is not None:
+        if len(_READY) > 100_000:
+            _READY.clear()
+        _READY[id(status)] = (status, ready)
+    return ready
 
 
 def ready_since(pod: dict) -> str | None:
@@ -169,8 +182,26 @@ def _add(total: dict[str, int], more: dict[str, int]) -> None:
         total[name] = total.get(name, 0) + value
 
 
+# id(spec) -> (spec, requests): stored objects are never changed in place, so the same spec object has the same
+# requests (the entry holds the spec, so its id cannot be reused while cached). Schedulers ask for them a lot.
+_REQUESTS: dict[int, tuple[Any, dict[str, int]]] = {}
+
+
 def pod_requests(pod: dict) -> dict[str, int]:
-    """What a pod asks the node for: app containers and sidecars summed, init containers by their peak, overhead."""
+    """What a pod asks the node for: app containers and sidecars summed, init containers by their peak, overhead.
+    The answer is shared: do not change it."""
+    spec = pod.get("spec")
+    cached = _REQUESTS.get(id(spec))
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    requests = _pod_requests(pod)
+    if len(_REQUESTS) > 100_000:
+        _REQUESTS.clear()
+    _REQUESTS[id(spec)] = (spec, requests)
+    return requests
+
+
+def _pod_requests(pod: dict) -> dict[str, int]:
     spec = pod.get("spec") or {}
     total: dict[str, int] = {}
     sidecars: dict[str, int] = {}
@@ -193,8 +224,25 @@ def pod_requests(pod: dict) -> dict[str, int]:
     return {n: v for n, v in total.items() if v}
 
 
+_LISTS: dict[int, tuple[Any, dict[str, int]]] = {}  # id(values) -> (values, parsed): stored objects never change
+
+
 def resource_list(values: dict[str, Any]) -> dict[str, int]:
-    return {name: quantity(name, value) for name, value in (values or {}).items()}
+    cached = _LISTS.get(id(values))
+    if cached is not None and cached[0] is values:
+        return cached[1]
+    parsed = {name: quantity(name, value) for name, value in (values or {}).items()}
+    if len(_LISTS) > 100_000:
+        _LISTS.clear()
+    _LISTS[id(values)] = (values, parsed)
+    return parsed
+
+
+def pod_view(pod: dict) -> tuple:
+    """What workload controllers read of their pods: phase, readiness (and since when), deletion, node."""
+    status = pod.get("status") or {}
+    return (status.get("phase"), pod_ready(pod), ready_since(pod), bool(pod["metadata"].get("deletionTimestamp")),
+            pod["spec"].get("nodeName"))
 
 
 def priority_class_value(store: Store, name: str | None) -> tuple[int, str | None] | None:
@@ -263,6 +311,7 @@ class Reconciler:
         self._dirty: dict[tuple[str, str], None] = {}
         self._timer: Any = None
         self.owners: dict[str, tuple[str, str]] = {}  # uid -> (namespace, name) of the objects this one owns
+        self._views: dict[str, Any] = {}  # uid of a dependent -> what enqueue_owner last saw of it
 
     def track(self, change: Change) -> None:
         """One of this controller's own objects changed: remember it by uid (forget it once deleted) and
@@ -274,11 +323,23 @@ class Reconciler:
         self.owners[meta["uid"]] = (change.namespace, meta["name"])
         self.enqueue(change.namespace, meta["name"])
 
-    def enqueue_owner(self, change: Change) -> None:
-        """Something this controller made changed: reconcile the object that controls it."""
+    def enqueue_owner(self, change: Change, view: Any = None) -> None:
+        """Something this controller made changed: reconcile the object that controls it. With `view` (a function
+        of the changed object), only when what the controller reads of it changed (a pod's readiness, not each
+        container status the kubelet writes): the controller's own informer filter."""
         target = self.owners.get(controller_uid(change.obj) or "")
-        if target:
-            self.enqueue(*target)
+        if not target:
+            return
+        if view is not None:
+            uid = change.obj["metadata"]["uid"]
+            seen = None if change.type == "DELETED" else view(change.obj)
+            if change.type != "DELETED" and self._views.get(uid) == seen:
+                return
+            if change.type == "DELETED":
+                self._views.pop(uid, None)
+            else:
+                self._views[uid] = seen
+        self.enqueue(*target)
 
     def on_change(self, change: Change) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -302,6 +363,7 @@ class Reconciler:
         raise NotImplementedError
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_time(stamp: str | None) -> float | None:
     """Epoch seconds of a metav1.Time (`2025-01-02T03:04:05Z`); None when absent."""
     if not stamp:

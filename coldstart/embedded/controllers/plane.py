@@ -10,8 +10,11 @@ from coldstart.embedded.clock import Controller
 from coldstart.embedded.context import SimContext
 from coldstart.embedded.controllers.autoscaler import Autoscaler
 from coldstart.embedded.controllers.daemonsets import DaemonSetController
+from coldstart.embedded.controllers.endpoints import EndpointsController
 from coldstart.embedded.controllers.gc import GarbageCollector
+from coldstart.embedded.controllers.jobs import CronJobController, JobController
 from coldstart.embedded.controllers.kserve import KServeController
+from coldstart.embedded.controllers.namespaces import NamespaceController
 from coldstart.embedded.controllers.nodes import NodeLifecycle
 from coldstart.embedded.controllers.objects import names
 from coldstart.embedded.controllers.persistentvolumes import PersistentVolumeController
@@ -24,6 +27,7 @@ def control_plane(ctx: SimContext) -> list[Controller]:
     """Every D1 controller, wired to one shared context."""
     names(ctx)  # draw the generated-name seed now, before anyone's jitter, so names do not depend on timing
     lifecycle = NodeLifecycle(ctx)
-    return [GarbageCollector(ctx), PersistentVolumeController(ctx), KServeController(ctx), DeploymentController(ctx),
-            ReplicaSetController(ctx), StatefulSetController(ctx), DaemonSetController(ctx), Scheduler(ctx),
+    return [GarbageCollector(ctx), NamespaceController(ctx), PersistentVolumeController(ctx), KServeController(ctx),
+            DeploymentController(ctx), ReplicaSetController(ctx), StatefulSetController(ctx), DaemonSetController(ctx),
+            JobController(ctx), CronJobController(ctx), EndpointsController(ctx), Scheduler(ctx),
             Autoscaler(ctx, lifecycle), lifecycle]

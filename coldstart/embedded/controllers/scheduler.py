@@ -22,6 +22,7 @@ from coldstart.embedded.controllers.fit import (
     NodeView,
     filter_node,
     fit_error,
+    signature,
     views,
 )
 from coldstart.embedded.controllers.objects import (
@@ -62,13 +63,50 @@ class Scheduler:
         self.queue: dict[str, Queued] = {}
         self._timer: Any = None
         self._timer_at = float("inf")
+        # Pods of one ReplicaSet or Job are alike (the equivalence cache kube-scheduler once had): a node's filter
+        # result is kept for such pods until that node or what runs on it changes, and while nothing at all changed
+        # the verdict on one (its FailedScheduling message, a preemption that found nothing) is the verdict on the
+        # next. Retrying a thousand replicas that wait for a thousand nodes then costs little per retry.
+        self._equivalent: dict[tuple, dict[str, tuple[str | None, list[str]]]] = {}
+        self._preempted: dict[tuple, tuple[str | None, str]] = {}
+        self._refused: dict[tuple, tuple[str, str | None]] = {}  # signature -> (FailedScheduling message, nominee)
+        self._placed: dict[str, str] = {}  # uid of a pod counted on a node -> the node
 
     # -- watching ------------------------------------------------------------------------------------
     def on_change(self, change: Change) -> None:
         if change.key == "/Pod":
+            self._track_placement(change)
             self._on_pod(change)
         elif change.key in REQUEUE_KEYS:
+            if change.key == "/Node":
+                self._invalidate(change.obj["metadata"]["name"])
+            else:
+                self._invalidate(None)
             self._cluster_changed()
+
+    def _invalidate(self, node: str | None) -> None:
+        """Forget cached filter results for a node that changed (None: for every node)."""
+        for known in self._equivalent.values():
+            if node is None:
+                known.clear()
+            else:
+                known.pop(node, None)
+        self._preempted.clear()
+        self._refused.clear()
+
+    def _track_placement(self, change: Change) -> None:
+        """A pod counts on its node from binding until it finishes or goes: only then does the node change."""
+        pod, uid = change.obj, change.obj["metadata"]["uid"]
+        node = pod["spec"].get("nodeName")
+        counted = node and change.type != "DELETED" and (pod.get("status") or {}).get("phase") not in (
+            "Succeeded", "Failed")
+        before = self._placed.get(uid)
+        if counted and before != node:
+            self._placed[uid] = node
+            self._invalidate(node)
+        elif not counted and before is not None:
+            del self._placed[uid]
+            self._invalidate(before)
 
     def _on_pod(self, change: Change) -> None:
         pod, uid = change.obj, change.obj["metadata"]["uid"]
@@ -201,11 +239,20 @@ class Scheduler:
         statuses: dict[str, tuple[str, list[str]]] = {}
         feasible: list[NodeView] = []
         load = self._nominated_load(pod, priority, nominated)
+        sig = signature(pod, priority) if not load and not pv_terms and not delayed else None
+        if sig is not None and sig in self._refused and prefilter is None:
+            self._unschedulable(item, pod, *self._refused[sig])  # alike and nothing changed: the same answer
+            return
+        known = self._equivalent.setdefault(sig, {}) if sig is not None else {}
         if prefilter is None:
             for view in nodes.values():
-                extra, extra_pods = load.get(view.name, ({}, 0))
-                code, reasons = filter_node(pod, view, requests, extra=extra, extra_pods=extra_pods,
-                                            pv_terms=pv_terms)
+                result = known.get(view.name)
+                if result is None:
+                    extra, extra_pods = load.get(view.name, ({}, 0))
+                    result = filter_node(pod, view, requests, extra=extra, extra_pods=extra_pods, pv_terms=pv_terms)
+                    if sig is not None:
+                        known[view.name] = result
+                code, reasons = result
                 if code is None:
                     feasible.append(view)
                 else:
@@ -218,10 +265,19 @@ class Scheduler:
         nominee: str | None = None
         if prefilter is not None:
             post = "preemption: " + fit_error(len(nodes), {}, absent_reason=NOT_HELPFUL)
+        elif sig is not None and sig in self._preempted:
+            nominee, post = self._preempted[sig]
         else:
             nominee, post = self._preempt(pod, priority, nodes, statuses, requests, load)
+            if nominee:
+                self._preempted.clear()
+                self._refused.clear()
+            elif sig is not None:
+                self._preempted[sig] = (nominee, post)
         message = fit_error(len(nodes), {n: r for n, (_, r) in statuses.items()}, prefilter=prefilter,
                             postfilter=post)
+        if sig is not None and not nominee and prefilter is None:
+            self._refused[sig] = (message, nominee)
         self._unschedulable(item, pod, message, nominee)
 
     def _bind(self, item: Queued, pod: dict, view: NodeView, delayed: list[str]) -> None:
@@ -237,6 +293,7 @@ class Scheduler:
             set_condition(conds, "PodScheduled", "True", None, None, now, probe_time=True)
 
         bound = self.store.mutate("/Pod", meta["namespace"], meta["name"], edit)
+        self._invalidate(view.name)
         self._forget(item.uid)
         if bound is None:
             return

@@ -15,7 +15,6 @@ from coldstart.embedded.controllers.objects import (
     Reconciler,
     active,
     admit_pod,
-    owned,
     pod_from_template,
     pod_ready,
     template_hash,
@@ -52,7 +51,7 @@ class StatefulSetController(Reconciler):
         replicas = int(spec.get("replicas", 1))
         revision = f"{name}-{template_hash(spec.get('template') or {})}"
         parallel = spec.get("podManagementPolicy") == "Parallel"
-        pods = {o: p for p in owned(self.store.list("/Pod", namespace)[0], sts)
+        pods = {o: p for p in self.store.owned("/Pod", sts["metadata"]["uid"])
                 if (o := _ordinal(name, p)) is not None and active(p)}
         for ordinal in range(replicas):
             pod = pods.get(ordinal)

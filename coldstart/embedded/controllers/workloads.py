@@ -16,12 +16,13 @@ from coldstart.embedded.controllers.objects import (
     Reconciler,
     active,
     admit_pod,
+    controller_uid,
     names,
-    owned,
     owner_ref,
     parse_time,
     pod_from_template,
     pod_ready,
+    pod_view,
     rand_suffix,
     ready_since,
     set_condition,
@@ -54,6 +55,24 @@ def _delete_rank(pod: dict) -> tuple:
     return (bool(pod["spec"].get("nodeName")), phase_rank, pod_ready(pod), cost, -since, -restarts, -created)
 
 
+class _Counts:
+    """A ReplicaSet's pods as its status counts them (live = active, ready), kept up to date pod by pod so a
+    status update costs the same with a thousand replicas as with one."""
+
+    def __init__(self) -> None:
+        self.views: dict[str, tuple[bool, bool]] = {}
+        self.live = self.ready = 0
+
+    def record(self, pod: dict, gone: bool) -> None:
+        name = pod["metadata"]["name"]
+        old = self.views.pop(name, (False, False))
+        new = (False, False) if gone else (active(pod), active(pod) and pod_ready(pod))
+        if new != (False, False):
+            self.views[name] = new
+        self.live += new[0] - old[0]
+        self.ready += new[1] - old[1]
+
+
 class ReplicaSetController(Reconciler):
     """Keeps spec.replicas live pods per ReplicaSet (recreating deleted or preempted ones) and counts them."""
 
@@ -61,12 +80,18 @@ class ReplicaSetController(Reconciler):
         super().__init__(ctx)
         self.events = ctx.recorder("replicaset-controller")
         self._blocked: set[tuple[str, str]] = set()  # sets whose pods admission refused (missing PriorityClass)
+        self._counts: dict[str, _Counts] = {}  # ReplicaSet uid -> its pods' counts
 
     def on_change(self, change: Change) -> None:
         if change.key == RS:
+            if change.type == "DELETED":
+                self._counts.pop(change.obj["metadata"]["uid"], None)
             self.track(change)
         elif change.key == "/Pod":
-            self.enqueue_owner(change)
+            counts = self._counts.get(controller_uid(change.obj) or "")
+            if counts is not None:
+                counts.record(change.obj, change.type == "DELETED")
+            self.enqueue_owner(change, pod_view)
         elif change.key == "scheduling.k8s.io/PriorityClass" and change.type == "ADDED":
             for target in sorted(self._blocked):
                 self.enqueue(*target)
@@ -76,19 +101,24 @@ class ReplicaSetController(Reconciler):
         rs = self.store.get(RS, namespace, name)
         if rs is None or rs["metadata"].get("deletionTimestamp"):
             return
-        pods = owned(self.store.list("/Pod", namespace)[0], rs)
-        live = [p for p in pods if active(p)]
+        uid = rs["metadata"]["uid"]
+        counts = self._counts.get(uid)
+        if counts is None:
+            counts = self._counts[uid] = _Counts()
+            for pod in self.store.owned("/Pod", uid):
+                counts.record(pod, False)
         want = int(rs["spec"].get("replicas", 1))
-        if len(live) < want:
-            live += self._create(rs, want - len(live))
-        elif len(live) > want:
+        if counts.live < want:
+            for pod in self._create(rs, want - counts.live):
+                counts.record(pod, False)
+        elif counts.live > want:
+            live = [p for p in self.store.owned("/Pod", uid) if active(p)]
             doomed = sorted(live, key=_delete_rank)[: len(live) - want]
             for pod in doomed:
                 self.store.delete("/Pod", namespace, pod["metadata"]["name"])
+                counts.record(pod, True)
                 self.events.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
-            gone = {p["metadata"]["name"] for p in doomed}
-            live = [p for p in live if p["metadata"]["name"] not in gone]
-        self._update_status(rs, live)
+        self._update_status(rs, counts)
 
     def _create(self, rs: dict, count: int) -> list[dict]:
         meta = rs["metadata"]
@@ -109,17 +139,19 @@ class ReplicaSetController(Reconciler):
             self.events.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
         return made
 
-    def _update_status(self, rs: dict, live: list[dict]) -> None:
+    def _update_status(self, rs: dict, counts: _Counts) -> None:
         now = self.ctx.now()
         min_ready = int(rs["spec"].get("minReadySeconds") or 0)
-        ready = sum(pod_ready(p) for p in live)
-        available = sum(_available(p, min_ready, now) for p in live)
+        ready = available = counts.ready
+        if min_ready and ready:  # only then does availability need each pod's time of readiness
+            live = [p for p in self.store.owned("/Pod", rs["metadata"]["uid"]) if active(p)]
+            available = sum(_available(p, min_ready, now) for p in live)
         if min_ready and available < ready:  # come back when the next ready pod becomes available
             waits = [min_ready - (now - (parse_time(ready_since(p)) or now)) for p in live
                      if pod_ready(p) and not _available(p, min_ready, now)]
             self.enqueue(rs["metadata"]["namespace"], rs["metadata"]["name"], delay=max(0.0, min(waits)) + 0.001)
-        status: dict[str, Any] = {"replicas": len(live)}
-        for key, value in (("fullyLabeledReplicas", len(live)), ("readyReplicas", ready),
+        status: dict[str, Any] = {"replicas": counts.live}
+        for key, value in (("fullyLabeledReplicas", counts.live), ("readyReplicas", ready),
                            ("availableReplicas", available)):
             if value:
                 status[key] = value
@@ -172,24 +204,27 @@ class DeploymentController(Reconciler):
             return
         spec = deploy["spec"]
         desired = int(spec.get("replicas", 1))
-        sets = owned(self.store.list(RS, namespace)[0], deploy)
+        sets = self.store.owned(RS, deploy["metadata"]["uid"])
         want_hash = template_hash(spec.get("template") or {}, (deploy.get("status") or {}).get("collisionCount", 0))
         new = next((r for r in sets if (r["metadata"].get("labels") or {}).get(HASH_LABEL) == want_hash), None)
         old = sorted((r for r in sets if r is not new), key=lambda r: int(r["metadata"].get("annotations", {})
                                                                             .get(REVISION, 0)))
         created = False
-        if (spec.get("strategy") or {}).get("type") == "Recreate":
+        if spec.get("paused"):  # no rollout while paused: only the current ReplicaSet follows spec.replicas
+            if new is not None and int(new["spec"].get("replicas", 0)) != desired and not old:
+                new = self._scale(deploy, new, desired)
+        elif (spec.get("strategy") or {}).get("type") == "Recreate":
             if any(int(r["spec"].get("replicas", 0)) for r in old):
                 for r in old:
                     self._scale(deploy, r, 0)
-            elif not any(owned(self.store.list("/Pod", namespace)[0], r) for r in old):
+            elif not any(self.store.owned("/Pod", r["metadata"]["uid"]) for r in old):
                 if new is None:
                     new, created = self._create_rs(deploy, want_hash, desired, old), True
                 elif int(new["spec"].get("replicas", 0)) != desired:
                     new = self._scale(deploy, new, desired)
         else:
             new, created = self._rolling(deploy, new, old, want_hash, desired)
-        self._sync_status(deploy, new, owned(self.store.list(RS, namespace)[0], deploy), created)
+        self._sync_status(deploy, new, self.store.owned(RS, deploy["metadata"]["uid"]), created)
 
     def _rolling(self, deploy: dict, new: dict | None, old: list[dict], want_hash: str,
                  desired: int) -> tuple[dict | None, bool]:
@@ -293,7 +328,10 @@ class DeploymentController(Reconciler):
                                     < int(prev.get("replicas", 0)) - int(prev.get("updatedReplicas", 0)))
         deadline = int(spec.get("progressDeadlineSeconds", 600))
         current = next((c for c in conditions if c["type"] == "Progressing"), None)
-        if complete:
+        if spec.get("paused"):
+            set_condition(conditions, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", now,
+                          update_time=True)
+        elif complete:
             set_condition(conditions, "Progressing", "True", "NewReplicaSetAvailable",
                           f'ReplicaSet "{rs_name}" has successfully progressed.', now, update_time=True)
         elif created:

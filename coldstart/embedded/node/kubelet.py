@@ -221,12 +221,12 @@ class Kubelet:
         if plan.exit_at is not None:
             reason = plan.exit_reason or ("Completed" if plan.exit_code == 0 else "Error")
             c.timers.append(self.clock.call_at(now + plan.exit_at, self._exited, run, c, inst, plan.exit_code, reason))
+        self._phase(run)  # Running before any probe can report the container ready
         if not c.init or c.sidecar:
             c.probes = ProbeRunner(self.clock, c.spec, now, run.pod_ip, lambda: c.health, self._callbacks(run, c, inst))
             c.probes.start()
         else:
             c.started = True
-        self._phase(run)
         self._write(run)
         self._next(run)
 
@@ -259,6 +259,7 @@ class Kubelet:
             if self._stale(run, c, inst):
                 return
             c.ready = value
+            self._phase(run)
             now = self.clock.now()
             if run.readiness(now) and run.engine:
                 engine = next(x for x in run.mains if x.name == run.engine)

@@ -193,7 +193,9 @@ def generic_plan(env: ContainerEnv) -> Plan:
     image = env.container.get("image", "").lower()
     ports = frozenset(as_int(p.get("containerPort"), 0) for p in env.container.get("ports") or [])
     idle = any(word in text for word in FOREVER_WORDS) or "pause" in image  # sleep/pause hold < 1 MiB
-    up = Step(0.5, health=Health(ports), memory=2**20 if idle else 64 * 2**20)
+    echoed = [a or b for a, b in re.findall(r"echo\s+'([^']*)'|echo\s+\"([^\"]*)\"", " ".join(env.argv))]
+    echoed += re.findall(r"echo\s+([^'\";&|]+?)\s*(?:;|&&|$)", " ".join(env.argv))
+    up = Step(0.5, echoed, health=Health(ports), memory=2**20 if idle else 64 * 2**20)
     if "storage-initializer" in image:
         seconds = env.extra.get("download_seconds", 30.0)
         uri = next((a for a in env.argv if "://" in a), "")

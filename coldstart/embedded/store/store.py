@@ -12,7 +12,6 @@ import bisect
 import builtins
 import json
 import random
-import re
 import threading
 import time
 import uuid
@@ -22,6 +21,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from coldstart.embedded.store.resources import BY_KEY, key_of
+from coldstart.embedded.store.selectors import BadSelector, parse_field_selector, parse_label_selector
+
+__all__ = ["BadSelector", "parse_field_selector", "parse_label_selector"]  # for the API server and watches
 
 
 class StoreError(Exception):
@@ -47,10 +49,6 @@ class Expired(StoreError):
     """The requested resourceVersion is older than the retained change history."""
 
     status, reason = 410, "Expired"
-
-
-class BadSelector(StoreError):
-    status, reason = 400, "BadRequest"
 
 
 NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
@@ -102,83 +100,11 @@ class _Log:
         return self.items[start:]
 
 
-# ---------------------------------------------------------------------------------------------------
-# Selectors
-
-_REQ = re.compile(r"^\s*(!)?\s*([A-Za-z0-9_./-]+)\s*(?:(==|=|!=)\s*([A-Za-z0-9_.-]*)|\s+(in|notin)\s*\(([^)]*)\))?\s*$")
-
-
-def _split_selector(text: str) -> list[str]:
-    parts, depth, current = [], 0, ""
-    for ch in text:
-        depth += ch == "("
-        depth -= ch == ")"
-        if ch == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    if current.strip():
-        parts.append(current)
-    return parts
-
-
-def parse_label_selector(text: str | None) -> Callable[[dict[str, str]], bool]:
-    """Compile a label selector (`a=b,c!=d,e in (x,y),!f,g`) into a predicate over a labels map."""
-    if not text:
-        return lambda labels: True
-    tests: list[Callable[[dict[str, str]], bool]] = []
-    for part in _split_selector(text):
-        m = _REQ.match(part)
-        if not m:
-            raise BadSelector(f"unable to parse requirement: {part.strip()!r}")
-        neg, key, op, value, setop, values = m.groups()
-        tests.append(_label_test(bool(neg), key, op, value, setop, values))
-    return lambda labels: all(t(labels) for t in tests)
-
-
-def _label_test(neg: bool, key: str, op: str | None, value: str | None, setop: str | None,
-                values: str | None) -> Callable[[dict[str, str]], bool]:
-    """One requirement of a label selector as a predicate."""
-    if neg:
-        return lambda labels: key not in labels
-    if op in ("=", "=="):
-        return lambda labels: labels.get(key) == value
-    if op == "!=":
-        return lambda labels: labels.get(key) != value
-    if setop:
-        allowed = {v.strip() for v in (values or "").split(",") if v.strip()}
-        if setop == "in":
-            return lambda labels: labels.get(key) in allowed
-        return lambda labels: labels.get(key) not in allowed
-    return lambda labels: key in labels
-
-
-def _field(obj: dict, path: str) -> str:
-    node: Any = obj
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return "" if node is None else str(node)
-
-
-def parse_field_selector(text: str | None) -> Callable[[dict], bool]:
-    """Compile a field selector (`spec.nodeName=n1,involvedObject.name=p`) into a predicate."""
-    if not text:
-        return lambda obj: True
-    tests: list[Callable[[dict], bool]] = []
-    for part in _split_selector(text):
-        m = re.match(r"^\s*([A-Za-z0-9_.]+)\s*(==|=|!=)\s*(.*?)\s*$", part)
-        if not m:
-            raise BadSelector(f"invalid field selector: {part.strip()!r}")
-        tests.append(_field_test(*m.groups()))
-    return lambda obj: all(t(obj) for t in tests)
-
-
-def _field_test(path: str, op: str, value: str) -> Callable[[dict], bool]:
-    """One requirement of a field selector as a predicate."""
-    if op == "!=":
-        return lambda obj: _field(obj, path) != value
-    return lambda obj: _field(obj, path) == value
+def _controller(obj: dict) -> str | None:
+    for ref in obj["metadata"].get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("uid"))
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -199,6 +125,8 @@ class Store:
         self._all = _Log(history)
         self._by_key: dict[str, _Log] = {}
         self._history = history
+        # (key, controller uid) -> {(namespace, name): obj}: what a controller owns, without listing the kind
+        self._owned: dict[tuple[str, str], dict[tuple[str, str], dict]] = {}
 
     def new_uid(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
@@ -227,6 +155,28 @@ class Store:
             items = [o for pool in pools for o in pool.values()
                      if labels_ok(o["metadata"].get("labels") or {}) and fields_ok(o)]
             return items, self._rv
+
+    def owned(self, key: str, uid: str) -> builtins.list[dict]:
+        """Objects of a kind whose controller (the ownerReference with controller: true) has this uid."""
+        with self._lock:
+            return list(self._owned.get((key, uid), {}).values())
+
+    def _own(self, key: str, namespace: str, old: dict | None, new: dict | None) -> None:
+        same = old is not None and new is not None and _controller(old) == _controller(new)
+        if same and new is not None and _controller(new) is not None:  # keep its place (creation order)
+            self._owned[(key, str(_controller(new)))][(namespace, new["metadata"]["name"])] = new
+            return
+        for obj, add in ((old, False), (new, True)):
+            uid = _controller(obj) if obj is not None else None
+            if uid is None or obj is None:
+                continue
+            index = self._owned.setdefault((key, uid), {})
+            if add:
+                index[(namespace, obj["metadata"]["name"])] = obj
+            else:
+                index.pop((namespace, obj["metadata"]["name"]), None)
+                if not index:
+                    del self._owned[(key, uid)]
 
     def changes(self, since_rv: int, key: str | None = None) -> builtins.list[Change]:  # `list`: the method above
         """Changes after since_rv (of one kind, or of all); raises Expired when history has moved on."""
@@ -275,6 +225,7 @@ class Store:
                 meta["namespace"] = namespace
             self._stamp(obj)
             pool[name] = obj
+            self._own(key, namespace, None, obj)
             self._record("ADDED", obj, key, namespace)
             return obj
 
@@ -301,6 +252,7 @@ class Store:
                 meta["namespace"] = namespace
             self._stamp(obj)
             pool[name] = obj
+            self._own(key, namespace, current, obj)
             self._record("MODIFIED", obj, key, namespace)
             return obj
 
@@ -323,16 +275,24 @@ class Store:
             obj = pool.pop(name, None)
             if obj is None:
                 raise Missing(f'{key.split("/")[-1]} "{name}" not found')
+            self._own(key, namespace or "", obj, None)
             gone = dict(obj, metadata=dict(obj["metadata"]))
             self._stamp(gone)
             gone["metadata"].setdefault("deletionTimestamp", rfc3339(self.now()))
             self._record("DELETED", gone, key, namespace or "")
             return gone
 
+    def kinds(self) -> builtins.list[str]:
+        """The store keys that hold objects (every kind written so far)."""
+        with self._lock:
+            return [key for key, spaces in self._objects.items() if any(spaces.values())]
+
     @staticmethod
     def _namespace_of(key: str, meta: dict) -> str:
         resource = BY_KEY.get(key)
-        if resource is not None and not resource.namespaced:
+        if resource is None:  # a custom kind: the API server has set (or removed) the namespace for its scope
+            return meta.get("namespace") or ""
+        if not resource.namespaced:
             return ""
         return meta.get("namespace") or "default"
 

@@ -3,9 +3,10 @@
 Inputs: `kubectl get events -o json|yaml` (core/v1 and events.k8s.io/v1, a List or single objects), watch
 streams (`{"type": "ADDED", "object": {...}}` or bare objects, already decoded), and the text tables of
 `kubectl get events` / `kubectl events` / `kubectl describe` (see `event_tables` beside this module). Every event
-becomes one `Event`; `interpret` then reads its message for meaning (pull durations and sizes, scheduler
-reasons, autoscaler groups, probe failures), matching on the words kubelet and friends write rather
-than on column positions.
+becomes one `Event`; `interpret` (in `event_meaning`) then reads its message for meaning (pull durations and
+sizes, scheduler reasons, autoscaler groups, probe failures), matching on the words kubelet and friends write
+rather than on column positions. An event with a wrong-typed field (`count: "x"`) is skipped and counted (see
+`skipped`), never a crash.
 
 Times: object timestamps become aware UTC datetimes. Tables only say how long ago (an age); those stay
 offsets in seconds before "now" (`first_age`, `last_age`) and no absolute time is ever made up.
@@ -14,17 +15,25 @@ offsets in seconds before "now" (`first_age`, `last_age`) and no absolute time i
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
+from coldstart.errors import InvalidValue
 from coldstart.inputs.decode import list_items
-from coldstart.kube.times import parse_go_duration, parse_timestamp
+from coldstart.kube.times import parse_timestamp
+from coldstart.timeline.sources.event_meaning import (  # noqa: F401  (re-exported: what events mean)
+    _MEANINGS,
+    counted_reasons,
+    failed_scheduling,
+    interpret,
+    meaning,
+)
+from coldstart.timeline.sources.skipped import TIME, Skipped, Spec, first_wrong_type
 
 _WATCH_TYPES = {"ADDED", "MODIFIED", "DELETED"}
-_UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _FIELD_CONTAINER = re.compile(r"spec\.(?:init|ephemeral)?[cC]ontainers\{([^}]*)\}")
 
 
@@ -62,11 +71,14 @@ class Event:
 
 
 def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    cached = _TIMES.get(value)
+    """A timestamp through the cache; a value that is not one (a number, a list, unparseable text) raises."""
+    cached = _TIMES.get(value)  # unhashable (a list, a mapping): TypeError, which the caller turns into a skip
     if cached is None:
+        if not isinstance(value, str | datetime):
+            raise InvalidValue(f"not a timestamp: {value!r}")
         cached = parse_timestamp(value)
+        if cached is None and isinstance(value, str) and value.strip() not in _NULL_TIMES:
+            raise InvalidValue(f"not a timestamp: {value!r}")
         if len(_TIMES) > 200_000:
             _TIMES.clear()
         _TIMES[value] = cached
@@ -74,97 +86,178 @@ def _time(value: Any) -> datetime | None:
 
 
 _TIMES: dict[Any, datetime | None] = {}
+_NULL_TIMES = {"", "null", "None", "<nil>", "<unknown>"}
+_REF = {"kind": str, "namespace": str, "name": str, "fieldPath": str, "uid": str}
+_SOURCE = {"component": str, "host": str}
+EVENT_FIELDS: Spec = {
+    "reason": str, "type": str, "message": str, "note": str, "count": int, "deprecatedCount": int,
+    "firstTimestamp": TIME, "lastTimestamp": TIME, "eventTime": TIME, "deprecatedFirstTimestamp": TIME,
+    "deprecatedLastTimestamp": TIME, "reportingComponent": str, "reportingController": str,
+    "involvedObject": _REF, "regarding": _REF, "source": _SOURCE, "deprecatedSource": _SOURCE,
+    "series": {"count": int, "lastObservedTime": TIME}, "metadata": {"creationTimestamp": TIME},
+}
+
+
+def _text(value: Any) -> str:
+    """The slow path of a string field: null and "" are "", anything else that is not a string is off (the
+    caller asks first_wrong_type which field it was)."""
+    if value is None or value == "":
+        return ""
+    raise InvalidValue("")
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """The slow path of a mapping field: null is empty, a mapping is itself, anything else is off."""
+    if value is None:
+        return _EMPTY
+    if isinstance(value, Mapping):
+        return value
+    raise InvalidValue("")
 
 
 def event_from_object(obj: Mapping[str, Any]) -> Event | None:
-    """An Event from a decoded core/v1 or events.k8s.io/v1 object (or a watch event wrapping one)."""
+    """An Event from a decoded core/v1 or events.k8s.io/v1 object (or a watch event wrapping one); None for
+    objects that are not events. InvalidValue names the first wrong-typed field (`count is 'x'`): the caller
+    skips the event and counts it."""
     get = obj.get
-    if get("type") in _WATCH_TYPES and isinstance(get("object"), Mapping):
+    wrapper = get("type")
+    if wrapper.__class__ is str and wrapper in _WATCH_TYPES and isinstance(get("object"), Mapping):
         obj = obj["object"]
         get = obj.get
     if get("kind", "Event") != "Event" or not ("reason" in obj or "involvedObject" in obj or "regarding" in obj):
         return None
-    # 100,000 events per scale-out: cached times are looked up inline, falling back to _time() to parse
-    times = _TIMES.get
-    ref = get("involvedObject") or get("regarding") or _EMPTY
-    source = get("source") or get("deprecatedSource") or _EMPTY
-    series = get("series") or _EMPTY
-    value = get("firstTimestamp")
-    first = (times(value) or _time(value)) if value else None
-    if first is None:
-        value = get("deprecatedFirstTimestamp")
-        first = (times(value) or _time(value)) if value else None
+    # 100,000 events per scale-out: cached times are looked up inline, falling back to _time() to parse; each
+    # field costs one class check, and anything unexpected goes to the slow path (_text, _mapping, InvalidValue)
+    try:
+        times = _TIMES.get
+        ref = get("involvedObject") or get("regarding")
+        if ref.__class__ is not dict:  # absent, or the wrong type (even an empty list is caught here)
+            ref = _mapping(ref if ref is not None else get("involvedObject", get("regarding")))
+        source = get("source") or get("deprecatedSource")
+        if source.__class__ is not dict:
+            source = _mapping(source if source is not None else get("source", get("deprecatedSource")))
+        series = get("series")
+        if series is None:
+            series = _EMPTY
+        elif series.__class__ is not dict:
+            series = _mapping(series)
+        value = get("firstTimestamp")
+        first = (times(value) or _time(value)) if value is not None else None
         if first is None:
-            value = get("eventTime")
-            first = (times(value) or _time(value)) if value else None
+            value = get("deprecatedFirstTimestamp")
+            first = (times(value) or _time(value)) if value is not None else None
             if first is None:
-                first = _time((get("metadata") or _EMPTY).get("creationTimestamp"))
-    last = None
-    if series is not _EMPTY:
-        value = series.get("lastObservedTime")
-        last = (times(value) or _time(value)) if value else None
-    if last is None:
-        value = get("lastTimestamp")
-        last = (times(value) or _time(value)) if value else None
+                value = get("eventTime")
+                first = (times(value) or _time(value)) if value is not None else None
+                if first is None:
+                    meta = _mapping(get("metadata"))
+                    value = meta.get("creationTimestamp")
+                    first = _time(value) if value is not None else None
+        last = None
+        if series:
+            value = series.get("lastObservedTime")
+            last = (times(value) or _time(value)) if value is not None else None
         if last is None:
-            last = _time(get("deprecatedLastTimestamp")) or first
-    message = get("message") or get("note") or ""
-    reason = get("reason") or ""
-    type_ = get("type") or ""
-    if message[-1:].isspace():
-        message = message.strip()
-    kind, namespace, name = ref.get("kind") or "", ref.get("namespace") or "", ref.get("name") or ""
-    field_path, uid = ref.get("fieldPath") or "", ref.get("uid") or ""
-    component = source.get("component") or get("reportingComponent") or get("reportingController") or ""
-    host = source.get("host") or ""
-    count = int(series.get("count") or get("count") or get("deprecatedCount") or 1)
-    if reason:  # the meaning cache, looked up inline (see _meaning)
-        info = _MEANINGS.get((reason, message))
-        if info is None:
-            info = _meaning(reason, message)
-    else:
-        info = {}
-    return Event(reason, type_, message, kind, namespace, name, field_path, uid, component, host, first, last,
-                 None, None, count, info)
+            value = get("lastTimestamp")
+            last = (times(value) or _time(value)) if value is not None else None
+            if last is None:
+                value = get("deprecatedLastTimestamp")
+                last = (_time(value) if value is not None else None) or first
+        message = get("message") or get("note")
+        if message.__class__ is not str:
+            message = _text(message if message is not None else get("message", get("note")))
+        reason = get("reason")
+        if reason.__class__ is not str:
+            reason = _text(reason)
+        type_ = get("type")
+        if type_.__class__ is not str:
+            type_ = _text(type_)
+        if message[-1:].isspace():
+            message = message.strip()
+        rget = ref.get
+        kind, namespace, name = rget("kind", ""), rget("namespace", ""), rget("name", "")
+        field_path, uid = rget("fieldPath", ""), rget("uid", "")
+        if not (kind.__class__ is namespace.__class__ is name.__class__ is field_path.__class__ is uid.__class__
+                is str):
+            kind, namespace, name, field_path, uid = (v if v.__class__ is str else _text(v)
+                                                      for v in (kind, namespace, name, field_path, uid))
+        component = source.get("component") or get("reportingComponent") or get("reportingController") or ""
+        host = source.get("host", "")
+        if not (component.__class__ is host.__class__ is str):
+            component, host = (v if v.__class__ is str else _text(v) for v in (component, host))
+        count = (series.get("count") if series else None) or get("count") or get("deprecatedCount") or 1
+        if count.__class__ is not int:
+            raise InvalidValue("")
+        if reason:  # the meaning cache, looked up inline (see event_meaning.meaning)
+            info = _MEANINGS.get((reason, message))
+            if info is None:
+                info = meaning(reason, message)
+        else:
+            info = {}
+        return Event(reason, type_, message, kind, namespace, name, field_path, uid, component, host, first, last,
+                     None, None, count, info)
+    except (InvalidValue, TypeError, AttributeError, ValueError, OverflowError) as exc:
+        problem = first_wrong_type(obj, EVENT_FIELDS) or str(exc) or "a field of the wrong type"
+        raise InvalidValue(problem) from None
 
 
 _EMPTY: Mapping[str, Any] = {}
 
 
-def events_from_objects(objects: Iterable[Any]) -> list[Event]:
-    """Events from decoded documents: Lists (`items`), watch events, bare Event objects; others skipped."""
+def events_from_objects(objects: Iterable[Any], skipped: Skipped | None = None, _depth: int = 0) -> list[Event]:
+    """Events from decoded documents: Lists (`items`), watch events, bare Event objects; others skipped.
+
+    An event with a wrong-typed field is left out and counted in `skipped` (when given)."""
     out: list[Event] = []
     append = out.append
-    for obj in objects:
+    for index, obj in enumerate(objects):
         # plain dicts (what json/yaml decode to) skip the slower ABC check; other Mappings still count
         if type(obj) is dict or (not isinstance(obj, list) and isinstance(obj, Mapping)):
-            if isinstance(obj.get("items"), list):
-                out.extend(events_from_objects(obj["items"]))
+            items = obj.get("items")
+            if isinstance(items, list) and _depth < _NESTED:
+                out.extend(events_from_objects(items, skipped, _depth + 1))
                 continue
-            event = event_from_object(obj)
+            try:
+                event = event_from_object(obj)
+            except InvalidValue as exc:
+                if skipped is not None:
+                    skipped.add("events", f"item {index + 1}", str(exc))
+                continue
             if event is not None:
                 append(event)
-        elif isinstance(obj, list):
-            out.extend(events_from_objects(obj))
+        elif isinstance(obj, list) and _depth < _NESTED:
+            out.extend(events_from_objects(obj, skipped, _depth + 1))
     return out
 
 
-def events_from_list(text: str) -> list[Event] | None:
+_NESTED = 8  # Lists of Lists this deep are not kubectl output
+
+
+def events_from_list(text: str, skipped: Skipped | None = None) -> list[Event] | None:
     """Events from a `kubectl get events -o json` List read one item at a time (see structured.list_items).
 
-    None when the text is anything else, or when an item fails to read: the caller then decodes the text
-    whole, which decides (and fails) exactly as it always did.
+    None when the text is anything else, or when an item fails to decode: the caller then decodes the text
+    whole, which decides (and fails) exactly as it always did. Wrong-typed events are counted in `skipped`.
     """
     out: list[Event] = []
+    found = Skipped(skipped.source) if skipped is not None else None
     try:
-        for obj in list_items(text):
+        for index, obj in enumerate(list_items(text)):
             if type(obj) is dict and not isinstance(obj.get("items"), list):
-                if (event := event_from_object(obj)) is not None:
+                try:
+                    event = event_from_object(obj)
+                except InvalidValue as exc:
+                    if found is not None:
+                        found.add("events", f"item {index + 1}", str(exc))
+                    continue
+                if event is not None:
                     out.append(event)
             else:
-                out += events_from_objects((obj,))
-    except Exception:  # any failure means: take the whole-document path
+                out += events_from_objects((obj,), found)
+    except (ValueError, RecursionError):  # not a List, or an item that does not decode: the whole-document path
         return None
+    if skipped is not None and found is not None:
+        skipped.merge(found)
     return out
 
 
@@ -185,179 +278,3 @@ def order_events(events: list[Event]) -> list[Event]:
     timed.sort(key=attrgetter("last"))
     aged.sort(key=lambda ev: -(ev.last_age if ev.last_age is not None else ev.first_age or 0.0))  # one is set
     return [*timed, *aged, *rest]
-
-
-# ---------------------------------------------------------------------------------------------------
-# Messages -> meaning
-
-_IMAGE = r'"(?P<image>[^"]+)"'
-_DUR = r"(?P<dur>[0-9][0-9.]*(?:ns|us|µs|ms|s|m|h)(?:[0-9.]+(?:ns|us|µs|ms|s|m|h))*)"
-_PULLED = re.compile(r"[Ss]uccessfully pulled image " + _IMAGE + r"(?: in " + _DUR
-                     + r"(?: \((?P<wait>[0-9][0-9.hmsunµ]*) including waiting\))?)?"
-                     + r"(?:\. Image size: (?P<bytes>\d+) bytes)?")
-_PRESENT = re.compile(r"[Cc]ontainer image " + _IMAGE + r" already present on machine")
-_PULLING = re.compile(r"[Pp]ulling image " + _IMAGE)
-_CONTAINER = re.compile(r"(?:Created|Started|Stopping|[Kk]illing) container:? (?P<name>[\w.-]+)")
-_BACKOFF_PULL = re.compile(r"Back-off pulling image " + _IMAGE)
-_BACKOFF_RESTART = re.compile(r"Back-off restarting failed container(?::? (?P<name>[\w.-]+))?")
-_FAILED_PULL = re.compile(r"Failed to pull image " + _IMAGE + r"(?::\s*(?P<error>.*))?")
-_ERROR_CODE = re.compile(r"Error: (?P<code>\w+)")
-_PROBE = re.compile(r"(?P<probe>Startup|Readiness|Liveness) probe (?:failed|errored)(?::\s*(?P<detail>.*))?", re.S)
-_OOM = re.compile(r"[Kk]illed process (?P<pid>\d+) \((?P<process>[^)]+)\)")
-_ASSIGNED = re.compile(r"Successfully assigned (?:(?P<namespace>[^/\s]+)/)?(?P<pod>\S+) to (?P<node>\S+)")
-_NODES = re.compile(r"(?P<available>\d+)/(?P<total>\d+) nodes are available:?\s*(?P<body>.*)", re.S)
-_COUNTED = re.compile(r"(?P<n>\d+) (?P<why>.+)", re.S)
-_PREEMPTED = re.compile(r"Preempted by (?:pod )?(?P<by>\S+?)(?: on node (?P<node>\S+?))?\.?$")
-_SCALE_GROUP = re.compile(r"\{(?P<group>\S+) (?P<from>\d+)->(?P<to>\d+) \(max: (?P<max>\d+)\)\}")
-_NO_SCALE_UP = re.compile(r"pod didn't trigger scale-up(?: \((?P<note>[^)]*)\))?:?\s*(?P<body>.*)", re.S)
-_NODE_WORD = re.compile(r"\bnode (?P<node>[\w.-]+)")
-_NOMINATED = re.compile(r"[Ss]hould schedule on:?\s*(?:(?P<target_kind>nodeclaim|node)/)?(?P<target>[\w.-]+)")
-_STREAMING = re.compile(r"[Ii]mage (?P<image>\S+) is backed by image streaming")
-
-
-def counted_reasons(body: str) -> dict[str, int]:
-    """`1 Insufficient nvidia.com/gpu, 4 node(s) had untolerated taint {x: }.` -> {reason: nodes}."""
-    reasons: dict[str, int] = {}
-    for part in re.split(r",\s+(?=\d+ )", body.strip().rstrip(".")):
-        match = _COUNTED.match(part.strip())
-        if match:
-            why = match.group("why").strip().rstrip(".")
-            reasons[why] = reasons.get(why, 0) + int(match.group("n"))
-    return reasons
-
-
-def failed_scheduling(message: str) -> dict[str, Any]:
-    """The scheduler's verdict: nodes available/total, nodes per reason, and the preemption verdict."""
-    main, _, preemption = message.partition("preemption:")
-    match = _NODES.search(main)
-    if not match:
-        return {"detail": message}
-    info: dict[str, Any] = {"available": int(match.group("available")), "total": int(match.group("total")),
-                            "reasons": counted_reasons(match.group("body"))}
-    if preemption:
-        info["preemption"] = preemption.strip()
-        inner = _NODES.search(preemption)
-        info["preemption_reasons"] = counted_reasons(inner.group("body")) if inner else {}
-    return info
-
-
-def _pulled(message: str) -> dict[str, Any]:
-    if match := _PRESENT.search(message):
-        return {"image": match.group("image"), "cached": True}
-    match = _PULLED.search(message)
-    if not match:
-        return {}
-    info: dict[str, Any] = {"image": match.group("image"), "cached": False}
-    if match.group("dur"):
-        info["seconds_literal"] = match.group("dur")
-        info["seconds"] = parse_go_duration(match.group("dur"))
-    if match.group("wait"):
-        info["including_waiting_literal"] = match.group("wait")
-        info["seconds_including_waiting"] = parse_go_duration(match.group("wait"))
-    if match.group("bytes"):
-        info["bytes"] = int(match.group("bytes"))
-    return info
-
-
-def _first(pattern: re.Pattern[str], message: str, **fixed: Any) -> dict[str, Any]:
-    match = pattern.search(message)
-    if not match:
-        return {}
-    return {**fixed, **{k: v for k, v in match.groupdict().items() if v is not None}}
-
-
-def _container(message: str) -> dict[str, Any]:
-    match = _CONTAINER.search(message)
-    return {"container": match.group("name")} if match else {}
-
-
-def _backoff(message: str) -> dict[str, Any]:
-    if match := _BACKOFF_PULL.search(message):
-        return {"what": "pull", "image": match.group("image")}
-    if match := _BACKOFF_RESTART.search(message):
-        return {"what": "restart", **({"container": match.group("name")} if match.group("name") else {})}
-    return {}
-
-
-def _failed(message: str) -> dict[str, Any]:
-    if match := _FAILED_PULL.search(message):
-        return {"what": "pull", "image": match.group("image"), "error": (match.group("error") or "").strip()}
-    if match := _ERROR_CODE.search(message):
-        code = match.group("code")
-        return {"what": "pull" if "Image" in code else "container", "error": code}
-    return {}
-
-
-def _preempted(message: str) -> dict[str, Any]:
-    match = _PREEMPTED.search(message.strip())
-    if not match:
-        return {}
-    by = match.group("by")
-    info: dict[str, Any] = {"by_uid": by} if _UID.match(by) else {"by": by}
-    if match.group("node"):
-        info["node"] = match.group("node")
-    return info
-
-
-def _scale_up(message: str) -> dict[str, Any]:
-    groups = [{"group": m.group("group"), "from": int(m.group("from")), "to": int(m.group("to")),
-               "max": int(m.group("max"))} for m in _SCALE_GROUP.finditer(message)]
-    return {"groups": groups} if groups else {}
-
-
-def _no_scale_up(message: str) -> dict[str, Any]:
-    match = _NO_SCALE_UP.search(message)
-    if not match:
-        return {}
-    info: dict[str, Any] = {"reasons": counted_reasons(match.group("body"))}
-    if match.group("note"):
-        info["note"] = match.group("note")
-    return info
-
-
-def _oom(message: str) -> dict[str, Any]:
-    return {"oom": True, **_first(_OOM, message)}
-
-
-_INTERPRETERS: dict[str, Callable[[str], dict[str, Any]]] = {
-    "pulled": _pulled,
-    "pulling": lambda m: _first(_PULLING, m),
-    "created": _container, "started": _container, "killing": _container,
-    "backoff": _backoff,
-    "failed": _failed,
-    "unhealthy": lambda m: _first(_PROBE, m),
-    "oomkilling": _oom, "oomkilled": _oom, "systemoom": _oom,
-    "scheduled": lambda m: _first(_ASSIGNED, m),
-    "failedscheduling": failed_scheduling,
-    "preempted": _preempted,
-    "triggeredscaleup": _scale_up,
-    "nottriggerscaleup": _no_scale_up,
-    "scaledown": lambda m: _first(_NODE_WORD, m),
-    "nominated": lambda m: _first(_NOMINATED, m),
-    "imagestreaming": lambda m: _first(_STREAMING, m, streaming=True) or {"streaming": True},
-}
-
-
-_MEANINGS: dict[tuple[str, str], dict[str, Any]] = {}
-
-
-def _meaning(reason: str, message: str) -> dict[str, Any]:
-    """Cached by (reason, message): a scale-out repeats the same few messages for every replica."""
-    key = (reason, message)
-    info = _MEANINGS.get(key)
-    if info is None:
-        reader = _INTERPRETERS.get(reason.lower())
-        info = reader(message) if reader is not None and message else {}
-        if len(_MEANINGS) > 50_000:
-            _MEANINGS.clear()
-        _MEANINGS[key] = info
-    return info
-
-
-def interpret(event: Event) -> Event:
-    """Fill `event.info` with what the message means for its reason (empty when there is nothing to read).
-
-    The dict may be shared between events with the same reason and message: read it, do not change it.
-    """
-    event.info = _meaning(event.reason, event.message)
-    return event

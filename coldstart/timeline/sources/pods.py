@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from coldstart.errors import InvalidValue
 from coldstart.inputs.decode import decode_documents, gc_paused
 from coldstart.kube.times import parse_age, parse_timestamp
+from coldstart.timeline.sources.skipped import TIME, Skipped, Spec, first_wrong_type, typed_entries
 
 CONDITION_TYPES = ("PodScheduled", "PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready")
 _WATCH_TYPES = {"ADDED", "MODIFIED", "DELETED"}
@@ -103,7 +105,7 @@ def _container(raw: Mapping[str, Any], init: bool) -> ContainerStatus:
     last = (raw.get("lastState") or {}).get("terminated") or {}
     cs = ContainerStatus(name=raw.get("name") or "", image=raw.get("image") or "", image_id=raw.get("imageID") or "",
                          container_id=raw.get("containerID") or "", init=init, ready=raw.get("ready"),
-                         started=raw.get("started"), restart_count=int(raw.get("restartCount") or 0),
+                         started=raw.get("started"), restart_count=raw.get("restartCount") or 0,
                          last_reason=last.get("reason") or "", last_exit_code=last.get("exitCode"),
                          last_started_at=parse_timestamp(last.get("startedAt")),
                          last_finished_at=parse_timestamp(last.get("finishedAt")))
@@ -113,28 +115,54 @@ def _container(raw: Mapping[str, Any], init: bool) -> ContainerStatus:
             cs.state = name
             cs.started_at = parse_timestamp(detail.get("startedAt"))
             cs.finished_at = parse_timestamp(detail.get("finishedAt"))
-            cs.waiting_reason = detail.get("reason", "") if name == "waiting" else ""
-            cs.terminated_reason = detail.get("reason", "") if name == "terminated" else ""
+            cs.waiting_reason = detail.get("reason") or "" if name == "waiting" else ""
+            cs.terminated_reason = detail.get("reason") or "" if name == "terminated" else ""
             cs.exit_code = detail.get("exitCode")
             break
     return cs
+
+
+# The fields this module reads, with the types Kubernetes writes; an object that breaks them is skipped and counted.
+_STATE = {"startedAt": TIME, "finishedAt": TIME, "reason": str, "exitCode": int}
+CONTAINER_STATUS: Spec = {
+    "name": str, "image": str, "imageID": str, "containerID": str, "ready": bool, "started": bool, "restartCount": int,
+    "state": {"running": _STATE, "waiting": _STATE, "terminated": _STATE}, "lastState": {"terminated": _STATE}}
+CONDITION: Spec = {"type": str, "status": str, "lastTransitionTime": TIME, "reason": str}
+POD_FIELDS: Spec = {
+    "metadata": {"name": str, "namespace": str, "uid": str, "creationTimestamp": TIME, "deletionTimestamp": TIME},
+    "spec": {"nodeName": str, "containers": list, "initContainers": list},
+    "status": {"hostIP": str, "phase": str, "startTime": TIME, "conditions": list, "containerStatuses": list,
+               "initContainerStatuses": list}}
+_SPEC_CONTAINER: Spec = {"name": str, "image": str}
 
 
 def _is_status(obj: Mapping[str, Any]) -> bool:
     return any(k in obj for k in ("conditions", "containerStatuses", "initContainerStatuses", "phase"))
 
 
-def pod_from_object(obj: Mapping[str, Any]) -> PodStatus | None:
-    """A PodStatus from a Pod object, a watch event of one, a `{status: ...}` fragment or a bare status."""
-    if obj.get("type") in _WATCH_TYPES and isinstance(obj.get("object"), Mapping):
+def _watched(obj: Mapping[str, Any]) -> bool:
+    kind = obj.get("type")
+    return kind.__class__ is str and kind in _WATCH_TYPES and isinstance(obj.get("object"), Mapping)
+
+
+def pod_from_object(obj: Mapping[str, Any], skipped: Skipped | None = None) -> PodStatus | None:
+    """A PodStatus from a Pod object, a watch event of one, a `{status: ...}` fragment or a bare status.
+
+    InvalidValue names the first wrong-typed pod-level field (the caller skips the pod and counts it); a wrong
+    condition or container status entry is left out and counted in `skipped`."""
+    if _watched(obj):
         obj = obj["object"]
     kind = obj.get("kind")
     if kind not in (None, "Pod"):
         return None
+    if (problem := first_wrong_type(obj, POD_FIELDS)) is not None:
+        raise InvalidValue(problem)
     meta = obj.get("metadata") or {}
     if isinstance(obj.get("status"), Mapping):
         status = obj["status"]
     elif kind is None and not meta and _is_status(obj):
+        if (problem := first_wrong_type(obj, POD_FIELDS["status"], "status.")) is not None:
+            raise InvalidValue(problem)
         status = obj
     elif kind == "Pod" or meta:
         status = {}
@@ -144,51 +172,64 @@ def pod_from_object(obj: Mapping[str, Any]) -> PodStatus | None:
     pod = PodStatus(
         name=meta.get("name"), namespace=meta.get("namespace"), uid=meta.get("uid"),
         node=spec.get("nodeName"), node_ip=status.get("hostIP"), phase=status.get("phase"),
-        created=parse_timestamp(meta.get("creationTimestamp")), deleted=parse_timestamp(meta.get("deletionTimestamp")),
+        created=parse_timestamp(meta.get("creationTimestamp")),
+        deleted=parse_timestamp(meta.get("deletionTimestamp")),
         start_time=parse_timestamp(status.get("startTime")),
         source="object" if (kind == "Pod" or meta) else "fragment",
     )
-    for cond in status.get("conditions") or []:
-        if isinstance(cond, Mapping) and cond.get("type"):
-            pod.conditions[cond["type"]] = Condition(cond["type"], str(cond.get("status", "")),
+    for cond in typed_entries(status.get("conditions"), CONDITION, "conditions", "status.conditions", skipped):
+        if cond.get("type"):
+            pod.conditions[cond["type"]] = Condition(cond["type"], str(cond.get("status") or ""),
                                                      parse_timestamp(cond.get("lastTransitionTime")),
                                                      cond.get("reason") or "")
-    pod.containers = [_container(c, False) for c in status.get("containerStatuses") or [] if isinstance(c, Mapping)]
-    pod.init_containers = [_container(c, True) for c in status.get("initContainerStatuses") or []
-                           if isinstance(c, Mapping)]
+    for key, init in (("containerStatuses", False), ("initContainerStatuses", True)):
+        entries = typed_entries(status.get(key), CONTAINER_STATUS, "container statuses", f"status.{key}", skipped)
+        (pod.init_containers if init else pod.containers).extend(_container(c, init) for c in entries)
     for group in ("initContainers", "containers"):
-        for container in spec.get(group) or []:
-            if isinstance(container, Mapping) and container.get("name"):
-                pod.spec_images[container["name"]] = container.get("image", "")
+        for container in typed_entries(spec.get(group), _SPEC_CONTAINER, "containers", f"spec.{group}", skipped):
+            if container.get("name"):
+                pod.spec_images[container["name"]] = container.get("image") or ""
     return pod
 
 
-def pods_from_objects(objects: Iterable[Any]) -> list[PodStatus]:
-    """Pods from decoded documents (Lists, watch events, single objects, fragments); others skipped."""
+def pods_from_objects(objects: Iterable[Any], skipped: Skipped | None = None, _depth: int = 0) -> list[PodStatus]:
+    """Pods from decoded documents (Lists, watch events, single objects, fragments); others skipped. A pod with a
+    wrong-typed field is left out and counted in `skipped` (when given)."""
     out: list[PodStatus] = []
-    for obj in objects:
+    for index, obj in enumerate(objects):
         # plain dicts (what json/yaml decode to) skip the slower ABC check; other Mappings still count
         if type(obj) is dict or (not isinstance(obj, list) and isinstance(obj, Mapping)):
             if isinstance(obj.get("items"), list):
-                out.extend(pods_from_objects(obj["items"]))
-            elif ((obj.get("kind") in (None, "Pod") or obj.get("type") in _WATCH_TYPES)  # else no pod: skip fast
-                  and (pod := pod_from_object(obj)) is not None):
-                out.append(pod)
-        elif isinstance(obj, list):
-            out.extend(pods_from_objects(obj))
+                if _depth < _NESTED:
+                    out.extend(pods_from_objects(obj["items"], skipped, _depth + 1))
+            elif obj.get("kind") in (None, "Pod") or _watched(obj):  # else no pod: skip fast
+                try:
+                    pod = pod_from_object(obj, skipped)
+                except InvalidValue as exc:
+                    if skipped is not None:
+                        skipped.add("pods", f"item {index + 1}", str(exc))
+                    continue
+                if pod is not None:
+                    out.append(pod)
+        elif isinstance(obj, list) and _depth < _NESTED:
+            out.extend(pods_from_objects(obj, skipped, _depth + 1))
     return out
 
 
-def parse_pods(source: str | bytes | Mapping[str, Any] | Iterable[Any]) -> list[PodStatus]:
+_NESTED = 8  # Lists of Lists this deep are not kubectl output
+
+
+def parse_pods(source: str | bytes | Mapping[str, Any] | Iterable[Any], skipped: Skipped | None = None,
+               name: str = "<input>") -> list[PodStatus]:
     """Pods from text (JSON, YAML, excerpts, describe output, get-pods rows) or decoded objects."""
     if isinstance(source, bytes):
         source = source.decode("utf-8", errors="replace")
     if isinstance(source, Mapping):
-        return pods_from_objects([source])
+        return pods_from_objects([source], skipped)
     if not isinstance(source, str):
-        return pods_from_objects(source)
+        return pods_from_objects(source, skipped)
     with gc_paused():
-        pods = pods_from_objects(decode_documents(source))
+        pods = pods_from_objects(decode_documents(source, name=name), skipped)
     if pods:
         return pods
     return merge_pods([*parse_describe_pods(source), *parse_pod_table(source)])

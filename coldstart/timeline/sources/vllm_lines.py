@@ -74,7 +74,8 @@ class LineReader:
         self.cfg_seen: dict[str, int] = {}
         self.failures: list[tuple[int, int, int, str, Stamp]] = []  # kind index, -rank, line_no, line, stamp
         self.engine_strength = 0
-        self.raw_lines = lines
+        self.raw_lines = lines  # the lines read so far, or the last few hundred of them when the log is streamed
+        self.base = 0  # how many earlier lines were dropped from raw_lines
 
     # -- prefixes ---------------------------------------------------------------------------------
     @staticmethod
@@ -103,7 +104,7 @@ class LineReader:
 
     def stamp_before(self, index: int) -> Stamp:
         """The stamp of the nearest earlier line that has one (tracebacks and uvicorn lines carry none)."""
-        for i in range(index - 1, max(-1, index - 500), -1):
+        for i in range(index - 1 - self.base, max(-1, index - 500 - self.base), -1):
             stamp = self.split(self.raw_lines[i].rstrip("\r"))[1]
             if stamp is not None:
                 return stamp

@@ -64,16 +64,48 @@ def parse_vllm_log(source: str | bytes | Iterable[str], *, name: str = "<log>") 
     if isinstance(source, bytes):
         source = source.decode("utf-8", errors="replace")
     text = source if isinstance(source, str) else "\n".join(line.rstrip("\r\n") for line in source)
+    return parse_vllm_log_chunks((text,), name=name)
+
+
+MAX_LINE = 1 << 20  # a "line" longer than this (a file without newlines) is read in pieces of this size
+_LOOK_BACK = 500  # lines a traceback may look back for a stamp (LineReader.stamp_before)
+
+
+def parse_vllm_log_chunks(chunks: Iterable[str], *, name: str = "<log>") -> VllmLog:
+    """Parse a vLLM log given as text in chunks that may end anywhere (a file read piece by piece): memory stays
+    at one chunk plus the last few hundred lines, whatever the size of the log."""
+    parser = LineReader(name, [])
+    carry = ""
+    for chunk in chunks:
+        text = carry + chunk if carry else chunk
+        cut = text.rfind("\n") + 1
+        if cut == 0 and len(text) > MAX_LINE:
+            cut = len(text)  # no newline in sight: take the piece as a line
+        carry = text[cut:]
+        if cut:
+            _read_lines(parser, text[:cut - 1] if text[cut - 1:cut] == "\n" else text[:cut])
+    if carry:
+        _read_lines(parser, carry)
+    log = parser.log
+    log.lines = parser.base + len(parser.raw_lines)
+    return parser.finish()
+
+
+def _read_lines(parser: LineReader, text: str) -> None:
+    """Feed whole lines (without the last newline) to the reader: every line until the log is recognised or while
+    a config block is open, then only the lines the keyword scan found."""
     if "\x1b" in text:
         text = _ANSI.sub("", text)
     lines = text.split("\n")
-    if lines and not lines[-1]:
-        lines.pop()
+    if len(parser.raw_lines) > _LOOK_BACK:  # what stamp_before may still need of the earlier chunks
+        parser.base += len(parser.raw_lines) - _LOOK_BACK
+        parser.raw_lines = parser.raw_lines[-_LOOK_BACK:]
+    offset = len(parser.raw_lines)
+    parser.raw_lines.extend(lines)
     starts = [0, *accumulate(len(line) + 1 for line in lines)]
-    parser = LineReader(name, lines)
     log = parser.log
     todo, next_todo = _candidates(text, starts), 0
-    index, total = 0, len(lines)
+    index, total, first = 0, len(lines), parser.base + offset  # first: global index of lines[0]
     while index < total:
         if not (parser.config_buf or not log.recognised or "first_line" not in log.marks):
             while next_todo < len(todo) and todo[next_todo] < index:
@@ -85,7 +117,5 @@ def parse_vllm_log(source: str | bytes | Iterable[str], *, name: str = "<log>") 
         if raw.startswith("# [gap]"):
             parser.flush_config()
         else:
-            parser.read(index + 1, raw)
+            parser.read(first + index + 1, raw)
         index += 1
-    log.lines = total
-    return parser.finish()

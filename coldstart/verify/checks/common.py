@@ -47,7 +47,7 @@ def streamer_bound(c: EngineContainer) -> tuple[int | None, str]:
                 return to_bytes(str(raw)), f"RUNAI_STREAMER_MEMORY_LIMIT={raw}"
             except ValueError:
                 return None, f"RUNAI_STREAMER_MEMORY_LIMIT={raw!r} is not a number of bytes"
-    extra = load_structured(c.flags.get("model_loader_extra_config"))
+    extra = load_structured(c.flags.get("model_loader_extra_config"), "--model-loader-extra-config")
     if isinstance(extra, dict) and extra.get("memory_limit") is not None:
         try:
             return int(extra["memory_limit"]), f"--model-loader-extra-config memory_limit={extra['memory_limit']}"

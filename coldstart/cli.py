@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from coldstart import __version__
 from coldstart.errors import ColdstartError, InputError
@@ -46,6 +47,8 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
     result = timeline_from_files(events=args.events, pods=args.pods, logs=args.log)
     sys.stdout.write(format_timeline(result, args.format))
+    for warning in result.warnings:  # what was skipped or left out of the phases, also when stdout is JSON
+        print(f"coldstart: warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -61,6 +64,14 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shown(path: Path) -> str:
+    """A path as the user can paste it: relative when it lies under the working directory."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from coldstart.runbooks.execute import run_notebook  # start-up cost: papermill, nbconvert
 
@@ -69,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         params["adopt"] = "True"
     result = run_notebook(args.notebook, profile=args.profile, cluster=args.cluster, params=params,
                           out_root=args.out, verbose=args.verbose)
-    print(f"report: {result.html}")
+    print(f"report: {_shown(result.html)}")
     if not result.ok:
         print(f"coldstart: runbook failed: {result.error}", file=sys.stderr)
     return 0 if result.ok else 1

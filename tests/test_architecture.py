@@ -19,7 +19,7 @@ PACKAGE = Path(coldstart.__file__).parent
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 EMBEDDED = PACKAGE / "embedded"
 # pydantic turns a validator's ValueError into the ProfileError the loader raises.
-VALIDATORS = {PACKAGE / "profiles" / "model.py"}
+VALIDATORS = {PACKAGE / "profiles" / name for name in ("model.py", "fields.py", "clouds.py")}
 BUILTIN_ERRORS = {"ValueError", "TypeError", "RuntimeError", "KeyError", "Exception", "OSError", "LookupError"}
 
 

@@ -253,8 +253,16 @@ def _fifo_cases() -> list[tuple[str, Callable[[Path], list[str]], str]]:
     def log(tmp: Path) -> list[str]:
         return ["timeline", "--log", str(tmp / "pipe.yaml")]
 
+    def kubeconfig(tmp: Path) -> list[str]:  # KUBECONFIG=<the pipe>: the client would block opening it
+        return [f"KUBECONFIG={tmp / 'pipe.yaml'}", *_live_run(tmp)]
+
+    def certificate(tmp: Path) -> list[str]:  # a kubeconfig naming the pipe as its client key
+        (tmp / "kc").write_text(KUBECONFIG_TEXT.replace("token: t", f"client-key: {tmp / 'pipe.yaml'}"))
+        return [f"KUBECONFIG={tmp / 'kc'}", *_live_run(tmp)]
+
     return [("manifest", manifest, "FIFO"), ("manifest-in-folder", in_folder, "FIFO"), ("profile", profile, "FIFO"),
-            ("extends", extends, "FIFO"), ("events", events, "FIFO"), ("log", log, "FIFO")]
+            ("extends", extends, "FIFO"), ("events", events, "FIFO"), ("log", log, "FIFO"),
+            ("kubeconfig", kubeconfig, "FIFO"), ("kubeconfig-client-key", certificate, "users[sre].user.client-key")]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX system")
@@ -264,8 +272,70 @@ def test_fifo_is_refused_without_blocking(tmp_path: Path, build: Callable[[Path]
     with a timeout so a regression fails instead of hanging the suite."""
     os.mkfifo(tmp_path / "pipe.yaml")
     args = build(tmp_path)
+    env = dict(os.environ)
+    while args[0].startswith("KUBECONFIG="):
+        env["KUBECONFIG"] = args.pop(0).partition("=")[2]
     start = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "coldstart.cli", *args], capture_output=True, text=True, timeout=30,
-                          cwd=tmp_path)
+    done = subprocess.run([sys.executable, "-m", "coldstart.cli", *args], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env=env)
     _one_line(done.returncode, done.stderr, expected, time.monotonic() - start, limit=3 * FAST)  # with start-up
     assert not (tmp_path / "out").exists()
+
+
+KUBECONFIG_TEXT = """\
+apiVersion: v1
+kind: Config
+current-context: x
+clusters: [{name: x, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: sre, user: {token: t}}]
+contexts: [{name: x, context: {cluster: x, user: sre}}]
+"""
+
+
+def _live_run(tmp: Path) -> list[str]:
+    """`coldstart rollout` on the kubeconfig context x, which a profile in `tmp` allows."""
+    (tmp / "live.yaml").write_text("extends: baseline\nname: live\nclusters: {allowed_contexts: [x]}\n")
+    return ["rollout", "--profile", str(tmp / "live.yaml"), "--cluster", "kubeconfig:x", "--out", str(tmp / "out")]
+
+
+# (id, KUBECONFIG ({tmp} is the folder), files, what stderr must mention): the kubeconfig is read through the same
+# bounded readers before the Kubernetes client opens it (its own loader would block, explode or raise a traceback)
+KUBECONFIG_CASES: list[tuple[str, str, dict[str, str | bytes], str]] = [
+    ("device", "/dev/zero", {}, "/dev/zero: is a character device"),
+    ("missing", "{tmp}/none", {}, "kubeconfig {tmp}/none: no such file"),
+    ("latin1", "{tmp}/kc", {"kc": KUBECONFIG_TEXT.replace("sre", "caf\xe9").encode("latin-1")}, "not UTF-8"),
+    ("nul", "{tmp}/kc", {"kc": KUBECONFIG_TEXT.replace("sre", "s\x00re")}, "U+0000"),
+    ("billion-laughs", "{tmp}/kc", {"kc": _laughs(KUBECONFIG_TEXT)}, "expand this document"),
+    ("self-reference", "{tmp}/kc", {"kc": "&a {apiVersion: v1, kind: Config, clusters: [*a]}\n"}, "references itself"),
+    ("nesting-10000", "{tmp}/kc", {"kc": "users: " + "[" * 10_000 + "]" * 10_000}, "not valid YAML"),
+    ("duplicate-key", "{tmp}/kc", {"kc": KUBECONFIG_TEXT + "users: []\n"}, "duplicate key 'users'"),
+    ("client-key-device", "{tmp}/kc", {"kc": KUBECONFIG_TEXT.replace("token: t", "client-key: /dev/zero")},
+     "users[sre].user.client-key: /dev/zero: is a character device"),
+    ("second-file-latin1", "{tmp}/none:{tmp}/kc", {"kc": KUBECONFIG_TEXT.replace("x", "\xe9").encode("latin-1")},
+     "kc:3: not UTF-8"),
+]
+
+
+@pytest.mark.parametrize(("kubeconfig", "files", "expected"), [c[1:] for c in KUBECONFIG_CASES],
+                         ids=[c[0] for c in KUBECONFIG_CASES])
+def test_bad_kubeconfig_exits_2_before_any_request(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str], kubeconfig: str,
+                                                  files: dict[str, str | bytes], expected: str) -> None:
+    """Nothing listens at the kubeconfig's server: the run must stop on the file, before connecting."""
+    _materialise(tmp_path, files, [])
+    monkeypatch.setenv("KUBECONFIG", kubeconfig.replace("{tmp}", str(tmp_path)))
+    start = time.monotonic()
+    code = main(_live_run(tmp_path))
+    _one_line(code, capsys.readouterr().err, expected.replace("{tmp}", str(tmp_path)), time.monotonic() - start)
+    assert not (tmp_path / "out").exists(), "a report folder was made for a run that never started"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc, where nothing can be created")
+@pytest.mark.parametrize("command", [["render", "--profile", "baseline"], ["rollout", "--profile", "baseline"]])
+def test_out_that_cannot_be_created(capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    """--out where no folder can be made (even by root, whom os.access always lets write): one line, exit 2."""
+    start = time.monotonic()
+    code = main([*command, "--out", "/proc/coldstart-out"])
+    err = capsys.readouterr().err
+    _one_line(code, err, "/proc", time.monotonic() - start)
+    assert "cannot create" in err or "is not writable" in err, err

@@ -7,3 +7,11 @@ volumes, probes) <- `engine/` (the simulated vLLM); `cluster` wires them togethe
 runs one for people and kubectl (`coldstart cluster up`), `clock` keeps its time behind the wall clock. The
 profile sets how fast things are (`coldstart.profiles.physics`); how a workload behaves comes from its manifests.
 """
+
+from __future__ import annotations
+
+
+def context_name(profile_name: str) -> str:
+    """The kubeconfig context of a profile's embedded cluster (`coldstart-baseline`): what `coldstart cluster up`
+    writes, and the one context a runbook may target without the profile listing it (live.targets)."""
+    return f"coldstart-{profile_name}"

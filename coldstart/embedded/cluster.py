@@ -23,6 +23,7 @@ from coldstart.embedded.store.resources import Kinds, Resource
 from coldstart.embedded.store.store import PodLogs, Store
 from coldstart.errors import ServerError
 from coldstart.profiles import Profile
+from coldstart.profiles.clouds import BUILT_IN_CLASSES
 
 __all__ = ["EmbeddedCluster", "bootstrap_objects"]
 
@@ -70,17 +71,22 @@ def custom_resource_definition(r: Resource) -> dict[str, Any]:
 
 
 def bootstrap_objects(profile: Profile) -> list[dict[str, Any]]:
-    """What a cluster of this kind already has before anyone applies anything: its StorageClasses (GKE's
-    built-in ones, or a default class on a generic cluster, plus the class the profile's cache names), and on
+    """What a cluster of this kind already has before anyone applies anything: its StorageClasses (the cloud's
+    built-in ones, or a default class on a generic cluster, plus the class the profile's cache names unless the
+    render brings it), and on
     GKE with Hyperdisk ML the snapshot of the weights disk that was hydrated once from the modelcar."""
     if profile.cloud == "gke":
         classes = [_storage_class("standard-rwo", "pd.csi.storage.gke.io", True, type="pd-balanced"),
                    _storage_class("premium-rwo", "pd.csi.storage.gke.io", type="pd-ssd"),
                    _storage_class("standard", "kubernetes.io/gce-pd", type="pd-standard"),
                    _storage_class("standard-rwx", "filestore.csi.storage.gke.io", tier="standard")]
+    elif profile.cloud in BUILT_IN_CLASSES:  # EKS, AKS: the classes every such cluster has (gp2, default are default)
+        classes = [_storage_class(name, provisioner, name in ("gp2", "default"))
+                   for name, provisioner in BUILT_IN_CLASSES[profile.cloud].items()]
     else:
         classes = [_storage_class("standard", "rancher.io/local-path", True)]
-    if profile.runtime.cache_storage_class not in {c["metadata"]["name"] for c in classes}:
+    if profile.runtime.cache_storage_class not in {c["metadata"]["name"] for c in classes} \
+            and not (profile.eks is not None and profile.eks.renders_cache_class):  # the run applies EFS's
         classes.append(_storage_class(profile.runtime.cache_storage_class, "nfs.csi.k8s.io"))
     objects = list(classes) + [custom_resource_definition(r) for r in Kinds(profile.cloud).static if r.crd]
     if profile.gke_feature("hyperdisk_ml"):

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import yaml
 
+from coldstart import embedded
 from coldstart.embedded.cluster import EmbeddedCluster
 from coldstart.profiles import Profile
 
 
 def context_name(profile: Profile) -> str:
     """The kubeconfig context of a profile's embedded cluster (`coldstart-baseline`)."""
-    return f"coldstart-{profile.name}"
+    return embedded.context_name(profile.name)
 
 
 def kubeconfig(url: str, context: str, namespace: str = "default") -> dict:

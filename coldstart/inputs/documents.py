@@ -110,6 +110,47 @@ def parse_text(text: str | bytes, file: str, *, slim: Slim | None = None,
 
 
 # ---------------------------------------------------------------------------------------------------
+# OpenShift templates: the objects they create, parameters filled in
+
+_PARAM = re.compile(r"\$\{(\{)?([A-Za-z_][A-Za-z0-9_]*)\}(?(1)\})")
+
+
+def template_objects(template: dict[str, Any]) -> list[Any]:
+    """The objects an OpenShift `Template` creates (`oc process`): `${NAME}` replaced by a parameter's `value`,
+    `${{NAME}}` by the value read as YAML (a number, a boolean); a parameter without a value stays as written, so
+    a check can say it cannot be known. The template itself creates no pod, so only its objects are judged."""
+    values = {str(p["name"]): str(p["value"]) for p in template.get("parameters") or []
+              if isinstance(p, dict) and p.get("name") and p.get("value") is not None}
+
+    def fill(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: fill(item) for key, item in node.items()}
+        if isinstance(node, list):
+            return [fill(item) for item in node]
+        if not isinstance(node, str) or "${" not in node:
+            return node
+        whole = _PARAM.fullmatch(node)
+        if whole and whole.group(1) and whole.group(2) in values:
+            return _typed(values[whole.group(2)])
+        return _PARAM.sub(lambda m: values.get(m.group(2), m.group(0)), node)
+
+    return [fill(item) for item in template["objects"]]
+
+
+def _typed(text: str) -> Any:
+    """`${{NAME}}`: the parameter's text as the YAML scalar it spells (3 -> 3, true -> True), else the text."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+# ---------------------------------------------------------------------------------------------------
 # Paths
 
 
@@ -162,6 +203,10 @@ def _flatten(value: Any, file: str, index: int, line: int | None, origin: str | 
         for item in items:
             if isinstance(item, dict) and item_kind and "kind" not in item:
                 item = {"kind": item_kind, "apiVersion": value.get("apiVersion"), **item}
+            yield from _flatten(item, file, index, line, origin, slim, depth + 1)
+        return
+    if kind == "Template" and isinstance(value.get("objects"), list):
+        for item in template_objects(value):
             yield from _flatten(item, file, index, line, origin, slim, depth + 1)
         return
     if slim is not None and (value := slim(value)) is None:

@@ -14,6 +14,7 @@ from typing import Any
 from coldstart.kube.labels import COMPONENT, COMPONENT_PREPULL, INSTANCE
 from coldstart.levers import node_warmup
 from coldstart.profiles import Profile
+from coldstart.profiles.physics import weights_storage
 
 PREPULL_NAME = "coldstart-image-prepull"
 # A no-op that exists in the vLLM image and in busybox-based modelcars: the container only has to start.
@@ -27,9 +28,10 @@ def pinned(ref: str) -> dict[str, str]:
 
 
 def images_to_prepull(profile: Profile) -> dict[str, str]:
-    """Init-container name -> image for everything a replica pulls (the modelcar unless weights are on a disk)."""
-    images = {"prepull-vllm": profile.image.vllm}
-    if not profile.gke_feature("hyperdisk_ml"):
+    """Init-container name -> image for everything a replica pulls (the modelcar only when the weights come from it;
+    the vLLM image by the reference the engine uses, so Artifact Streaming's tag is the one on the node)."""
+    images = {"prepull-vllm": profile.vllm_image}
+    if weights_storage(profile) == "disk":
         images["prepull-modelcar"] = profile.model.modelcar
     return images
 

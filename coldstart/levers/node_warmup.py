@@ -5,7 +5,9 @@ The buffer's priority sits between -10 and -1: negative so any real pod preempts
 where the cluster autoscaler treats pods as expendable and never scales up for them (so the buffer
 would never get its node). Buffer pods request the same GPU, node selectors and tolerations as the
 vLLM pod, so the node they hold is one vLLM can use. On GKE a ComputeClass prefers Spot and falls back
-to on-demand, with `whenUnsatisfiable` set explicitly because its default changed between releases.
+to on-demand, with `whenUnsatisfiable` set explicitly because its default changed between releases. On EKS
+and AKS a Karpenter NodePool does the same (`levers.karpenter`), and `karpenter.sh/do-not-disrupt` on the
+buffer's and the engine's pods keeps consolidation from taking their nodes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from coldstart.kube.labels import COMPONENT, COMPONENT_BUFFER, COMPONENT_ENGINE, GKE_COMPUTE_CLASS, INSTANCE
+from coldstart.levers import karpenter
 from coldstart.profiles import Profile
 
 BUFFER_CLASS = "coldstart-buffer"
@@ -22,10 +25,11 @@ EXPENDABLE_CUTOFF = -10  # cluster-autoscaler --expendable-pods-priority-cutoff 
 
 
 def node_selector(profile: Profile) -> dict[str, str]:
-    """GPU node labels, plus the ComputeClass selector on GKE."""
+    """GPU node labels, plus the ComputeClass selector on GKE or the Karpenter NodePool on EKS and AKS."""
     selector = dict(profile.gpu.node_selector)
     if profile.gke_feature("compute_class"):
         selector[GKE_COMPUTE_CLASS] = profile.gke.compute_class.name  # type: ignore[union-attr]
+    selector.update(karpenter.selector(profile))
     return selector
 
 
@@ -37,6 +41,12 @@ def placement(profile: Profile) -> dict[str, Any]:
     """Pod-level fields that put the vLLM pod on the nodes the buffer keeps warm."""
     return {"priorityClassName": WORKLOAD_CLASS, "nodeSelector": node_selector(profile),
             "tolerations": tolerations(profile)}
+
+
+def pod_metadata(profile: Profile, labels: dict[str, str]) -> dict[str, Any]:
+    """Pod template metadata: the labels, and Karpenter's do-not-disrupt where the profile asks for it."""
+    annotations = karpenter.pod_annotations(profile)
+    return {"labels": labels, "annotations": annotations} if annotations else {"labels": labels}
 
 
 def priority_classes(profile: Profile) -> list[dict[str, Any]]:
@@ -67,7 +77,7 @@ def warm_buffer(profile: Profile, engine_requests: dict[str, str]) -> dict[str, 
             "replicas": profile.nodes.warm_buffer,
             "selector": {"matchLabels": selector},
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": pod_metadata(profile, labels),
                 "spec": {
                     "priorityClassName": BUFFER_CLASS,
                     "terminationGracePeriodSeconds": 0,
@@ -106,10 +116,12 @@ def compute_class(profile: Profile) -> dict[str, Any] | None:
 
 
 def manifests(profile: Profile, engine_requests: dict[str, str]) -> list[dict[str, Any]]:
-    """PriorityClasses, the GKE ComputeClass (when enabled) and the warm buffer, in apply order."""
+    """PriorityClasses, the GKE ComputeClass or the Karpenter node class and NodePool, and the warm buffer, in apply
+    order."""
     docs = priority_classes(profile)
     cc = compute_class(profile)
     if cc is not None:
         docs.append(cc)
+    docs += karpenter.manifests(profile)
     docs.append(warm_buffer(profile, engine_requests))
     return docs

@@ -26,7 +26,8 @@ LEVERS: tuple[str, ...] = ("node_warmup", "image_pull", "runtime", "weight_load"
 
 # Kinds in dependency order: cluster-scoped policy and storage first, workloads last.
 KIND_ORDER: tuple[str, ...] = (
-    "Namespace", "PriorityClass", "StorageClass", "ComputeClass", "ServiceAccount", "ConfigMap", "Secret",
+    "Namespace", "PriorityClass", "StorageClass", "ComputeClass", "EC2NodeClass", "AKSNodeClass", "NodePool",
+    "ServiceAccount", "ConfigMap", "Secret",
     "PersistentVolume", "PersistentVolumeClaim", "VolumeSnapshot", "ClusterServingRuntime", "ServingRuntime",
     "Service", "DaemonSet", "StatefulSet", "Deployment", "LeaderWorkerSet", "Job", "InferenceService",
 )
@@ -66,6 +67,15 @@ def object_name(doc: dict[str, Any]) -> str:
 class _NoAliases(yaml.SafeDumper):
     def ignore_aliases(self, data: Any) -> bool:
         return True
+
+
+def _text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    """Multi-line strings (a node class's user data) as literal blocks a reader can review."""
+    style = "|" if "\n" in data and not data.endswith((" ", "\t")) and " \n" not in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_NoAliases.add_representer(str, _text)
 
 
 def to_yaml(docs: Iterable[dict[str, Any]]) -> str:

@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 from coldstart.kube.quantity import format_binary
+from coldstart.levers import weight_sources
 from coldstart.profiles import Profile
 
 PORT = 8080
@@ -103,5 +104,7 @@ def cache_claim(profile: Profile) -> dict[str, Any]:
 
 
 def manifests(profile: Profile) -> list[dict[str, Any]]:
-    """The runtime lever's own resources (its settings live in the vLLM container of the weight lever)."""
-    return [cache_claim(profile)]
+    """The runtime lever's own resources (its settings live in the vLLM container of the weight lever): the cache's
+    StorageClass where the cloud has no ReadWriteMany class built in (EFS on EKS), then the cache claim."""
+    storage_class = weight_sources.cache_storage_class(profile)
+    return ([storage_class] if storage_class is not None else []) + [cache_claim(profile)]

@@ -28,11 +28,13 @@ from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.dynamic import DynamicClient  # unannotated, as are the config loaders and watch helpers
 
 from coldstart.errors import ClusterError, InputError, NotFound, ServerError
+from coldstart.inputs.kubeconfig import check_kubeconfig
 from coldstart.kube.kinds import api_version as api_version_of
 from coldstart.kube.labels import FIELD_MANAGER, MANAGED_BY, MANAGER, RUN_ID
 from coldstart.levers.render import KIND_ORDER, apply_order, object_name
@@ -111,11 +113,11 @@ class Cluster:
                 embedded, owns = EmbeddedCluster(profile).start(), True
             configuration.host = embedded.url
         elif target.kind == "kubeconfig":
-            path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+            path = os.pathsep.join(check_kubeconfig())  # bounded first: a FIFO or /dev/zero would block the client
             try:  # KUBECONFIG is read now, not at import time (the client's default is frozen at import)
                 k8s_config.load_kube_config(config_file=path, context=target.context,
                                             client_configuration=configuration)
-            except (k8s_config.ConfigException, OSError, ValueError) as exc:
+            except (k8s_config.ConfigException, OSError, ValueError, yaml.YAMLError) as exc:
                 raise InputError(f"kubeconfig {path}, context {target.context!r}: {exc}") from None
         else:
             try:

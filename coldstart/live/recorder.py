@@ -33,6 +33,7 @@ class Recording:
     logs: dict[str, str] = field(default_factory=dict)
     interruptions: int = 0
     previous_logs: dict[str, str] = field(default_factory=dict)
+    cluster_time: float = 0.0  # the API server's clock at the last list (epoch seconds; 0: unknown): "now" for it
 
 
 class _Stream:
@@ -47,6 +48,7 @@ class _Stream:
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.interruptions = 0
+        self.listed_at = 0.0  # cluster time of the last list
         self.error: BaseException | None = None
         self.current: WatchStream | None = None
         self.rv = self._relist()
@@ -59,7 +61,8 @@ class _Stream:
         return ident
 
     def _relist(self) -> str:
-        items, rv, _ = self.cluster.list("v1", self.kind, self.namespace, label_selector=self.label_selector)
+        items, rv, self.listed_at = self.cluster.list("v1", self.kind, self.namespace,
+                                                      label_selector=self.label_selector)
         with self.lock:
             for obj in items:
                 self.items[self._id(obj)] = obj
@@ -154,7 +157,8 @@ class Recorder:
         for stream in (self._events, self._pods):
             if stream.error is not None:
                 raise stream.error
-        recording = Recording(events, pods, interruptions=self._events.interruptions + self._pods.interruptions)
+        recording = Recording(events, pods, interruptions=self._events.interruptions + self._pods.interruptions,
+                              cluster_time=max(self._events.listed_at, self._pods.listed_at))
         if logs_for:
             recording.logs = {**self._logs, **self.fetch_logs(pods, logs_for)}
             recording.previous_logs = dict(self._previous_logs)

@@ -6,46 +6,18 @@ into it and turns a validation error into one line naming the file and the key.
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import Field, model_validator
 
+from coldstart.errors import ProfileError
 from coldstart.kube import labels
-from coldstart.kube.images import is_pinned_reference
-from coldstart.kube.quantity import is_binary_quantity, to_bytes
+from coldstart.kube.images import ImageRef
+from coldstart.kube.quantity import to_bytes
+from coldstart.profiles.clouds import CLOUD_FEATURES, Aks, Eks, KarpenterPool
+from coldstart.profiles.fields import BinaryQuantity, DigestRef, DnsLabel
+from coldstart.profiles.fields import Strict as _Strict
 from coldstart.profiles.phases import PHASE_NAMES
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-def _digest_ref(value: str) -> str:
-    if not is_pinned_reference(value):
-        raise ValueError(f"{value!r} is not pinned by digest; write registry/repo@sha256:<64 hex> "
-                         "(a tag alone lets the image change under you and defeats IfNotPresent)")
-    return value
-
-
-def _binary_quantity(value: str) -> str:
-    if not is_binary_quantity(value):
-        raise ValueError(f"{value!r} is not a binary Kubernetes quantity; write it like 16Gi "
-                         "(Ki/Mi/Gi/Ti, whole numbers; 16GB is not a Kubernetes size)")
-    return value
-
-
-def _dns_label(value: str) -> str:
-    if not _DNS_LABEL.match(value) or len(value) > 63:
-        raise ValueError(f"{value!r} is not a DNS label; write lowercase letters, digits and '-'")
-    return value
-
-
-DigestRef = Annotated[str, AfterValidator(_digest_ref)]
-BinaryQuantity = Annotated[str, AfterValidator(_binary_quantity)]
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Clusters(_Strict):
@@ -169,8 +141,9 @@ class Kinetics(_Strict):
     graph_capture_seconds: float = Field(ge=0)
     api_server_seconds: float = Field(ge=0)
     spot_available: bool
-    spot_stockout_seconds: float = Field(default=15, ge=0, description="TriggeredScaleUp to GKE's FailedScaleUp "
-                                         "when a Spot scale-up hits a stock-out")
+    spot_stockout_seconds: float = Field(default=15, ge=0, description="a Spot request to its stock-out answer: GKE's "
+                                         "TriggeredScaleUp to FailedScaleUp, Karpenter's NodeClaim to its "
+                                         "InsufficientCapacityError")
     jitter: float = Field(ge=0, le=0.5, description="relative random spread of every duration")
     # Node side (kubelet, registry, vLLM process); defaults so older profile files stay valid.
     volume_attach_seconds: float = Field(default=6.0, ge=0, description="PD/Hyperdisk CSI attach to a node")
@@ -178,6 +151,28 @@ class Kinetics(_Strict):
     engine_rss_gib: float = Field(default=8.0, gt=0, description="CPU memory of vLLM's API server + engine, TP=1")
     hf_hub_mb_per_s: float = Field(default=100.0, gt=0, description="Hugging Face Hub download rate")
     hf_hub_check_seconds: float = Field(default=3.0, ge=0, description="Hub round trips when not offline")
+    # Cloud accelerators (EKS, AKS); the defaults only matter where a profile turns the accelerator on, and each
+    # cites its public figure (the eks/aks params refine them per cloud).
+    soci_parallel_mb_per_s: float = Field(default=400.0, gt=0, description="SOCI parallel pull: concurrent chunked "
+                                          "downloads, unpacked while they arrive; Grab measured a 60% cut in "
+                                          "fresh-node pulls (https://engineering.grab.com/docker-lazy-loading): "
+                                          "160 MB/s / 0.4")
+    provisioner_batch_seconds: float = Field(default=1.0, ge=0, description="Karpenter's batch window before it "
+                                             "creates NodeClaims for pending pods: BATCH_IDLE_DURATION 1 s "
+                                             "(https://karpenter.sh/docs/reference/settings/)")
+    instance_launch_seconds: float = Field(default=3.0, ge=0, description="a NodeClaim created until the cloud "
+                                           "launched its instance (NodeClaim Launched); same minute as Nominated in "
+                                           "https://github.com/aws/aws-cdk/pull/33373")
+    fsx_lustre_gib_per_s: float = Field(default=2.0, gt=0, description="FSx for Lustre read, one client: 1000 MB/s "
+                                        "per TiB on PERSISTENT_2 (https://docs.aws.amazon.com/fsx/latest/"
+                                        "LustreGuide/performance.html), 2 TiB")
+    mountpoint_s3_gib_per_s: float = Field(default=1.5, gt=0, description="Mountpoint for S3 sequential read, one "
+                                           "client (https://github.com/awslabs/mountpoint-s3/blob/main/doc/"
+                                           "BENCHMARKING.md)")
+    object_store_gib_per_s: float = Field(default=2.0, gt=0, description="S3 or Azure Blob read by the Run:ai "
+                                          "streamer, one client: ~15 GB in ~5 s at concurrency 32 "
+                                          "(https://developer.nvidia.com/blog/reducing-cold-start-latency-for-llm-"
+                                          "inference-with-nvidia-runai-model-streamer/), bounded by the NIC")
 
 
 class Profile(_Strict):
@@ -195,8 +190,18 @@ class Profile(_Strict):
     nodes: Nodes
     runtime: Runtime
     gke: Gke | None = None
+    eks: Eks | None = None
+    aks: Aks | None = None
     budgets: Budgets
     kinetics: Kinetics
+
+    @model_validator(mode="after")
+    def _one_cloud(self) -> Profile:
+        for cloud in ("gke", "eks", "aks"):
+            if getattr(self, cloud) is not None and self.cloud != cloud:
+                raise ValueError(f"a {cloud}: section needs cloud: {cloud} (this profile says cloud: {self.cloud}); "
+                                 f"remove the section or set cloud: {cloud}")
+        return self
 
     @property
     def streamer_buffer_bytes(self) -> int:
@@ -214,6 +219,44 @@ class Profile(_Strict):
         """Labels every object rendered for this profile carries, so selectors and cleanup can find them."""
         return {labels.NAME: "vllm", labels.INSTANCE: self.model.served_name, labels.COMPONENT: component,
                 labels.PART_OF: "coldstart"}
+
+    def feature(self, spec: str) -> bool:
+        """Is `<cloud>:<feature>` on (`gke:image_streaming`, `eks:soci`, `aks:artifact_streaming`, ...)? False on
+        any other cloud; an unknown name raises."""
+        cloud, _, name = spec.partition(":")
+        if name not in CLOUD_FEATURES.get(cloud, ()):
+            raise ProfileError(f"{spec!r} is not a cloud feature; known: "
+                               + ", ".join(f"{c}:{f}" for c, names in CLOUD_FEATURES.items() for f in names))
+        if cloud == "gke":
+            return self.gke_feature(name)
+        section = self.eks if cloud == "eks" else self.aks
+        return section is not None and section.feature(name)
+
+    @property
+    def vllm_image(self) -> str:
+        """The vLLM image reference the engine and the pre-pull use: by digest, or by its locked ACR tag where Artifact
+        Streaming is on (it streams pulls by tag only; the lock makes the tag as immutable as a digest)."""
+        if self.aks is not None and self.aks.artifact_streaming.enabled:
+            return f"{ImageRef.parse(self.image.vllm).name}:{self.aks.artifact_streaming.tag}"
+        return self.image.vllm
+
+    @property
+    def locked_tags(self) -> frozenset[str]:
+        """Image references by a tag the registry will not move (an ACR tag with write-enabled false)."""
+        return frozenset({self.vllm_image}) if self.vllm_image != self.image.vllm else frozenset()
+
+    @property
+    def karpenter(self) -> KarpenterPool | None:
+        """The Karpenter NodePool the GPU nodes come from (EKS, or AKS node auto-provisioning), if enabled."""
+        section = self.eks or self.aks
+        return section.karpenter if section is not None and section.karpenter.enabled else None
+
+    @property
+    def lazy_image_loading(self) -> bool:
+        """Does a GPU node start the vLLM container before its image is whole (GKE Image Streaming, SOCI lazy
+        loading, AKS Artifact Streaming)?"""
+        return (self.gke_feature("image_streaming") or self.feature("eks:soci_lazy")
+                or self.feature("aks:artifact_streaming"))
 
     def gke_feature(self, feature: str) -> bool:
         """True when the profile is GKE and the named accelerator is enabled."""

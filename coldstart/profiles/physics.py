@@ -7,49 +7,89 @@ Rates come from `profile.kinetics` (each default carries its public source in pa
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from coldstart.profiles.model import Kinetics, Profile
 
 __all__ = [
     "GEO_REDIRECTING", "STREAMING_REFERENCE_BYTES", "Storage", "engine_start_seconds", "image_transfer_seconds",
-    "loader_gib_per_s", "pull_seconds", "registry_in_region", "storage_gib_per_s", "streaming_start_seconds",
-    "unpack_seconds", "weight_gib_per_s", "weight_seconds", "weights_storage",
+    "loader_gib_per_s", "pull_floor_seconds", "pull_seconds", "registry_in_region", "registry_region",
+    "storage_gib_per_s", "streaming_start_seconds", "unpack_seconds", "weight_gib_per_s", "weight_seconds",
+    "weights_storage",
 ]
 
-Storage = Literal["disk", "hyperdisk_ml"]
+Storage = Literal["disk", "hyperdisk_ml", "fsx_lustre", "mountpoint_s3", "object_store"]
 GEO_REDIRECTING = {"registry.k8s.io"}  # sends every pull to a mirror in the puller's own region
 STREAMER_FORMATS = ("runai_streamer", "runai_streamer_sharded")
+# ECR names its region in the host: <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]
+_ECR = re.compile(r"^\d{12}\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
+_ACR = re.compile(r"^[a-z0-9]{5,50}\.azurecr\.(?:io|cn|us)$")
+
+
+def registry_region(host: str) -> str | None:
+    """The region a registry host names for itself (ECR: `123.dkr.ecr.us-east-1.amazonaws.com`), else None."""
+    match = _ECR.match(host.lower().split(":", 1)[0])
+    return match.group("region") if match else None
 
 
 def registry_in_region(host: str, profile: Profile) -> bool:
-    """Is a registry host in the profile's region: its own registry, a host named for the region
-    (`us-central1-docker.pkg.dev`, `123.dkr.ecr.us-east-1.amazonaws.com`), or a geo-redirecting registry?"""
+    """Is a registry host in the profile's region? An ECR host is exactly where its name says, whatever the profile
+    lists. An ACR name (`x.azurecr.io`) carries no region: only the profile's own registry counts, and only when the
+    profile says it is (geo-replicated) in the cluster's region. Otherwise: the profile's registry, a host named for
+    the region (`us-central1-docker.pkg.dev`, `x.eastus.geo.azurecr.io`), or a geo-redirecting registry."""
     host, region = host.lower(), profile.region.lower()
-    labels = host.split(":", 1)[0].split(".")
+    name = host.split(":", 1)[0]
+    ecr_region = registry_region(name)
+    if ecr_region is not None:
+        return ecr_region == region
+    if _ACR.match(name):
+        return (name == profile.registry.host.lower() and profile.aks is not None
+                and region in {r.lower() for r in profile.aks.acr_regions})
+    labels = name.split(".")
     return (host in GEO_REDIRECTING or host == profile.registry.host.lower()
             or any(label == region or label.startswith(region + "-") for label in labels))
 
 
 def image_transfer_seconds(kinetics: Kinetics, compressed_bytes: float, compression: str,
-                           *, in_region: bool = True) -> float:
-    """Compressed bytes over the registry link plus decompression (none for stored layers, e.g. modelcars)."""
+                           *, in_region: bool = True, parallel: bool = False) -> float:
+    """Compressed bytes over the registry link plus decompression (none for stored layers, e.g. modelcars). With SOCI
+    parallel pull/unpack each layer arrives in concurrent chunks (kinetics.soci_parallel_mb_per_s in region) and
+    is unpacked while it arrives: the slower of the two, not their sum."""
     bandwidth = kinetics.registry_mb_per_s if in_region else kinetics.cross_region_mb_per_s
-    return compressed_bytes / (bandwidth * 1e6) + unpack_seconds(kinetics, compressed_bytes, compression)
+    unpack = unpack_seconds(kinetics, compressed_bytes, compression)
+    if parallel:
+        bandwidth *= kinetics.soci_parallel_mb_per_s / kinetics.registry_mb_per_s
+        return max(compressed_bytes / (bandwidth * 1e6), unpack)
+    return compressed_bytes / (bandwidth * 1e6) + unpack
 
 
 def pull_seconds(profile: Profile, *, compression: str | None = None, in_region: bool = True) -> float:
-    """Expected seconds to pull and unpack the profile's vLLM image on a cold node."""
+    """Expected seconds to pull and unpack the profile's vLLM image on a cold node (SOCI parallel when it is on)."""
     return image_transfer_seconds(profile.kinetics, profile.image.compressed_bytes,
-                                  compression or profile.image.compression, in_region=in_region)
+                                  compression or profile.image.compression, in_region=in_region,
+                                  parallel=profile.feature("eks:soci_parallel"))
 
 
-STREAMING_REFERENCE_BYTES = 5e9  # image streaming starts a 5 GB image in kinetics.image_streaming_start_seconds
+def pull_floor_seconds(profile: Profile, compressed_bytes: float, compression: str, *, streamed: bool = False) -> float:
+    """The least a cold pull of an image can take on the profile's nodes: the transfer and the unpacking overlapped
+    (the larger of the two), at SOCI's parallel rate where the profile turns it on, or the lazy-loading start where
+    the pull streamed (or the profile's nodes lazily load: Image Streaming, SOCI lazy, Artifact Streaming)."""
+    k = profile.kinetics
+    rate = k.soci_parallel_mb_per_s if profile.feature("eks:soci_parallel") else k.registry_mb_per_s
+    full = max(compressed_bytes / (max(rate, k.registry_mb_per_s) * 1e6), unpack_seconds(k, compressed_bytes,
+                                                                                          compression))
+    if streamed or profile.lazy_image_loading:
+        return min(full, streaming_start_seconds(k, compressed_bytes))
+    return full
+
+
+STREAMING_REFERENCE_BYTES = 5e9  # lazy loading starts a 5 GB image in kinetics.image_streaming_start_seconds
 
 
 def streaming_start_seconds(kinetics: Kinetics, compressed_bytes: float) -> float:
-    """Lazy image loading (GKE Image Streaming and its kin) starts a container before the image is whole: the
-    seconds scale with the image's size from the profile's figure for a 5 GB image."""
+    """Lazy image loading (GKE Image Streaming, SOCI lazy loading, AKS Artifact Streaming) starts a container before
+    the image is whole: the seconds scale with the image's size from the profile's figure for a 5 GB image."""
     return kinetics.image_streaming_start_seconds * compressed_bytes / STREAMING_REFERENCE_BYTES
 
 
@@ -60,13 +100,25 @@ def unpack_seconds(kinetics: Kinetics, compressed_bytes: float, compression: str
 
 
 def weights_storage(profile: Profile) -> Storage:
-    """Where the profile's weights are read from: a Hyperdisk ML claim (GKE) or the node's disk (the modelcar)."""
-    return "hyperdisk_ml" if profile.gke_feature("hyperdisk_ml") else "disk"
+    """Where the profile's weights are read from: a Hyperdisk ML claim (GKE), FSx for Lustre or Mountpoint for S3
+    (EKS), the object store itself through the Run:ai streamer (S3 on EKS, Blob on AKS), or the node's disk (the
+    modelcar)."""
+    if profile.gke_feature("hyperdisk_ml"):
+        return "hyperdisk_ml"
+    if profile.feature("eks:fsx_lustre"):
+        return "fsx_lustre"
+    if profile.feature("eks:mountpoint_s3"):
+        return "mountpoint_s3"
+    if profile.feature("eks:s3_streamer") or profile.feature("aks:blob_streamer"):
+        return "object_store"
+    return "disk"
 
 
 def storage_gib_per_s(kinetics: Kinetics, storage: str) -> float:
     """Read rate of the storage that holds the weights."""
-    return kinetics.hyperdisk_ml_gib_per_s if storage in ("hyperdisk_ml", "hyperdisk-ml") else kinetics.disk_gib_per_s
+    return {"hyperdisk_ml": kinetics.hyperdisk_ml_gib_per_s, "hyperdisk-ml": kinetics.hyperdisk_ml_gib_per_s,
+            "fsx_lustre": kinetics.fsx_lustre_gib_per_s, "mountpoint_s3": kinetics.mountpoint_s3_gib_per_s,
+            "object_store": kinetics.object_store_gib_per_s}.get(storage, kinetics.disk_gib_per_s)
 
 
 def loader_gib_per_s(kinetics: Kinetics, load_format: str, concurrency: int) -> float:

@@ -230,8 +230,8 @@ def rank_fixes(findings: list[Finding], starts: list[Replica], previous: dict[st
         for r in mine(workload):
             name = r.pod.pod.rpartition("/")[2]
             logs = [log for log in (r.log, previous.get(name)) if log is not None]
-            if any(log.failure == kind for log in logs):
-                return True
+            if kind != "timeout" and any(log.failure == kind for log in logs):  # a vLLM `timeout` is a rendezvous
+                return True  # (Gloo, handshake) that never completed, not the startup probe's budget
             if kind == "OOMKilled" and any(x.reason == "OOMKilled" for x in r.pod.reasons):
                 return True
             if kind == "timeout" and any("probe, will be restarted" in x.message for x in r.pod.reasons):

@@ -237,7 +237,11 @@ def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", para
     if target.kind != "embedded" and source.stem not in READ_ONLY:
         _refuse_foreign(loaded, cluster, values, run_id)
     out_dir = root / loaded.name / run_id
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # e.g. a read-only file system, or /proc: os.access says yes to root
+        raise InputError(f"--out {out_root}: cannot create {out_dir} ({exc.strerror}); give a folder you can write"
+                         ) from None
     print(_started_line(run_id, profile, cluster, target.kind), file=sys.stderr, flush=True)
     executed = out_dir / f"{source.stem}.ipynb"
     parameters = {**values, "profile": profile, "cluster": cluster, "run_id": run_id, "output_dir": str(out_dir)}
@@ -251,6 +255,7 @@ def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", para
         log.addHandler(handler)
         log.setLevel(logging.INFO)
     quiet = {} if verbose else {"stdout_file": progress, "stderr_file": progress}
+    before = os.environ.get(STATIC_ENV)
     os.environ[STATIC_ENV] = "1"  # the kernel inherits it: widgets become a precomputed table in the report
     try:
         with atomic_path(executed) as partial:
@@ -263,6 +268,10 @@ def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", para
     finally:
         progress.finish()
         log.removeHandler(handler)
+        if before is None:  # only the kernel needed it: a caller's later widget() in this process stays live
+            os.environ.pop(STATIC_ENV, None)
+        else:
+            os.environ[STATIC_ENV] = before
     html_path = to_html(executed, out_dir / f"{source.stem}.html")
     timings = out_dir / "timings.json"
     return RunResult(executed, html_path, timings if timings.exists() else None, error is None, error)

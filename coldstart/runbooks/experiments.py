@@ -28,7 +28,8 @@ def weight_load(profile: Profile, *, streamer_concurrency: int | None = None) ->
 
 def image_pull(profile: Profile, *, gzip: bool = True) -> list[Scenario]:
     """A cold node pulls; the next replica on that warm node finds the images present, unless the images are
-    by tag with `Always`. zstd vs gzip layers on the cold pull. No buffer or pre-pull: the pull is the subject."""
+    by tag with `Always`. The cloud's image accelerator (SOCI, Artifact Streaming) against its absence, zstd vs gzip
+    layers on the cold pull. No buffer or pre-pull: the pull is the subject."""
     cold = profile_with(profile, {"nodes.warm_buffer": 0})
     docs = variants.without_prepull(flatten(render(cold)))
     scenarios = [
@@ -37,6 +38,12 @@ def image_pull(profile: Profile, *, gzip: bool = True) -> list[Scenario]:
         Scenario("tag + Always", cold, docs=variants.by_tag(docs), replicas=[1, 0, 1], warm_up=False,
                  phase="image_pull", note="the second replica pulls again"),
     ]
+    accelerator = _image_accelerator_off(cold)
+    if accelerator is not None:
+        what, off = accelerator
+        scenarios.append(Scenario(f"without {what}", off, docs=variants.without_prepull(flatten(render(off))),
+                                  replicas=[1, 0, 1], warm_up=False, phase="image_pull",
+                                  note="the cloud's image accelerator off: the node pulls the whole image"))
     if gzip:
         gzipped = profile_with(cold, {"image.compression": "gzip"})
         scenarios.append(Scenario("gzip layers", gzipped, docs=variants.without_prepull(flatten(render(gzipped))),
@@ -45,20 +52,33 @@ def image_pull(profile: Profile, *, gzip: bool = True) -> list[Scenario]:
     return scenarios
 
 
+def _image_accelerator_off(profile: Profile) -> tuple[str, Profile] | None:
+    """(name, the profile with it off) of the cloud's image accelerator that the profile turns on (EKS: SOCI, AKS:
+    Artifact Streaming), for the image-pull A/B."""
+    if profile.feature("eks:soci"):
+        return "SOCI", profile_with(profile, {"eks.soci.enabled": False})
+    if profile.feature("aks:artifact_streaming"):
+        return "Artifact Streaming", profile_with(profile, {"aks.artifact_streaming.enabled": False})
+    return None
+
+
 def node_warmup(profile: Profile, *, spot_unavailable: bool = True) -> list[Scenario]:
-    """Scale 0->1 with the warm buffer (preemption) and without it (a new node); on GKE also Spot unavailable."""
+    """Scale 0->1 with the warm buffer (preemption) and without it (a new node); with a ComputeClass or Karpenter also
+    Spot unavailable; under the cluster autoscaler also a buffer below its expendable cutoff."""
     cold = profile_with(profile, {"nodes.warm_buffer": 0})
     scenarios = [Scenario("warm buffer", profile, note=f"{profile.nodes.warm_buffer} pause pod(s) preempted",
                           recommended=True, phase="scheduling"),
                  Scenario("no warm buffer", cold, note="waits for a new GPU node", phase="scheduling")]
-    if spot_unavailable and profile.gke_feature("compute_class"):
+    if spot_unavailable and (profile.gke_feature("compute_class") or profile.karpenter is not None):
         no_spot = profile_with(cold, {"kinetics.spot_available": False})
         scenarios.append(Scenario("no buffer, Spot unavailable", no_spot, phase="scheduling",
-                                  note="ComputeClass falls back from Spot to on-demand"))
-    expendable = profile_with(profile, {"nodes.buffer_priority": -20})
-    scenarios.append(Scenario("buffer at priority -20", expendable, expect_ready=True, expect_warm_up=False,
-                              phase="scheduling",
-                              note="below -10 the autoscaler never scales up for the buffer: it holds nothing"))
+                                  note="ComputeClass falls back from Spot to on-demand" if profile.karpenter is None
+                                  else "Karpenter's launch fails (InsufficientCapacityError), the next is on-demand"))
+    if profile.karpenter is None:  # Karpenter has no expendable cutoff: it launches nodes for every pending pod
+        expendable = profile_with(profile, {"nodes.buffer_priority": -20})
+        scenarios.append(Scenario("buffer at priority -20", expendable, expect_ready=True, expect_warm_up=False,
+                                  phase="scheduling",
+                                  note="below -10 the autoscaler never scales up for the buffer: it holds nothing"))
     return scenarios
 
 

@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib.metadata import version as _version
 from pathlib import Path
+from typing import Any
 
 from IPython.display import HTML, Markdown, display
 
 from coldstart import __version__
+from coldstart.errors import ColdstartError
 from coldstart.live.cluster import Applied
 from coldstart.profiles import Profile
 from coldstart.profiles.phases import PHASE_NAMES
@@ -29,8 +31,8 @@ from coldstart.runbooks.evidence import compile_cache, failures, pulls, scheduli
 from coldstart.runbooks.runbook import Outcome
 from coldstart.runbooks.tables import STYLE, Outcomes, dry, measured, show, table
 from coldstart.runbooks.verdict import verdict_html, verdict_slot
-from coldstart.timeline.stats import compare_runs
-from coldstart.timeline.timings import read_timings, write_timings
+from coldstart.timeline.history import Cell, compare_replicas, differs, noise_band
+from coldstart.timeline.timings import read_timings, replica_json, write_timings
 from coldstart.verify import INVARIANTS, Finding, summarize
 from coldstart.verify.findings import LEVERS
 
@@ -128,44 +130,77 @@ def floor(outcome: Outcome) -> None:
         "</p></details>"))
 
 
-def save(outcome: Outcome | None, out_dir: str | Path | None, run_id: str | None = None) -> None:
+def _identity(outcome: Outcome, runbook: str | None) -> dict[str, Any]:
+    """What makes two runs the same question (coldstart.timeline.history.IDENTITY)."""
+    return {"runbook": runbook, "profile": outcome.scenario.profile.name, "cluster": outcome.cluster,
+            "scenario": outcome.scenario.name, "steps": outcome.scenario.steps()}
+
+
+def _replicas(outcome: Outcome) -> list[dict[str, Any]]:
+    return [replica_json(r.position, r.label, r.pod, r.floor) for r in outcome.replicas]
+
+
+def save(outcome: Outcome | None, out_dir: str | Path | None, run_id: str | None = None, *,
+         runbook: str | None = None) -> None:
     """Write timings.json for this outcome (validated against the schema); no output_dir, nothing written.
     `run_id` is the notebook run's (the folder's name), so a record names the run it is filed under; a scenario
-    of `runbook.compare` has its own cluster run id, used when none is given."""
+    of `runbook.compare` has its own cluster run id, used when none is given. `runbook` names the notebook, so a
+    later run compares only with runs of the same runbook."""
     if not out_dir or outcome is None or outcome.dry_run:
         return
     path = write_timings(Path(out_dir) / "timings.json", outcome.timeline, profile=outcome.scenario.profile,
-                         run_id=run_id or outcome.run_id, cluster=outcome.cluster, ready=outcome.ready)
+                         run_id=run_id or outcome.run_id, cluster=outcome.cluster, ready=outcome.ready,
+                         runbook=runbook, scenario=outcome.scenario.name, steps=outcome.scenario.steps(),
+                         replicas=_replicas(outcome))
     display(Markdown(f"Timings written to `{path}`."))
 
 
-def previous(outcome: Outcome, out_dir: str | Path | None = None) -> None:
-    """What changed since the last run of the same profile (if there is one). Earlier runs are the siblings of
-    this run's folder `out_dir` (outputs/<profile>/<run-id>, wherever `coldstart run --out` put it), so a run
-    is compared with runs filed beside it; without a folder, with those in outputs/<profile>."""
+def previous(outcome: Outcome, out_dir: str | Path | None = None, *, runbook: str = "rollout") -> None:
+    """What changed since the last comparable run: the same runbook, profile, cluster target, scenario and steps,
+    replica position by position, one row per phase, beyond the cluster's noise band. Earlier runs are the
+    siblings of this run's folder `out_dir` (outputs/<profile>/<run-id>); without a folder, outputs/<profile>.
+    A timings.json that cannot be read is skipped with a one-line note."""
     if dry(outcome):
         return
     here = Path(out_dir) if out_dir else None
     folder = here.parent if here else Path("outputs") / outcome.scenario.profile.name
-    runs = sorted(folder.glob("*/timings.json"), key=lambda p: p.stat().st_mtime)
-    documents = [(p, read_timings(p)) for p in runs if p.parent != here and p.parent.name != outcome.run_id]
-    # only a run that became ready on the same cluster target is a baseline (not embedded against GKE)
-    comparable = [(p, d) for p, d in documents if d.get("cluster") == outcome.cluster and d.get("ready") is not False]
+    identity, comparable = _identity(outcome, runbook), []
+    for path in sorted(folder.glob("*/timings.json"), key=lambda p: p.stat().st_mtime):
+        if path.parent == here or path.parent.name == outcome.run_id:
+            continue
+        try:
+            doc = read_timings(path)
+        except ColdstartError as exc:
+            display(Markdown(f"*Skipped an earlier run: {html.escape(str(exc).splitlines()[0])}*"))
+            continue
+        if differs(doc, identity) is None:
+            comparable.append((path, doc))
     if not comparable:
-        display(Markdown(f"No previous ready run of this profile on `{outcome.cluster}` in `{folder}`: nothing "
-                         "to compare with yet."))
+        display(Markdown(f"No earlier ready run of `{runbook}` with this profile, cluster (`{outcome.cluster}`) and "
+                         f"scenario in `{folder}`: nothing to compare with yet."))
         return
-    runs = [p for p, _ in comparable]
-    before = comparable[-1][1]["statistics"]
-    changes = [c for c in compare_runs(before, outcome.statistics) if c.metric == "P50" and c.verdict != "unchanged"]
-    if not changes:
-        display(Markdown(f"No phase moved beyond run-to-run jitter since run `{runs[-1].parent.name}`."))
-        return
-    display(HTML(table(["phase", "before s", "now s", "change", "verdict"],
-                        [(c.phase, f"{c.before or 0:.1f}", f"{c.after or 0:.1f}",
-                          f"{c.delta_seconds:+.1f}s" if c.delta_seconds is not None else "-", c.verdict)
-                         for c in changes],
-                        [STYLE["fail"] if c.verdict == "regressed" else "" for c in changes])))
+    path, before = comparable[-1]
+    band = noise_band(outcome.cluster)
+    rows = compare_replicas(before["replicas"], _replicas(outcome), band)
+    labels = list(dict.fromkeys(label for row in rows for label in row.cells))
+    moved = [row for row in rows if any(c.verdict != "unchanged" for c in row.cells.values())]
+    display(Markdown(f"Against run `{path.parent.name}` (same runbook, profile, cluster and scenario), replica by "
+                     f"position. A change counts beyond ±{band.seconds:g} s"
+                     + (f" or {band.percent:g}%" if band.percent else "") + f" ({band.why}). "
+                     + ("Nothing moved beyond it." if not moved else f"{len(moved)} of {len(rows)} rows moved.")))
+    display(HTML(table(["phase", *labels], [(row.phase, *(_cell(row.cells.get(label)) for label in labels))
+                                            for row in rows],
+                       [STYLE["fail"] if any(c.verdict == "regressed" for c in row.cells.values()) else ""
+                        for row in rows])))
+
+
+def _cell(cell: Cell | None) -> str:
+    if cell is None:
+        return "-"
+    before = "-" if cell.before is None else f"{cell.before:.1f}"
+    after = "-" if cell.after is None else f"{cell.after:.1f}"
+    change = f" ({cell.delta:+.1f} s)" if cell.delta is not None and cell.verdict != "unchanged" else ""
+    return f"{before} → {after}{change} {cell.verdict}"
 
 
 def verdict(findings: Sequence[Finding] = (), *groups: Outcomes, budgeted: Outcomes = None) -> None:

@@ -15,6 +15,7 @@ import dataclasses
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from coldstart.errors import ColdstartError, WaitFailed
@@ -179,8 +180,10 @@ def _timeline(recording: Recording) -> Timeline:
     engine = [p for p in recording.pods
               if component_of(p) == COMPONENT_ENGINE]
     logs = [(f"{pod}.log", text) for pod, text in recording.logs.items() if text.strip()]
+    # "the future" is after the cluster's own clock when the recording ended (virtual on the embedded cluster)
+    now = datetime.fromtimestamp(recording.cluster_time, UTC) if recording.cluster_time else None
     return timeline_from_texts(events=[("recorded events", recording.events)] if recording.events else [],
-                               pods=[("recorded pods", engine)] if engine else [], logs=logs)
+                               pods=[("recorded pods", engine)] if engine else [], logs=logs, now=now)
 
 
 def plan(profile: Profile, cluster: str = "embedded", docs: list[dict[str, Any]] | None = None,

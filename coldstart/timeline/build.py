@@ -23,13 +23,16 @@ from coldstart.timeline.model import ImagePull, PodTimeline, Reason, Span, Timel
 from coldstart.timeline.sanity import Sanity
 from coldstart.timeline.sources.events import Event
 from coldstart.timeline.sources.pods import PodStatus, merge_pods
+from coldstart.timeline.sources.provisioning import CLAIM_KINDS, DECISIONS, node_provisioning
 from coldstart.timeline.sources.vllm_model import Stamp, VllmLog
 
 __all__ = ["REASONS", "ImagePull", "PodTimeline", "Reason", "Span", "Timeline", "build_timeline"]
 
 REASONS = {"FailedScheduling", "NotTriggerScaleUp", "Preempted", "BackOff", "Failed", "Unhealthy", "Killing",
            "OOMKilling", "OOMKilled", "SystemOOM", "Evicted", "FailedMount", "FailedAttachVolume",
-           "FailedCreatePodSandBox", "ErrImagePull"}
+           "FailedCreatePodSandBox", "ErrImagePull",
+           "Pending"}  # Pending: Kueue holding the workload (quota, a preemption under way)
+_REASON_PREFIXES = ("Evicted",)  # Kueue's EvictedDueTo<Why>
 _CREATED_POD = re.compile(r"Created pod: (\S+)")
 _VLLM_NAMES = ("vllm", "kserve-container", "main", "server")
 _LOG_PHASES = (("weights_load", ("model_load", "weights", "streamer")), ("compile", ("compile",)),
@@ -64,14 +67,16 @@ def _vllm_container(pod: PodStatus | None, started: list[Event]) -> str | None:
     return None
 
 
-def _sort_events(events: Sequence[Event], pods: dict[str, PodStatus]) -> tuple[dict, dict, dict, dict]:
-    """One pass over all (100,000) events: per pod, ReplicaSet creations, preemptions by replica, per node."""
+def _sort_events(events: Sequence[Event], pods: dict[str, PodStatus]) -> tuple[dict, dict, dict, dict, dict]:
+    """One pass over all (100,000) events: per pod, ReplicaSet creations, preemptions by replica, per node, per
+    NodeClaim."""
     by_pod: dict[str, list[Event]] = {}
     anonymous: list[Event] = []
     uid_to_name = {p.uid: name for name, p in pods.items() if p.uid}
     created: dict[str, datetime] = {}
     preemptions: dict[str, list[Event]] = {}
     node_events: dict[str, list[Event]] = {}
+    claim_events: dict[str, list[Event]] = {}
     for ev in events:
         kind, name, reason = ev.kind, ev.name, ev.reason
         if kind == "Pod" and name:
@@ -90,12 +95,14 @@ def _sort_events(events: Sequence[Event], pods: dict[str, PodStatus]) -> tuple[d
             if (group := node_events.get(name)) is None:
                 node_events[name] = group = []
             group.append(ev)
+        elif kind in CLAIM_KINDS and name:
+            claim_events.setdefault(name, []).append(ev)
     if anonymous:
         named = next((e.info["pod"] for e in anonymous if e.reason == "Scheduled" and e.info.get("pod")), None)
         if named is None and len(pods) == 1:
             named = next(iter(pods))
         by_pod.setdefault(named or "", []).extend(anonymous)
-    return by_pod, created, preemptions, node_events
+    return by_pod, created, preemptions, node_events, claim_events
 
 
 def build_timeline(events: Sequence[Event], pods: Sequence[PodStatus], logs: Sequence[tuple[str, VllmLog]] = (),
@@ -109,7 +116,7 @@ def build_timeline(events: Sequence[Event], pods: Sequence[PodStatus], logs: Seq
 def _build(events: Sequence[Event], pods: Sequence[PodStatus], logs: Sequence[tuple[str, VllmLog]],
            sanity: Sanity) -> Timeline:
     statuses = {p.name or "": p for p in merge_pods(list(pods))}
-    by_pod, created, preemptions, node_events = _sort_events(events, statuses)
+    by_pod, created, preemptions, node_events, claim_events = _sort_events(events, statuses)
     # given pod documents, those are the replicas (events about buffer or system pods only add marks);
     # with events alone, every pod they mention gets a timeline
     names = list(statuses) if statuses else list(by_pod)
@@ -117,7 +124,8 @@ def _build(events: Sequence[Event], pods: Sequence[PodStatus], logs: Sequence[tu
     result = Timeline(logs=list(logs))
     for name in names:
         result.pods.append(_pod_timeline(name, statuses.get(name), by_pod.get(name, []), created.get(name),
-                                         preemptions.get(name, []), node_events, log_for.get(name), sanity))
+                                         preemptions.get(name, []), (node_events, claim_events), log_for.get(name),
+                                         sanity))
     result.warnings = sanity.warnings
     return result
 
@@ -142,8 +150,9 @@ def _associate_logs(names: list[str], logs: Sequence[tuple[str, VllmLog]]) -> di
 
 
 def _pod_timeline(name: str, pod: PodStatus | None, events: list[Event], rs_created: datetime | None,
-                  preemptions: list[Event], node_events: dict[str, list[Event]],
+                  preemptions: list[Event], nodes: tuple[dict[str, list[Event]], dict[str, list[Event]]],
                   log: tuple[str, VllmLog] | None, sanity: Sanity) -> PodTimeline:
+    node_events, claim_events = nodes
     key = pod.key if pod and pod.key else (f"{events[0].namespace}/{name}" if events and events[0].namespace
                                            else name)
     tl = PodTimeline(pod=key or "(unnamed pod)", node=pod.node if pod else None)
@@ -169,7 +178,7 @@ def _pod_timeline(name: str, pod: PodStatus | None, events: list[Event], rs_crea
     marks = tl.marks
     if tl.t0_source in ("creationTimestamp", "ReplicaSet 'Created pod' event"):
         marks["created"] = 0.0
-    for reason, mark in (("TriggeredScaleUp", "scale_up"), ("Nominated", "nominated"), ("Scheduled", "scheduled")):
+    for reason, mark in (("Nominated", "nominated"), ("Scheduled", "scheduled")):
         at = clock.first(by_reason[reason][0]) if reason in by_reason else None
         if at is not None:
             marks[mark] = at
@@ -182,6 +191,11 @@ def _pod_timeline(name: str, pod: PodStatus | None, events: list[Event], rs_crea
     if tl.node is None:
         tl.node = next((e.info["node"] for e in by_reason.get("Scheduled", []) if e.info.get("node")), None)
     tl.victim = "Preempted" in by_reason
+    if not DECISIONS.isdisjoint(by_reason):  # scale_up and node marks, the same whichever provisioner ran
+        provisioning = node_provisioning(events, claim_events, node_events, tl.node)
+        for mark, ev in (provisioning.events or {}).items() if provisioning is not None else ():
+            if (at := clock.first(ev)) is not None:
+                marks[mark] = at
     _pulls(tl, by_reason, clock, node_events.get(tl.node or "", []))
     container = _vllm_container(pod, by_reason.get("Started", []))
     started = [e for e in by_reason.get("Started", []) if container is None or e.container == container]
@@ -290,15 +304,35 @@ def _phases(tl: PodTimeline, container: str | None = None) -> None:
         phases["api_ready"] = Span(marks["api_server"], marks["ready"])
 
 
+_SIGNALS = {6: "SIGABRT", 7: "SIGBUS", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM"}
+
+
+def _exit_meaning(code: int, reason: str) -> str:
+    """What an exit code above 128 says: the signal (128+n) and, for SIGKILL, whether the kernel's OOM killer
+    sent it (the kubelet then says OOMKilled) or something else did (a failed liveness probe, the end of the
+    grace period, a kill from outside)."""
+    signal = _SIGNALS.get(code - 128) if code > 128 else None
+    if signal is None:
+        return ""
+    if signal == "SIGKILL" and reason != "OOMKilled":
+        return f" (128+9 = {signal}, not an OOM kill: the kubelet would say OOMKilled; a failed liveness probe, " \
+               "the end of the grace period or a kill from outside)"
+    if signal == "SIGBUS":
+        return f" (128+7 = {signal}: often a full /dev/shm)"
+    return f" (128+{code - 128} = {signal})"
+
+
 def _reasons(tl: PodTimeline, pod: PodStatus | None, by_reason: dict[str, list[Event]], clock: _Clock,
              node_events: list[Event], log: VllmLog | None) -> None:
     out = tl.reasons
-    picked = [ev for reason, evs in by_reason.items() if reason in REASONS for ev in evs]
+    picked = [ev for reason, evs in by_reason.items() if reason in REASONS or reason.startswith(_REASON_PREFIXES)
+              for ev in evs]
     for ev in [*picked, *[e for e in node_events if e.info.get("oom")]]:
         out.append(Reason(ev.reason, ev.message, clock.first(ev), ev.count))
     for cs in pod.all_containers() if pod else []:
         if cs.last_reason:
-            code = f", exit code {cs.last_exit_code}" if cs.last_exit_code is not None else ""
+            code = f", exit code {cs.last_exit_code}{_exit_meaning(cs.last_exit_code, cs.last_reason)}" \
+                if cs.last_exit_code is not None else ""
             out.append(Reason(cs.last_reason, f"container {cs.name} last terminated: {cs.last_reason}{code}",
                               clock.of(cs.last_finished_at), 1, "pod status"))
         if cs.restart_count:

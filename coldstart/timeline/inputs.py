@@ -16,6 +16,7 @@ from coldstart.errors import InputError, InvalidValue
 from coldstart.inputs.decode import decode_documents, gc_paused, list_items
 from coldstart.inputs.files import EVENTS, LOG, STDIN, check_regular_file, iter_text, read_text
 from coldstart.timeline.build import Timeline, build_timeline
+from coldstart.timeline.sources.event_logs import events_from_log_lines
 from coldstart.timeline.sources.event_tables import parse_event_tables
 from coldstart.timeline.sources.events import (
     Event,
@@ -61,6 +62,11 @@ def _from_list(text: str, skipped: Skipped) -> tuple[list[Event], list[PodStatus
     return order_events(events), pods
 
 
+def _from_text(text: str) -> list[Event]:
+    """Events printed as text: kubectl tables in any shape, else the events a component logged itself."""
+    return parse_event_tables(text) or events_from_log_lines(text.splitlines())
+
+
 def parse_events(source: str | bytes | Mapping[str, Any] | Iterable[Any], skipped: Skipped | None = None,
                  name: str = "<input>") -> list[Event]:
     """Events from text (JSON, YAML or kubectl tables) or already-decoded objects, in time order. Events with
@@ -75,7 +81,7 @@ def parse_events(source: str | bytes | Mapping[str, Any] | Iterable[Any], skippe
             events = listed if listed is not None else events_from_objects(decode_documents(source, name=name),
                                                                            skipped)
             if not events:
-                events = parse_event_tables(source)
+                events = _from_text(source)
         else:
             events = events_from_objects(source, skipped)
         return order_events(events)
@@ -93,7 +99,7 @@ def _events_and_pods(content: Any, name: str, skipped: Skipped) -> tuple[list[Ev
             if found[0] or found[1]:
                 return found
             # YAML-ish text that is really a table
-            return order_events(parse_event_tables(content)), parse_pods(content, name=name)
+            return order_events(_from_text(content)), parse_pods(content, name=name)
     return parse_events(content, skipped, name), parse_pods(content, skipped, name)
 
 

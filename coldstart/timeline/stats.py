@@ -1,4 +1,4 @@
-"""Per-run statistics over replicas: quantiles, budgets, the physical floor, efficiency and run comparison.
+"""Per-run statistics over replicas: quantiles, budgets and run comparison (the floor: coldstart.timeline.floor).
 
 Quantiles follow kube-burner's podLatency so figures can be set side by side with its reports: kube-burner
 summarises each condition with github.com/montanaflynn/stats v0.7.1 `Percentile` (sort; index = p/100 * n;
@@ -11,20 +11,12 @@ metrics `max`/`mean`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from coldstart.errors import InvalidValue
 from coldstart.profiles import Profile
 from coldstart.profiles.phases import PHASE_NAMES
-from coldstart.profiles.physics import (
-    engine_start_seconds,
-    image_transfer_seconds,
-    loader_gib_per_s,
-    storage_gib_per_s,
-    weight_gib_per_s,
-    weights_storage,
-)
 from coldstart.timeline.build import PodTimeline
 
 TIME_TO_READY = "time_to_ready"
@@ -120,89 +112,4 @@ def check_budgets(stats: Mapping[str, Mapping[str, Any]], thresholds: Iterable[T
         if value is not None and value > t.threshold:
             over = value - t.threshold
             out.append(Overrun(t.conditionType, t.metric, value, t.threshold, over, 100 * over / t.threshold))
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class Floor:
-    """The fastest cold start the profile's hardware allows; compile and graph capture are not in it."""
-
-    image_seconds: float
-    weights_seconds: float
-    engine_seconds: float
-    total_seconds: float
-    inputs: dict[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def physical_floor(profile: Profile) -> Floor:
-    """Image bytes over pull bandwidth + weight bytes over the storage/loader rate + irreducible engine init.
-
-    Weights: Run:ai streamer reads at min(storage, concurrency x per-stream rate); the default loader at
-    min(storage, loader rate); storage is Hyperdisk ML when the GKE profile enables it, else the disk.
-    With GKE Image Streaming the container starts before the image is whole, so the image term is the
-    smaller of the full pull and the streaming start time.
-    """
-    k, rt = profile.kinetics, profile.runtime
-    image_full = image_transfer_seconds(k, profile.image.compressed_bytes, "none")  # transfer only: a lower bound
-    streaming = profile.gke_feature("image_streaming")
-    image_seconds = min(image_full, k.image_streaming_start_seconds) if streaming else image_full
-    storage_kind = weights_storage(profile)
-    hyperdisk = storage_kind == "hyperdisk_ml"
-    storage = storage_gib_per_s(k, storage_kind)
-    loader = loader_gib_per_s(k, rt.loader, rt.streamer_concurrency)
-    rate = weight_gib_per_s(storage, loader)
-    weights_seconds = profile.model.weight_bytes / (rate * 2**30)
-    engine_seconds = engine_start_seconds(k)
-    inputs = {"image_bytes": profile.image.compressed_bytes, "registry_mb_per_s": k.registry_mb_per_s,
-              "image_streaming": streaming, "image_full_pull_seconds": image_full,
-              "weight_bytes": profile.model.weight_bytes, "loader": rt.loader,
-              "storage": "hyperdisk_ml" if hyperdisk else "disk", "storage_gib_per_s": storage,
-              "loader_gib_per_s": loader, "weights_gib_per_s": rate,
-              "engine_base_seconds": k.engine_base_seconds, "api_server_seconds": k.api_server_seconds}
-    return Floor(image_seconds, weights_seconds, engine_seconds, image_seconds + weights_seconds + engine_seconds,
-                 inputs)
-
-
-def efficiency(floor: Floor, stats: Mapping[str, Mapping[str, Any]]) -> float | None:
-    """floor / measured P50 time_to_ready: 1.0 means the run is as fast as the hardware allows."""
-    p50 = stats.get(TIME_TO_READY, {}).get("P50")
-    return floor.total_seconds / p50 if p50 else None
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    phase: str
-    metric: str
-    before: float | None
-    after: float | None
-    delta_seconds: float | None
-    delta_percent: float | None
-    verdict: str  # regressed, improved, unchanged, added, removed
-
-
-def compare_runs(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]], *,
-                 tolerance_seconds: float = 0.5, tolerance_percent: float = 2.0) -> list[Change]:
-    """Per phase and metric, how run `after` differs from run `before` (statistics dicts of each).
-
-    A change within tolerance_seconds or tolerance_percent is `unchanged`, so run-to-run jitter is not news.
-    """
-    order = [*PHASE_NAMES, TIME_TO_READY]
-    names = [n for n in order if n in before or n in after] + sorted(set(before) | set(after) - set(order))
-    out = []
-    for name in names:
-        for metric in METRICS:
-            a, b = before.get(name, {}).get(metric), after.get(name, {}).get(metric)
-            if a is None and b is None:
-                continue
-            if a is None or b is None:
-                out.append(Change(name, metric, a, b, None, None, "added" if a is None else "removed"))
-                continue
-            delta = b - a
-            pct = 100 * delta / a if a else None
-            quiet = abs(delta) <= tolerance_seconds or (pct is not None and abs(pct) <= tolerance_percent)
-            verdict = "unchanged" if quiet else ("regressed" if delta > 0 else "improved")
-            out.append(Change(name, metric, a, b, delta, pct, verdict))
     return out

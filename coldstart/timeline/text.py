@@ -100,9 +100,13 @@ def _vllm(file: str, log: VllmLog) -> list[str]:
     figures.append(("load format", log.load_format))
     state = "ready" if log.ready else ("API server started" if log.api_server_started else
                                        ("not ready" if log.ready is False else "readiness not in log"))
-    lines = [f"vLLM {file}: {state}", "  " + "  ".join(f"{k} {v}" for k, v in figures if v is not None)]
-    if log.failure:
-        lines.append(f"  failure {log.failure}: {(log.failure_line or '')[:200]}")
+    shown = "  ".join(f"{k} {v}" for k, v in figures if v is not None)
+    lines = [f"vLLM {file}: {state}", *(["  " + shown] if shown else [])]
+    if log.failure:  # the kind, when (the evidence line's own time, if it has one), and the line itself
+        stamp = log.marks.get("failure")
+        when = stamp.text() if stamp is not None else None
+        lines.append(f"  failure: {log.failure}" + (f" at {when}" if when else ""))
+        lines.append(f"  evidence: {(log.failure_line or '').strip()[:400]}")
     return lines
 
 

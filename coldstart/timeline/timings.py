@@ -15,15 +15,17 @@ from typing import Any
 import jsonschema
 
 from coldstart.errors import InputError, InvalidValue
+from coldstart.inputs.atomic import write_text
 from coldstart.inputs.decode import gc_paused
 from coldstart.inputs.files import TIMINGS, read_text
 from coldstart.inputs.jsonsafe import other_error
 from coldstart.kube.times import to_iso
 from coldstart.profiles import Profile
 from coldstart.timeline.build import PodTimeline, Timeline
-from coldstart.timeline.stats import check_budgets, efficiency, physical_floor, run_statistics, thresholds_from_profile
+from coldstart.timeline.floor import Floor, efficiency
+from coldstart.timeline.stats import check_budgets, run_statistics, thresholds_from_profile
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: which runbook, scenario and steps; each replica by position with its own floor
 SCHEMA_PATH = Path(__file__).with_name("timings.schema.json")
 
 
@@ -57,13 +59,28 @@ def pod_json(pod: PodTimeline) -> dict[str, Any]:
     }
 
 
+def replica_json(position: int, label: str, pod: PodTimeline, floor: Floor | None) -> dict[str, Any]:
+    """One replica by its position in the scenario (see $defs/replica): what later runs are compared on."""
+    ttr = pod.time_to_ready_seconds
+    return {"position": position, "label": label, "pod": pod.pod, "time_to_ready_seconds": _round(ttr),
+            "phases": {name: _round(s.seconds) for name, s in pod.phases.items() if s.seconds is not None},
+            "floor": floor.to_json() if floor is not None else None,
+            "efficiency": _round(efficiency(floor, ttr)) if floor is not None else None}
+
+
 def timings_document(timeline: Timeline, *, profile: Profile | None = None, run_id: str | None = None,
-                     cluster: str | None = None, ready: bool | None = None) -> dict[str, Any]:
-    """The whole document for a Timeline; with a profile also budgets, floor and efficiency; the cluster target
-    and whether the run became ready, so later runs compare only with comparable ones."""
+                     cluster: str | None = None, ready: bool | None = None, runbook: str | None = None,
+                     scenario: str | None = None, steps: list[int] | None = None,
+                     replicas: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The whole document for a Timeline; with a profile also budgets; what makes runs comparable (runbook,
+    profile, cluster target, scenario and its steps, whether it became ready); the replicas by position,
+    each with its floor (the first one's floor and efficiency also at the top)."""
     with gc_paused():
         doc = _document(timeline, profile, run_id)
-    doc.update(cluster=cluster, ready=ready)
+    first = replicas[0] if replicas else None
+    doc.update(cluster=cluster, ready=ready, runbook=runbook, scenario=scenario, steps=steps,
+               replicas=replicas or [], floor=first["floor"] if first else None,
+               efficiency=first["efficiency"] if first else None)
     return doc
 
 
@@ -74,7 +91,7 @@ def _document(timeline: Timeline, profile: Profile | None, run_id: str | None) -
         "pods": [pod_json(p) for p in timeline.pods],
         "vllm": [log.to_json(file) for file, log in timeline.logs],
         "statistics": {name: {k: _round(v) for k, v in summary.items()} for name, summary in stats.items()},
-        "budgets": None, "floor": None, "efficiency": None,
+        "budgets": None,
     }
     if profile is not None:
         thresholds = thresholds_from_profile(profile)
@@ -85,9 +102,6 @@ def _document(timeline: Timeline, profile: Profile | None, run_id: str | None) -
                                         "budget": o.budget, "over_seconds": _round(o.over_seconds),
                                         "over_percent": _round(o.over_percent)} for o in overruns],
                           "ok": not overruns}
-        floor = physical_floor(profile)
-        doc["floor"] = floor.to_json()
-        doc["efficiency"] = _round(efficiency(floor, stats))
     return doc
 
 
@@ -101,18 +115,16 @@ def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_timings(path: str | Path, run: Timeline | dict[str, Any], *, profile: Profile | None = None,
-                  run_id: str | None = None, cluster: str | None = None, ready: bool | None = None) -> Path:
-    """Write a Timeline (or an already-built document) as timings.json; the document is validated first."""
-    doc = run if isinstance(run, dict) else timings_document(run, profile=profile, run_id=run_id, cluster=cluster,
-                                                             ready=ready)
+def write_timings(path: str | Path, run: Timeline | dict[str, Any], **about: Any) -> Path:
+    """Write a Timeline (or an already-built document) as timings.json; the document is validated first.
+    `about`: the keyword arguments of timings_document (profile, run_id, cluster, runbook, replicas...)."""
+    doc = run if isinstance(run, dict) else timings_document(run, **about)
     problems = validation_errors(doc)
     if problems:
         raise InvalidValue(f"timings document does not match timings.schema.json: {problems[0]}")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(dumps(doc))
-    return target
+    return write_text(target, dumps(doc))  # whole or not at all: a killed run leaves no half file
 
 
 def read_timings(path: str | Path) -> dict[str, Any]:

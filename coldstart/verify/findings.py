@@ -15,8 +15,8 @@ from typing import Literal
 from coldstart.profiles import Profile
 from coldstart.verify.workloads import Buffer, EngineContainer, EnginePod, Inventory, Workload
 
-__all__ = ["INVARIANTS", "LEVERS", "NO_ENGINE", "STATUS_RANK", "Check", "Context", "Finding", "Invariant", "Lever",
-           "Status", "found", "invariant"]
+__all__ = ["ASPECTS", "INVARIANTS", "LEVERS", "NO_ENGINE", "STATUS_RANK", "Check", "Context", "Finding", "Invariant",
+           "Lever", "Status", "found", "invariant"]
 
 Status = Literal["pass", "fail", "n/a"]
 Lever = Literal["weight_load", "image_pull", "node_warmup", "runtime"]
@@ -76,7 +76,7 @@ class Invariant:
     lever: Lever
     trap: str
     check: Check
-    requires: str = ""  # "" | "profile" | "gke:<feature>"
+    requires: str = ""  # "" | "profile" | "karpenter" | "<cloud>:<feature>" (gke:compute_class, eks:soci, ...)
 
     def applies(self, profile: Profile | None) -> bool:
         return self.skip_reason(profile) is None
@@ -85,14 +85,19 @@ class Invariant:
         """Why this invariant is n/a for the profile, or None when it applies."""
         if not self.requires:
             return None
+        cloud = self.requires.split(":", 1)[0] if ":" in self.requires else None
+        a_cloud = f"{'an' if cloud in ('eks', 'aks') else 'a'} {(cloud or '').upper()} profile"
         if profile is None:
-            return "needs --profile" + (" (a GKE profile)" if self.requires.startswith("gke:") else "")
-        if self.requires.startswith("gke:"):
+            wanted = f" ({a_cloud})" if cloud else " (a Karpenter profile)" if self.requires == "karpenter" else ""
+            return "needs --profile" + wanted
+        if self.requires == "karpenter" and profile.karpenter is None:
+            return f"profile {profile.name} gets its GPU nodes without Karpenter (cloud: {profile.cloud})"
+        if cloud is not None:
             feature = self.requires.split(":", 1)[1]
-            if profile.gke is None:
-                return f"not a GKE profile (profile {profile.name} is cloud: {profile.cloud})"
-            if not profile.gke_feature(feature):
-                return f"profile {profile.name} disables gke.{feature}"
+            if getattr(profile, cloud) is None:
+                return f"not {a_cloud} (profile {profile.name} is cloud: {profile.cloud})"
+            if not profile.feature(self.requires):
+                return f"profile {profile.name} disables {cloud}.{feature}"
         return None
 
 
@@ -110,6 +115,19 @@ def invariant(id: str, lever: Lever, trap: str, requires: str = "") -> Callable[
     return register
 
 
+# Which aspect of an engine pod each invariant reads: a workload's note on that aspect (an operator's default, see
+# `Workload.notes`) is added to the invariant's message; a note on "*" to every message of the workload.
+ASPECTS = {"modelcar-digest": "weights", "hf-offline": "env", "runai-streamer": "flags",
+           "streamer-memory-bounded": "flags", "image-digest-pinned": "image", "pull-policy-ifnotpresent": "image",
+           "registry-in-region": "image", "shm-memory-16gi": "shm", "memory-covers-shm": "shm",
+           "nccl-cumem-disabled": "env", "gpu-mem-util-range": "gpu_util", "enforce-eager-per-profile": "flags",
+           "cache-persistent": "volumes", "startup-probe-budget": "probes"}
+
+
 def found(inv_id: str, status: Status, where: Workload | Buffer, container: str | None, message: str) -> Finding:
-    """A finding about a workload or a warm buffer (its file and object come from where it was read)."""
+    """A finding about a workload or a warm buffer (its file and object come from where it was read); a verdict
+    carries the workload's notes on what the invariant reads (an operator's default, an unknown controller)."""
+    if isinstance(where, Workload) and where.notes and status != "n/a":
+        notes = [where.notes[key] for key in (ASPECTS.get(inv_id), "*") if key in where.notes]
+        message += "".join(f" [{note}]" for note in notes)
     return Finding(inv_id, status, where.doc.file, where.ref, container, message)

@@ -1,9 +1,11 @@
-"""Engine pods declared through operators: KServe, KubeRay, KubeAI and NVIDIA Dynamo resources.
+"""Engine pods declared through operators: KServe here; KubeRay, KubeAI, NVIDIA Dynamo, KAITO, llmaz and AIBrix in
+the `operators_*` modules this one dispatches to.
 
 These resources do not hold a plain pod template: KServe splits the container between an InferenceService
 and a ServingRuntime (joined here by runtime name or model format), Ray Serve puts vLLM settings in a YAML
-string, KubeAI and Dynamo generate the pod from a few fields. Each is mapped onto the same `Workload` shape;
-what the resource cannot express is recorded in `na` with the reason, so the checks answer n/a, not fail.
+string, KubeAI, Dynamo, KAITO and llmaz generate the pod from a few fields. Each is mapped onto the same `Workload`
+shape; what an operator adds is built into the pod with a note (`Workload.notes`), and what the resource cannot
+express is recorded in `na` with the reason, so the checks answer n/a, not fail.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ from typing import Any
 
 from coldstart.inputs.documents import Document
 from coldstart.kube.patch import strategic_merge
-from coldstart.kube.podspec import accelerators
+from coldstart.verify.generic import POD_FIELDS
+from coldstart.verify.operators_aibrix import fleet_workloads
+from coldstart.verify.operators_generated import dynamo_workloads, kubeai_workloads
+from coldstart.verify.operators_presets import kaito_roles_workloads, kaito_workloads, llmaz_workloads
+from coldstart.verify.operators_ray import ray_workloads
 from coldstart.verify.workloads import (
     EngineContainer,
     EnginePod,
@@ -27,15 +33,25 @@ from coldstart.verify.workloads import (
     resolve_env,
 )
 from coldstart.vllm.kserve import CONTAINER, MODEL_FIELDS, merge_pod, predictor_pod, worker_pod
-from coldstart.vllm.launch import Launch, container_launches, entrypoint_launch, parse_flags, ray_engines
+from coldstart.vllm.launch import Launch, container_launches, entrypoint_launch, parse_flags
 
 OPERATOR_KINDS = {"InferenceService", "ServingRuntime", "ClusterServingRuntime", "LLMInferenceService",
-                  "RayService", "RayCluster", "RayJob", "Model", "DynamoGraphDeployment"}
-# PodSpec fields an InferenceService predictor or a ServingRuntime may carry next to its containers.
-POD_FIELDS = ("volumes", "nodeSelector", "tolerations", "affinity", "priorityClassName", "imagePullSecrets",
-              "hostIPC", "hostNetwork", "runtimeClassName", "schedulerName", "serviceAccountName", "securityContext",
-              "initContainers", "topologySpreadConstraints", "dnsPolicy", "shareProcessNamespace")
+                  "LLMInferenceServiceConfig", "RayService", "RayCluster", "RayJob", "Model", "DynamoGraphDeployment",
+                  "DynamoComponentDeployment"}
+# (API group suffix, kind) of the other operators' resources mapped here; kinds alone collide across groups (a
+# Terraform `Workspace`, a Knative `Service`).
+OPERATOR_GROUP_KINDS = {("kaito.sh", "Workspace"), ("kaito.sh", "InferenceSet"), ("kaito.sh", "MultiRoleInference"),
+                        ("llmaz.io", "Playground"), ("llmaz.io", "BackendRuntime"), ("llmaz.io", "OpenModel"),
+                        ("aibrix.ai", "RayClusterFleet"), ("aibrix.ai", "ModelAdapter")}
 _RUNTIME_ELSEWHERE = "set in the ServingRuntime {rt}, which is not in this input"
+
+
+def is_operator_resource(obj: dict[str, Any]) -> bool:
+    """Is this object mapped by an operator module here (so the generic readers leave it alone)?"""
+    kind = obj.get("kind")
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    return kind in OPERATOR_KINDS or any(kind == k and (group == g or group.endswith("." + g))
+                                         for g, k in OPERATOR_GROUP_KINDS)
 
 
 def operator_workloads(inv: Inventory) -> list[Workload]:
@@ -58,12 +74,19 @@ def operator_workloads(inv: Inventory) -> list[Workload]:
     for doc in inv.of_kind("LLMInferenceService"):
         found.extend(_llm_inference_service(doc, inv))
     for doc in inv.of_kind("RayService", "RayCluster", "RayJob"):
-        found.extend(_ray(doc, inv))
+        found.extend(ray_workloads(doc, inv))
     for doc in inv.of_kind("Model"):
         if str(doc.obj.get("apiVersion", "")).startswith("kubeai.org/"):
-            found.extend(_kubeai(doc, inv))
-    for doc in inv.of_kind("DynamoGraphDeployment"):
-        found.extend(_dynamo(doc, inv))
+            found.extend(kubeai_workloads(doc, inv))
+    for doc in inv.of_kind("DynamoGraphDeployment", "DynamoComponentDeployment"):
+        if not inv.owned_by_input(doc.obj):
+            found.extend(dynamo_workloads(doc, inv))
+    for kind, build in (("Workspace", kaito_workloads), ("InferenceSet", kaito_workloads),
+                        ("MultiRoleInference", kaito_roles_workloads), ("Playground", llmaz_workloads),
+                        ("RayClusterFleet", fleet_workloads)):
+        for doc in inv.of_kind(kind):
+            if is_operator_resource(doc.obj) and not inv.owned_by_input(doc.obj):
+                found.extend(build(doc, inv))
     return found
 
 
@@ -199,141 +222,3 @@ def _llm_inference_service(doc: Document, inv: Inventory) -> list[Workload]:
     uri = (spec.get("model") or {}).get("uri")
     modelcars = [ImageUse("model.uri", str(uri))] if str(uri or "").startswith("oci://") else []
     return [finish(doc, pods, model_uri=uri, modelcars=modelcars)]
-
-
-# ---------------------------------------------------------------------------------------------------
-# KubeRay
-
-
-def _ray(doc: Document, inv: Inventory) -> list[Workload]:
-    spec = doc.obj.get("spec") or {}
-    namespace = namespace_of(doc.obj)
-    cluster = spec.get("rayClusterConfig") or spec.get("rayClusterSpec") or spec
-    engines = ray_engines(spec.get("serveConfigV2")) if doc.obj["kind"] == "RayService" else []
-    groups = [("head", cluster.get("headGroupSpec") or {})]
-    groups += [(str(g.get("groupName") or "workers"), g) for g in cluster.get("workerGroupSpecs") or []
-               if isinstance(g, dict)]
-    declared = [(role, g, (g.get("template") or {}).get("spec")) for role, g in groups]
-    templates = [(r, g, p) for r, g, p in declared if isinstance(p, dict)]
-    with_gpu = {r for r, _, p in templates if accelerators(p.get("containers") or [])}
-    pods: list[EnginePod] = []
-    for role, group, pod in templates:
-        found = engine_pod(role, pod, inv, namespace)
-        head_idle = role == "head" and str((group.get("rayStartParams") or {}).get("num-cpus", "")) == "0"
-        serves = bool(engines) and (role in with_gpu if with_gpu else not head_idle)
-        if serves and pod.get("containers"):
-            ray_container = pod["containers"][0]
-            missing: list[str] = []
-            env = resolve_env(ray_container, inv, namespace, missing)
-            extra = [EngineContainer(display_name(role, ray_container.get("name"), None) +
-                                     (f" ({e.name})" if len(engines) > 1 else ""), ray_container,
-                                     Launch("launcher", dict(e.flags), e.model_source, {**env, **e.env},
-                                            "Ray Serve LLM engine_kwargs"), ray_container.get("image"))
-                     for e in engines]
-            if found:
-                found.containers.extend(extra)
-            else:
-                found = EnginePod(role, pod, extra, env_sources_missing=missing)
-            files = [e.settings_file for e in engines if e.settings_file]
-            if files:
-                found.na["flags"] = f"the engine settings are in {files[0]} inside the image, not in this input"
-        if found:
-            pods.append(found)
-    if not pods:
-        return []
-    return [finish(doc, pods, model_uri=next((e.model_source for e in engines if e.model_source), None))]
-
-
-# ---------------------------------------------------------------------------------------------------
-# KubeAI and NVIDIA Dynamo: the operator writes the pod
-
-
-def _kubeai(doc: Document, inv: Inventory) -> list[Workload]:
-    spec = doc.obj.get("spec") or {}
-    if str(spec.get("engine", "")).lower() != "vllm":
-        return []
-    raw_env: dict[Any, Any] = spec["env"] if isinstance(spec.get("env"), dict) else {}
-    env = {str(k): None if v is None else str(v) for k, v in raw_env.items()}
-    flags, _ = parse_flags([str(a) for a in spec.get("args") or []])
-    container = {"name": "server", **({"image": spec["image"]} if spec.get("image") else {})}
-    engine = EngineContainer("server", container, Launch("launcher", flags, spec.get("url"), env, "KubeAI Model"),
-                             spec.get("image"))
-    generated = "KubeAI generates the pod (resourceProfile {p}); this setting is not in the Model".format(
-        p=spec.get("resourceProfile") or "?")
-    na = {"pull_policy": generated, "shm": generated, "memory": generated, "probes": generated}
-    if not spec.get("image"):
-        na["image"] = "KubeAI picks the image from its resourceProfile and engine; set spec.image to pin it"
-    cache = f"cacheProfile {spec['cacheProfile']} keeps the model files on a shared volume" \
-        if spec.get("cacheProfile") else None
-    pod_spec = {"containers": [container], **({"priorityClassName": spec["priorityClassName"]}
-                                              if spec.get("priorityClassName") else {})}
-    pod = EnginePod(None, pod_spec, [engine], na=na, operator_cache=cache)
-    uri = spec.get("url")
-    modelcars = [ImageUse("url", str(uri))] if str(uri or "").startswith("oci://") else []
-    return [finish(doc, [pod], model_uri=uri, modelcars=modelcars,
-                   na={"selectors": "KubeAI sets nodeSelector and tolerations from the resourceProfile"})]
-
-
-def _dynamo(doc: Document, inv: Inventory) -> list[Workload]:
-    services = (doc.obj.get("spec") or {}).get("services") or {}
-    namespace = namespace_of(doc.obj)
-    pods: list[EnginePod] = []
-    for name, svc in services.items() if isinstance(services, dict) else []:
-        if not isinstance(svc, dict) or str(svc.get("componentType", "")).lower() in ("frontend", "planner"):
-            continue
-        if any(word in str(name).lower() for word in ("frontend", "planner", "router", "processor")):
-            continue
-        extra = copy.deepcopy(svc.get("extraPodSpec") or {})
-        container = extra.pop("mainContainer", None) or {}
-        container.setdefault("name", "main")
-        container["env"] = list(svc.get("envs") or []) + list(container.get("env") or [])
-        _dynamo_resources(container, svc.get("resources") or {})
-        volumes, mounts = list(extra.get("volumes") or []), list(container.get("volumeMounts") or [])
-        for claim, path in _dynamo_claims(svc):
-            volumes.append({"name": f"pvc-{claim}", "persistentVolumeClaim": {"claimName": claim}})
-            mounts.append({"name": f"pvc-{claim}", "mountPath": path})
-        shm = svc.get("sharedMemory") or {}
-        if not shm.get("disabled") and not any(m.get("mountPath") == "/dev/shm" for m in mounts):
-            volumes.append({"name": "shared-memory", "emptyDir": {"medium": "Memory",
-                                                                  "sizeLimit": str(shm.get("size") or "8Gi")}})
-            mounts.append({"name": "shared-memory", "mountPath": "/dev/shm"})
-        container["volumeMounts"], extra["volumes"] = mounts, volumes
-        extra["containers"] = [container]
-        missing: list[str] = []
-        env = resolve_env(container, inv, namespace, missing)
-        launches = container_launches(container, env)
-        if not launches and str(svc.get("componentType", "")).lower() == "worker":
-            launches = [entrypoint_launch([], env)]
-        engines = [EngineContainer(display_name(str(name), container["name"]), container, ln, container.get("image"))
-                   for ln in launches]
-        if not engines:
-            continue
-        na = {}
-        if not container.get("image"):
-            na["image"] = "the Dynamo operator picks the image; set extraPodSpec.mainContainer.image to pin it"
-        if not any(k in container for k in ("startupProbe", "livenessProbe")):
-            na["probes"] = "the Dynamo operator injects its default probes (not in this input)"
-        pods.append(EnginePod(str(name), extra, engines, na=na, env_sources_missing=missing))
-    return [finish(doc, pods)] if pods else []
-
-
-def _dynamo_resources(container: dict[str, Any], resources: dict[str, Any]) -> None:
-    mine = container.setdefault("resources", {})
-    for part in ("requests", "limits"):
-        for key, value in (resources.get(part) or {}).items():
-            name = "nvidia.com/gpu" if key == "gpu" else key
-            mine.setdefault(part, {}).setdefault(name, value)
-
-
-def _dynamo_claims(svc: dict[str, Any]) -> list[tuple[str, str]]:
-    """(claim, mount path) of the PVCs a Dynamo service mounts (compilationCache, pvc, volumeMounts)."""
-    claims = []
-    for key in ("compilationCache", "pvc"):
-        ref = svc.get(key)
-        if isinstance(ref, dict) and ref.get("name") and ref.get("mountPoint"):
-            claims.append((str(ref["name"]), str(ref["mountPoint"])))
-    for ref in svc.get("volumeMounts") or []:
-        if isinstance(ref, dict) and ref.get("name") and ref.get("mountPoint"):
-            claims.append((str(ref["name"]), str(ref["mountPoint"])))
-    return claims
-

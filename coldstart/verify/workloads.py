@@ -20,6 +20,7 @@ from typing import Any
 from coldstart.inputs.documents import Document
 from coldstart.kube.images import is_engine_image
 from coldstart.kube.podspec import accelerators, expand_refs, pod_templates, sanitize, volume_at
+from coldstart.verify.generic import embedded_pod_specs
 from coldstart.vllm.launch import Launch, container_launches, flag_name, load_structured
 
 __all__ = [
@@ -100,6 +101,10 @@ class Workload:
     model_uri: str | None = None
     modelcars: list[ImageUse] = field(default_factory=list)
     na: dict[str, str] = field(default_factory=dict)
+    # aspect ("shm", "probes", "flags", "gpu_util", "env", "image", "volumes", "weights"; "*" for all) -> what an
+    # operator adds to the pods beyond the input (counted in `pods`) or that its defaults are unknown; shown with the
+    # findings (see findings.ASPECTS).
+    notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
@@ -153,7 +158,9 @@ def object_ref(obj: dict[str, Any]) -> str:
 READ_KINDS = {
     "ConfigMap", "Secret", "PriorityClass", "StorageClass", "PersistentVolumeClaim", "ComputeClass", "ServingRuntime",
     "ClusterServingRuntime", "InferenceService", "LLMInferenceService", "LLMInferenceServiceConfig", "RayService",
-    "RayCluster", "RayJob", "Model", "DynamoGraphDeployment", "Pod", *POD_TEMPLATE_KINDS,
+    "RayCluster", "RayJob", "Model", "DynamoGraphDeployment", "DynamoComponentDeployment", "Workspace", "InferenceSet",
+    "MultiRoleInference", "Playground", "BackendRuntime", "OpenModel", "RayClusterFleet", "ModelAdapter", "Pod",
+    "NodePool", "EC2NodeClass", "AKSNodeClass", *POD_TEMPLATE_KINDS,
 }
 # Kinds that by their API hold no pod template and that no check reads beyond kind and name: a reader need not even
 # build them (a CRD is megabytes of schema).
@@ -170,15 +177,16 @@ _NOISE = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def slim_object(obj: dict[str, Any]) -> dict[str, Any] | None:
-    """What the checker keeps of an object as it is read: sanitized whole when a check reads it; only kind and name
-    (enough to be counted and found as an owner) for any other kind (a CRD, a Service, RBAC); nothing of a mapping
-    that is no Kubernetes object. Server-side noise (managedFields, the last-applied annotation) is never kept."""
+    """What the checker keeps of an object as it is read: sanitized whole when a check reads it or it holds a pod
+    spec or container anywhere (an unknown operator's resource); only kind and name (enough to be counted and found
+    as an owner) for any other object (a CRD, a Service, RBAC); nothing of a mapping that is no Kubernetes object.
+    Server-side noise (managedFields, the last-applied annotation) is never kept."""
     kind = obj.get("kind")
     if not isinstance(obj.get("apiVersion"), str) or not isinstance(kind, str):
         return None
     meta = obj.get("metadata")
     meta = meta if isinstance(meta, dict) else {}
-    if kind in READ_KINDS or pod_templates(obj):
+    if kind in READ_KINDS or pod_templates(obj) or embedded_pod_specs(obj):
         if "managedFields" in meta or _NOISE in (meta.get("annotations") or {}):
             annotations = meta.get("annotations")
             meta = {k: v for k, v in meta.items() if k != "managedFields"}

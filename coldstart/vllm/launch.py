@@ -308,7 +308,7 @@ def _script_launches(script: str, env: dict[str, str | None], unset: Unset, dept
                 prefix[m.group(1)] = m.group(2)
                 words = words[1:]
         local_env = {**env, **prefix}
-        inner = _shell_script(words)
+        inner = " ".join(words[1:]) if words and words[0] == "eval" else _shell_script(words)  # eval: a script
         if inner is not None and depth < 3:
             found = _script_launches(inner, {**local_env, **positional(_script_params(words))}, unset, depth + 1)
         else:

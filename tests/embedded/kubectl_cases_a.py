@@ -109,8 +109,8 @@ def apply_server(k: Kubectl) -> Verdict:
     doc["spec"]["replicas"] = 2
     conflict = k.apply(doc, "--server-side", "--field-manager=other")
     forced = k.apply(doc, "--server-side", "--field-manager=other", "--force-conflicts")
-    fields = json.dumps(k.json("deploy", "ssa").get("metadata", {}).get("managedFields", []))
-    keyed = 'k:{\\"name\\":\\"web\\"}' in fields
+    fields = json.dumps(k.json("deploy", "ssa", "--show-managed-fields").get("metadata", {}).get("managedFields", []))
+    keyed = 'k:{\\"name\\":\\"web\\"}' in fields  # both managers own container "web" by its key
     ok = first.ok and other.ok and not conflict.ok and "conflict" in conflict.err.lower() and forced.ok
     return verdict(ok and keyed, "containers owned as a whole list" if ok and not keyed else conflict.err[:100],
                    partial=ok)

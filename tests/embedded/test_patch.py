@@ -71,3 +71,33 @@ def test_fields_v1_round_trip_and_update_ownership():
     managed.record_update(new, scaled, "hpa", None, True, "apps/v1", "t1")
     owners = {e["manager"]: managed.from_fields_v1(e["fieldsV1"]) for e in scaled["metadata"]["managedFields"]}
     assert owners == {"hpa": {("spec", "replicas")}}  # the creator lost its only field and its entry
+
+
+def _deployment(*containers: dict) -> dict:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"template": {"spec": {"containers": list(containers)}}}}
+
+
+def _ssa(live: dict | None, config: dict, manager: str, force: bool = False) -> dict:
+    result = managed.apply(live, config, manager, None, True)
+    managed.record_apply(live, result, config, manager, None, True, force, "apps/v1", "t")
+    return result
+
+
+def test_keyed_list_items_are_owned_per_element_by_their_merge_key():
+    """Containers are `x-kubernetes-list-type: map` keyed by name in the Kubernetes schema: two managers may each
+    own one container (kube-apiserver agrees, tests/live/test_conformance.py `ssa-containers`); changing the other
+    manager's container is a conflict naming it with the item's key."""
+    one = _ssa(None, _deployment({"name": "one", "image": "a:1", "ports": [{"containerPort": 80}]}), "a")
+    both = _ssa(one, _deployment({"name": "two", "image": "b:1"}), "b")
+    assert [c["name"] for c in both["spec"]["template"]["spec"]["containers"]] == ["one", "two"]
+    owned = {e["manager"]: e["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]
+             for e in both["metadata"]["managedFields"]}
+    assert set(owned["b"]) == {'k:{"name":"two"}'} and set(owned["a"]) == {'k:{"name":"one"}'}
+    with pytest.raises(managed.ApplyConflict) as clash:
+        _ssa(both, _deployment({"name": "one", "image": "a:2"}), "b")
+    assert str(clash.value) == ('Apply failed with 1 conflict: conflict with "a": '
+                                '.spec.template.spec.containers[name="one"].image')
+    # "a" stops applying its container: it goes, "b"'s stays
+    left = _ssa(both, {**_deployment(), "spec": {"replicas": 1}}, "a")
+    assert [c["name"] for c in left["spec"]["template"]["spec"]["containers"]] == ["two"]

@@ -303,3 +303,26 @@ def test_gated_pods_wait_for_their_gates_to_be_removed():
     ctx.store.mutate("/Pod", "default", pod["metadata"]["name"], lambda p: p["spec"].pop("schedulingGates"))
     sim.run_for(1)
     assert ctx.store.get("/Pod", "default", pod["metadata"]["name"])["spec"]["nodeName"] == "system-0"
+
+
+def test_image_locality_sends_a_pod_to_the_node_that_holds_its_image():
+    """kube-scheduler's ImageLocality: among equally free nodes the one with the pod's (large) image wins, so a
+    scale from zero lands where the first start left the image; without images the tie goes by name."""
+    from coldstart.embedded.controllers.fit import NodeView
+    from coldstart.embedded.controllers.scoring import scorer
+
+    digest = "sha256:" + "ab" * 32
+    image = f"registry.example/vllm/vllm-openai@{digest}"
+    pod = {"spec": {"containers": [{"name": "vllm", "image": image}]}}
+
+    def view(name: str, images: list[dict]) -> NodeView:
+        node = {"metadata": {"name": name}, "status": {"images": images}}
+        return NodeView(node, {"cpu": 8000, "memory": 32 << 30})
+
+    cold, warm = view("gpu-a", []), view("gpu-z", [{"names": [image], "sizeBytes": 8_400_000_000}])
+    assert min([cold, warm], key=scorer(pod, [cold, warm])).name == "gpu-z"
+    small = view("gpu-z", [{"names": [image], "sizeBytes": 10_000_000}])  # under 23 MB: no preference
+    assert min([cold, small], key=scorer(pod, [cold, small])).name == "gpu-a"
+    half = NodeView(warm.node, dict(warm.allocatable), requested={"cpu": 4000, "memory": 16 << 30})
+    assert min([cold, half], key=scorer(pod, [cold, half])).name == "gpu-z"  # 50 free + 100 image beats 100 free
+

@@ -72,3 +72,21 @@ def test_allowed_context_connects_to_that_cluster_only(live_cluster):
 def test_in_cluster_needs_an_explicit_allowance():
     with pytest.raises(TargetRefused, match="allow_in_cluster"):
         check_allowed(Target("in-cluster"), load_profile("gke"))
+
+
+@pytest.mark.parametrize(("server", "allowed"), [("http://127.0.0.1:6443", True), ("http://localhost:6443", True),
+                                                 ("https://34.118.224.1", False)])
+def test_the_profiles_embedded_context_is_allowed_only_on_loopback(tmp_path, monkeypatch, server, allowed):
+    """`coldstart cluster up --profile gke` writes context `coldstart-gke`: a runbook may target it without the profile
+    listing it, but a context of that name pointing at a remote server (a renamed real cluster) is still refused,
+    and so is another profile's embedded context."""
+    profile = load_profile("gke")
+    use_kubeconfig(monkeypatch, tmp_path, "coldstart-gke", server)
+    target = parse_target("kubeconfig:coldstart-gke")
+    if allowed:
+        check_allowed(target, profile)
+    else:
+        with pytest.raises(TargetRefused):
+            check_allowed(target, profile)
+    with pytest.raises(TargetRefused):
+        check_allowed(parse_target("kubeconfig:coldstart-gke"), load_profile("baseline"))

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from coldstart.profiles import load_profile, profile_with
 from coldstart.runbooks import explore
+from coldstart.runbooks.terminal import STATIC_ENV
 
 
 def _user_profile(tmp_path):
@@ -34,6 +35,7 @@ def test_knobs_change_the_run():
 
 def test_widget_renders_once_for_a_user_profile(tmp_path, monkeypatch):
     shown = []
+    monkeypatch.delenv(STATIC_ENV, raising=False)  # live Jupyter: controls, not the static table
     monkeypatch.setattr(explore, "display", lambda *objs: shown.extend(objs))
     monkeypatch.setattr(explore, "show", shown.append)
     explore.widget(_user_profile(tmp_path))  # renders the controls and the first run once; nothing blocks

@@ -1,4 +1,5 @@
-"""Every runbook notebook, executed by papermill for the baseline and GKE profiles on the embedded cluster,
+"""Every runbook notebook, executed by papermill for every shipped profile (baseline, gke, eks, aks) on the embedded
+cluster,
 and the report `coldstart run` renders from it.
 
 Each notebook x profile runs once (a module-scoped cache); the tests then read what the run left behind:
@@ -11,6 +12,7 @@ from __future__ import annotations
 import ast
 import base64
 import json
+import os
 import re
 import struct
 import subprocess
@@ -24,13 +26,15 @@ import nbformat
 import pytest
 
 from coldstart.cli import main as cli_main
+from coldstart.profiles import shipped_profiles
 from coldstart.runbooks.execute import RunResult, run_notebook
+from coldstart.runbooks.terminal import STATIC_ENV
 from coldstart.timeline.timings import SCHEMA_PATH, read_timings
 from tests.conftest import REPO
 
 NOTEBOOK_DIR = REPO / "notebooks"
 NOTEBOOKS = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb"))
-PROFILES = ("baseline", "gke")
+PROFILES = tuple(shipped_profiles())  # every profile in params/: baseline, gke, eks, aks
 # The what-if notebook only draws the widget and its first waterfall: no invariants, verdict or timings.
 WIDGET_ONLY = {"explore"}
 # The diagnose notebook reads a cluster and ranks fixes: no verdict slot, no timings.json (see test_diagnose.py).
@@ -348,26 +352,17 @@ def test_timings_json_is_valid(runs: Runs, notebook: str, profile: str):
     assert any(str(run.result.timings) in o.text for o in outputs(run.report)), "the report names the file"
 
 
-def test_rollout_compares_with_the_previous_run_in_its_own_outputs(runs: Runs):
-    first = runs.get("rollout", "baseline")
-    texts = [o.text for o in outputs(first.report)]
-    folder = first.out_root / "baseline"
-    assert f"No previous ready run of this profile on embedded in {folder}" in " ".join(texts), \
-        "compared with runs elsewhere"
-    second = run_notebook("rollout", profile="baseline", cluster="embedded", out_root=first.out_root)
-    assert second.ok, second.error
-    texts = [o.text for o in outputs(parse_report(second.html))]
-    assert not [t for t in texts if "No previous ready run" in t], "the first run was not found beside the second"
-    said = [t for t in texts if f"since run {first.result.notebook.parent.name}" in t]
-    table = [t for t in texts if "before s" in t and "now s" in t]
-    assert said or table, "the second report says nothing about the first run"
-
-
 def test_explore_shows_its_first_waterfall_without_a_verdict(runs: Runs):
     run = runs.get("explore", "baseline")
     assert run.result.timings is None
     assert not invariant_tables(run.report)
     assert [src for out in outputs(run.report) for src in out.images]
+
+
+def test_static_report_switch_stays_in_the_kernel(runs: Runs):
+    """`coldstart run` tells its kernel the report is static; the calling process keeps live widgets."""
+    runs.get("explore", "baseline")
+    assert STATIC_ENV not in os.environ
 
 
 # ---------------------------------------------------------------------------------------------------

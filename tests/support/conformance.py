@@ -131,7 +131,7 @@ class Target:
         """The server's clock (its Date header)."""
         return parsedate_to_datetime(self.get("/version").headers["date"]).timestamp()
 
-    def eventually(self, collection: str, name: str, done: Callable[[Reply], bool], timeout: float = 30) -> Reply:
+    def eventually(self, collection: str, name: str, done: Callable[[Reply], bool], timeout: float = 60) -> Reply:
         """GET collection/name until `done(reply)`; between tries, watch that one object from a list made before
         the GET (so no change can fall between the two), for at most `timeout` seconds of the server's time.
         Returns the last answer."""

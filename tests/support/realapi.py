@@ -118,7 +118,7 @@ class ControlPlane:
         return out
 
     # -- CRDs -------------------------------------------------------------------------------------------
-    def install_crds(self, folder: Path, timeout: float = 60.0) -> list[str]:
+    def install_crds(self, folder: Path, timeout: float = 120.0) -> list[str]:
         """Create every CRD under `folder` (once) and wait, on a watch, until each is Established (its API served)."""
         api = self.client()
         ext = k8s.ApiextensionsV1Api(api)

@@ -157,10 +157,10 @@ class RealServer(_Common):
         if any(i["metadata"]["name"] == "default" for i in listed.body["items"]):
             return
         for event in rawapi.watch(api, path, {"resourceVersion": listed.body["metadata"]["resourceVersion"],
-                                              "timeoutSeconds": 30}):
+                                              "timeoutSeconds": 60}):
             if event.get("object", {}).get("metadata", {}).get("name") == "default":
                 return
-        raise AssertionError(f"no default ServiceAccount in {self.namespace} after 30 s")
+        raise AssertionError(f"no default ServiceAccount in {self.namespace} after 60 s")
 
     def tidy(self) -> None:
         """After a test: its namespace goes (the namespace controller empties it), and so does every cluster-scoped

@@ -9,23 +9,28 @@ import pytest
 
 from coldstart.cli import main
 from coldstart.errors import InputError
-from coldstart.profiles import load_profile, profile_with
+from coldstart.profiles import load_profile
 from coldstart.timeline.build import PodTimeline, Span, build_timeline
+from coldstart.timeline.floor import EngineAsk, replica_floor
+from coldstart.timeline.history import EMBEDDED_BAND, LIVE_BAND, compare_replicas, differs, noise_band
 from coldstart.timeline.inputs import parse_events, timeline_from_files, timeline_from_texts
 from coldstart.timeline.sources.pods import parse_pods
 from coldstart.timeline.sources.vllm_log import parse_vllm_log
 from coldstart.timeline.stats import (
     Threshold,
     check_budgets,
-    compare_runs,
-    efficiency,
     percentile,
-    physical_floor,
     run_statistics,
     summarize,
     thresholds_from_profile,
 )
-from coldstart.timeline.timings import read_timings, timings_document, validation_errors, write_timings
+from coldstart.timeline.timings import (
+    read_timings,
+    replica_json,
+    timings_document,
+    validation_errors,
+    write_timings,
+)
 from tests.conftest import FIXTURES, need
 
 T0 = datetime(2025, 6, 2, 10, 58, 30, tzinfo=UTC)
@@ -190,30 +195,40 @@ def test_budget_overruns_are_named() -> None:
     assert "by 20.0s" in worst.describe()
 
 
-def test_physical_floor_and_efficiency() -> None:
-    baseline = physical_floor(load_profile("baseline"))
-    assert baseline.image_seconds == pytest.approx(8.4e9 / 160e6)
-    assert baseline.weights_seconds == pytest.approx(15231233024 / 2**30 / 1.0)  # min(disk 1.0, 16 x 0.1)
-    assert baseline.engine_seconds == 23 and baseline.total_seconds == pytest.approx(52.5 + 14.1853 + 23, abs=1e-3)
-    gke = physical_floor(load_profile("gke"))
-    assert gke.image_seconds == 30  # image streaming starts the container before the image is whole
-    assert gke.weights_seconds == pytest.approx(15231233024 / 2**30 / 1.6)  # min(hyperdisk 2.4, 16 x 0.1)
-    default_loader = physical_floor(profile_with(load_profile("baseline"), {"runtime.loader": "auto"}))
-    assert default_loader.weights_seconds == pytest.approx(15231233024 / 2**30 / 0.3)
-    assert efficiency(baseline, {"time_to_ready": {"P50": 179.37}}) == pytest.approx(0.5, abs=1e-3)
-    assert efficiency(baseline, {}) is None
+def _replica(label: str, ttr: float | None, **phases: float) -> dict:
+    return {"label": label, "time_to_ready_seconds": ttr, "phases": phases}
 
 
-def test_compare_runs() -> None:
-    before = {"image_pull": {"P50": 60.0, "max": 90.0}, "time_to_ready": {"P50": 200.0}}
-    after = {"image_pull": {"P50": 30.0, "max": 90.4}, "time_to_ready": {"P50": 230.0}, "compile": {"P50": 5.0}}
-    changes = {(c.phase, c.metric): c for c in compare_runs(before, after)}
-    assert changes[("image_pull", "P50")].verdict == "improved"
-    assert changes[("image_pull", "P50")].delta_percent == -50
-    assert changes[("image_pull", "max")].verdict == "unchanged"
-    assert (changes[("time_to_ready", "P50")].verdict, changes[("time_to_ready", "P50")].delta_seconds) == \
-        ("regressed", 30)
-    assert changes[("compile", "P50")].verdict == "added"
+def test_history_compares_position_with_position_one_row_per_phase() -> None:
+    before = [_replica("1st start", 100.0, image_pull=60.0, compile=30.0), _replica("warm start", 40.0, compile=2.0)]
+    after = [_replica("1st start", 70.0, image_pull=30.0, compile=30.004), _replica("warm start", 40.0, compile=2.0,
+                                                                                      weights_load=5.0)]
+    rows = compare_replicas(before, after, EMBEDDED_BAND)
+    assert [r.phase for r in rows] == ["image_pull", "weights_load", "compile", "time_to_ready"]  # each phase once
+    by = {r.phase: r.cells for r in rows}
+    assert by["image_pull"]["1st start"].verdict == "improved" and by["image_pull"]["1st start"].delta == -30
+    assert "warm start" not in by["image_pull"]  # neither run pulled on the warm start: no cell, not "unchanged"
+    assert by["compile"]["1st start"].verdict == "unchanged"  # 4 ms is inside the embedded band
+    assert by["weights_load"]["warm start"].verdict == "added"
+    assert by["time_to_ready"]["warm start"].verdict == "unchanged"
+    # a live cluster's whole-second timestamps: 1.5 s is noise there, not on the embedded cluster
+    assert compare_replicas([_replica("1st start", 100.0)], [_replica("1st start", 101.5)], LIVE_BAND)[0] \
+        .cells["1st start"].verdict == "unchanged"
+    assert compare_replicas([_replica("1st start", 100.0)], [_replica("1st start", 101.5)], EMBEDDED_BAND)[0] \
+        .cells["1st start"].verdict == "regressed"
+    assert compare_replicas([_replica("1st start", 100.0)], [_replica("1st start", 101.0)], EMBEDDED_BAND)[0] \
+        .cells["1st start"].verdict == "unchanged"  # a whole-second timestamp, not a change
+    assert noise_band("embedded") is EMBEDDED_BAND and noise_band("kubeconfig:prod") is LIVE_BAND
+
+
+def test_history_compares_only_the_same_question() -> None:
+    me = {"runbook": "rollout", "profile": "baseline", "cluster": "embedded", "scenario": "recommended",
+          "steps": [1, 0, 1]}
+    assert differs({**me, "ready": True}, me) is None
+    assert differs({**me, "runbook": "runtime"}, me) == "runbook 'runtime' is not 'rollout'"
+    assert differs({**me, "steps": [2, 0, 2]}, me).startswith("steps")
+    assert differs({**me, "cluster": "kubeconfig:gke"}, me).startswith("cluster")
+    assert differs({**me, "ready": False}, me) == "it never became ready"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -222,13 +237,20 @@ def test_compare_runs() -> None:
 
 def test_timings_round_trip_with_profile(tmp_path) -> None:
     profile = load_profile("baseline")
-    path = write_timings(tmp_path / "run" / "timings.json", _timeline(), profile=profile, run_id="r1")
+    timeline = _timeline()
+    pod = next(p for p in timeline.pods if p.pod == "llm/vllm-0")
+    replica = replica_json(1, "1st start", pod, replica_floor(profile, pod, timeline.logs[0][1], EngineAsk()))
+    path = write_timings(tmp_path / "run" / "timings.json", timeline, profile=profile, run_id="r1",
+                         runbook="rollout", scenario="recommended", steps=[1], replicas=[replica])
     doc = read_timings(path)
-    assert doc["schema_version"] == 1 and doc["profile"] == "baseline" and doc["run_id"] == "r1"
+    assert doc["schema_version"] == 2 and doc["profile"] == "baseline" and doc["run_id"] == "r1"
+    assert (doc["runbook"], doc["scenario"], doc["steps"]) == ("rollout", "recommended", [1])
+    assert doc["replicas"][0]["phases"]["weights_load"] == 12.6 and doc["replicas"][0]["time_to_ready_seconds"] == 280
+    assert 0 < doc["replicas"][0]["floor"]["total_seconds"] < 280 and doc["floor"] == doc["replicas"][0]["floor"]
     assert doc["statistics"]["time_to_ready"]["P50"] == 280
     assert [o["metric"] for o in doc["budgets"]["overruns"] if o["phase"] == "time_to_ready"] == \
         ["P50", "P95", "P99", "max"]
-    assert doc["efficiency"] == pytest.approx(doc["floor"]["total_seconds"] / 280)
+    assert doc["efficiency"] == pytest.approx(doc["floor"]["total_seconds"] / 280, abs=1e-5)
     vllm = doc["vllm"][0]
     assert (vllm["weights_seconds"], vllm["ready"], vllm["compile_cache_hit"]) == (12.6, True, None)
 
@@ -236,8 +258,9 @@ def test_timings_round_trip_with_profile(tmp_path) -> None:
 @pytest.mark.parametrize(("content", "message"), [
     (None, "no such timings file"),
     ("{not json", "not a timings JSON file"),
-    (json.dumps({"schema_version": 2}), "schema_version 2 is not supported"),
-    (json.dumps({"schema_version": 1, "pods": [], "vllm": [], "statistics": {"warmup": {"count": 1}}}),
+    (json.dumps({"schema_version": 1}), "schema_version 1 is not supported"),
+    (json.dumps({"schema_version": 3}), "schema_version 3 is not supported"),
+    (json.dumps({"schema_version": 2, "pods": [], "vllm": [], "statistics": {"warmup": {"count": 1}}}),
      "statistics"),
 ])
 def test_read_timings_rejects_bad_files(tmp_path, content: str | None, message: str) -> None:

@@ -89,3 +89,33 @@ def test_json_output_keeps_the_notes() -> None:
 
     doc = timings_document(timeline)
     assert validation_errors(doc) == [] and doc["pods"][0]["notes"]
+
+
+def test_the_cli_says_what_it_left_out_on_stderr(tmp_path, capsys) -> None:
+    """`coldstart timeline` prints each exclusion as a warning on stderr, so a JSON consumer on stdout sees it too."""
+    from coldstart.cli import main
+
+    events = [_event("a", "Scheduled", "2025-06-02T10:01:00Z", "Successfully assigned llm/a to n"),
+              _event("a", "Pulling", "2025-06-02T10:03:00Z", 'Pulling image "vllm"'),
+              _event("a", "Pulled", "2025-06-02T10:02:00Z", 'Successfully pulled image "vllm" in 1s'),
+              _event("a", "Started", "2099-01-01T00:00:00Z", "Started container vllm")]
+    (tmp_path / "e.json").write_text(json.dumps({"kind": "List", "items": events}))
+    assert main(["timeline", "--events", str(tmp_path / "e.json"), "--format", "json"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert any("dated in the future (first: Started at 2099-01-01T00:00:00Z)" in line for line in err), err
+    assert any("before it starts (events out of order)" in line for line in err), err
+    assert all(line.startswith("coldstart: warning: pod llm/a: ") for line in err), err
+
+
+def test_a_recording_is_judged_by_its_cluster_clock_not_the_wall_clock() -> None:
+    """A cluster whose clock read 2020-01-01 when the recording ended cannot have written an event in 2021, though
+    the wall clock would take it; a recording with no cluster time falls back to the wall clock."""
+    from coldstart.live.recorder import Recording
+    from coldstart.runbooks.runbook import _timeline
+
+    events = [_event("a", "Scheduled", "2020-01-01T00:00:00Z", "Successfully assigned llm/a to n"),
+              _event("a", "Pulled", "2021-01-01T00:00:00Z", 'Successfully pulled image "vllm" in 1s')]
+    ended = datetime(2020, 1, 1, 0, 10, tzinfo=UTC).timestamp()
+    judged = _timeline(Recording(events=events, cluster_time=ended))
+    assert any("dated in the future (first: Pulled at 2021-01-01T00:00:00Z)" in w for w in judged.warnings)
+    assert not any("future" in w for w in _timeline(Recording(events=events)).warnings)

@@ -19,7 +19,7 @@ from coldstart.errors import ManifestError
 from coldstart.inputs.documents import Document, parse_text, read_documents
 from coldstart.kube.images import ImageRef, effective_pull_policy, has_digest, is_engine_image, is_pause_image
 from coldstart.kube.podspec import shm_volume
-from coldstart.profiles import load_profile, profile_with
+from coldstart.profiles import load_profile, profile_with, shipped_profiles
 from coldstart.verify import INVARIANTS, check_documents, worst
 from coldstart.verify.discovery import find_workloads
 from coldstart.verify.workloads import Inventory
@@ -532,9 +532,10 @@ def test_good_manifests_pass_everything(gke):
     findings = check_documents(_good(gke), profile)
     assert {f.invariant for f in findings} == set(INVARIANTS)
     bad = [f for f in findings if f.status != "pass"]
-    expected_na = set() if gke else {"compute-class", "hyperdisk-ml"}
-    assert {f.invariant for f in bad} == expected_na, bad
-    assert all(f.status == "n/a" and "not a GKE profile" in f.message for f in bad)
+    expected_na = {i for i, inv in INVARIANTS.items() if not inv.applies(profile)}
+    assert {f.invariant for f in bad} == expected_na | {"cache-rwx-storage"}, bad
+    assert all(f.status == "n/a" and (f.message.startswith(("not a", "not an", f"profile {profile.name} gets"))
+                                      or f.invariant == "cache-rwx-storage") for f in bad), bad
 
 
 def _image(docs, image):
@@ -735,8 +736,10 @@ def test_registry_is_lever_grouped_with_the_public_ids():
         "image-digest-pinned", "pull-policy-ifnotpresent", "registry-in-region", "modelcar-digest", "hf-offline",
         "runai-streamer", "streamer-memory-bounded", "shm-memory-16gi", "nccl-cumem-disabled", "gpu-mem-util-range",
         "enforce-eager-per-profile", "cache-persistent", "memory-covers-shm", "startup-probe-budget", "warm-buffer",
-        "compute-class", "hyperdisk-ml"}
-    assert all(inv.trap and inv.applies(GKE) for inv in INVARIANTS.values())
+        "compute-class", "hyperdisk-ml", "karpenter-spot-fallback", "karpenter-do-not-disrupt", "soci-enabled",
+        "artifact-streaming", "cache-rwx-storage"}
+    shipped = [load_profile(name) for name in shipped_profiles()]
+    assert all(inv.trap and any(inv.applies(p) for p in shipped) for inv in INVARIANTS.values())
     assert not INVARIANTS["compute-class"].applies(BASELINE) and not INVARIANTS["registry-in-region"].applies(None)
 
 
@@ -894,7 +897,7 @@ spec:
 
 
 @pytest.mark.parametrize("serving", ["kserve", "deployment"])
-@pytest.mark.parametrize("profile_name", ["baseline", "gke"])
+@pytest.mark.parametrize("profile_name", shipped_profiles())
 def test_our_own_renders_pass(profile_name, serving):
     """`coldstart render` output must satisfy every invariant its profile enables (the rest is n/a with a reason)."""
     from coldstart.levers.render import flatten, render
@@ -903,7 +906,10 @@ def test_our_own_renders_pass(profile_name, serving):
     findings = check_documents(flatten(render(profile, serving=serving)), profile)
     assert not [f for f in findings if f.status == "fail"]
     passed = {f.invariant for f in findings if f.status == "pass"}
-    expected = set(INVARIANTS) - ({"compute-class", "hyperdisk-ml"} if profile.gke is None else {"modelcar-digest"})
+    expected = {i for i, inv in INVARIANTS.items() if inv.applies(profile)} - (
+        {"modelcar-digest"} if profile.gke_feature("hyperdisk_ml") else set())
+    if profile.cloud == "generic":
+        expected.discard("cache-rwx-storage")  # a generic cluster's StorageClass is unknown: n/a
     assert passed == expected, {f.invariant: f.message for f in findings if f.status == "n/a"}
 
 

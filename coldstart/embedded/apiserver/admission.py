@@ -10,6 +10,8 @@ immutability; failures are 422 Invalid with one cause per field.
 
 from __future__ import annotations
 
+import json
+import random
 import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -95,6 +97,8 @@ class Admission:
         if subresource is None:
             if operation == "CREATE":
                 self._on_create(resource, obj)
+            elif key == "/Service" and old is not None:
+                _keep_cluster_ip(obj, old)
             for mutate in self.mutators:
                 result = mutate(obj, operation)
                 if result is not None:
@@ -110,8 +114,18 @@ class Admission:
         if key == "/Pod" and isinstance(obj.get("spec"), dict):
             self._priority(resource, obj)
             obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj["spec"])}
+            if obj["spec"].get("schedulingGates"):  # the pod strategy says why it waits
+                obj["status"]["conditions"] = [{
+                    "type": "PodScheduled", "status": "False", "lastProbeTime": None,
+                    "lastTransitionTime": rfc3339(self.store.now()), "reason": "SchedulingGated",
+                    "message": "Scheduling is blocked due to non-empty scheduling gates"}]
         elif key == "/Namespace":
             obj["status"] = {"phase": "Active"}
+        elif key == "/Service" and isinstance(obj.get("spec"), dict):
+            self._allocate_cluster_ip(obj["spec"])
+            obj["status"] = {"loadBalancer": {}}
+        elif key == "/PersistentVolumeClaim":
+            obj["status"] = {"phase": "Pending"}
         elif key == "apiextensions.k8s.io/CustomResourceDefinition":
             obj["status"] = crd_status(obj, rfc3339(self.store.now()))
         elif key == "batch/Job" and isinstance(obj.get("spec"), dict) and not obj["spec"].get("manualSelector"):
@@ -119,8 +133,24 @@ class Admission:
             generated = {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
                          "controller-uid": uid, "job-name": name}
             obj["spec"]["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+            obj["spec"]["manualSelector"] = False
             template = obj["spec"].setdefault("template", {})
             template.setdefault("metadata", {}).setdefault("labels", {}).update(generated)
+
+    def _allocate_cluster_ip(self, spec: dict) -> None:
+        """A free address of the service range 10.96.0.0/16 (10.96.0.1 is the `kubernetes` Service's), single-stack
+        IPv4, as the real allocator gives; headless (`None`) and ExternalName Services get none."""
+        if spec.get("type") == "ExternalName":
+            return
+        if not spec.get("clusterIP"):
+            used = {s.get("spec", {}).get("clusterIP") for s in self.store.list("/Service")[0]}
+            rng = random.Random(len(used))
+            while (ip := f"10.96.{rng.randrange(256)}.{rng.randrange(2, 255)}") in used:
+                pass
+            spec["clusterIP"] = ip
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
 
     def _priority(self, resource: Resource, pod: dict) -> None:
         spec, name = pod["spec"], pod["metadata"].get("name", "")
@@ -158,7 +188,7 @@ def _required(field: str, what: str = "") -> dict[str, str]:
 
 
 def _invalid(field: str, value: Any, why: str) -> dict[str, str]:
-    shown = f'"{value}"' if isinstance(value, str) else str(value)
+    shown = f'"{value}"' if isinstance(value, str) else json.dumps(value, separators=(",", ":"))  # as Go prints it
     return cause("FieldValueInvalid", field, f"Invalid value: {shown}: {why}")
 
 
@@ -271,6 +301,37 @@ def validate(resource: Resource, obj: dict, old: dict | None, subresource: str |
             out.append(_invalid("spec.replicas", replicas, "must be greater than or equal to 0"))
     elif key == "scheduling.k8s.io/PriorityClass" and not isinstance(obj.get("value"), int):
         out.append(_required("value"))
+    if old is not None:
+        out.extend(_immutable(key, obj, old))
+    return out
+
+
+_FORBIDDEN_IMMUTABLE = "Forbidden: field is immutable when `immutable` is set"
+
+
+def _keep_cluster_ip(obj: dict, old: dict) -> None:
+    """An update that leaves out the Service's allocated address keeps it (kube-apiserver patches it back in)."""
+    spec, before = obj.get("spec"), old.get("spec") or {}
+    if isinstance(spec, dict) and not spec.get("clusterIP") and before.get("clusterIP"):
+        for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+            if field in before:
+                spec.setdefault(field, before[field])
+
+
+def _immutable(key: str, obj: dict, old: dict) -> list[dict[str, str]]:
+    """Updates the kind forbids: an immutable ConfigMap's or Secret's contents (and the flag itself), a
+    PriorityClass's value, a Service's allocated address."""
+    if key == "scheduling.k8s.io/PriorityClass" and obj.get("value") != old.get("value"):
+        return [cause("FieldValueForbidden", "value", "Forbidden: may not be changed in an update.")]
+    address, before = (obj.get("spec") or {}).get("clusterIP"), (old.get("spec") or {}).get("clusterIP")
+    if key == "/Service" and before and address != before:
+        return [_invalid("spec.clusterIP", address, "field is immutable")]
+    if key not in ("/ConfigMap", "/Secret") or old.get("immutable") is not True:
+        return []
+    out = [cause("FieldValueForbidden", field, _FORBIDDEN_IMMUTABLE) for field in ("data", "binaryData")
+           if (obj.get(field) or {}) != (old.get(field) or {})]
+    if obj.get("immutable") is not True:
+        out.append(cause("FieldValueForbidden", "immutable", _FORBIDDEN_IMMUTABLE))
     return out
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coldstart.embedded.apiserver import protobuf
-from coldstart.embedded.apiserver.errors import bad_request, unsupported_media
+from coldstart.embedded.apiserver.errors import OPTIONS_KIND, bad_request, invalid_options, unsupported_media
 from coldstart.embedded.store.resources import Resource
 from coldstart.errors import InputError
 from coldstart.inputs.yamlsafe import load_yaml
@@ -41,12 +41,15 @@ class Call:
     user_agent: str = ""
     warnings: list[str] = field(default_factory=list)  # sent back as `Warning: 299` headers
     accept: str = ""
+    duplicates: list[str] = field(default_factory=list)  # fields the JSON body gave twice (`data.a`)
 
     @property
     def dry_run(self) -> bool:
         value = self.query.get("dryRun")
         if value is not None and value != "All":
-            raise bad_request(f"Invalid dry run value: {value!r}: supported values: \"All\"")
+            kind = OPTIONS_KIND.get(self.method, "CreateOptions")
+            raise invalid_options(kind, "dryRun", "FieldValueNotSupported",
+                                  f'Unsupported value: {json.dumps([value])}: supported values: "All"')
         return value == "All"
 
     @property
@@ -79,8 +82,10 @@ def check_field_selector(resource: Resource, selector: str | None) -> None:
     allowed = _COMMON_FIELDS | FIELD_LABELS.get(resource.key, set())
     for part in (selector or "").split(","):
         label = part.replace("!=", "=").split("=")[0].strip()
-        if label and label not in allowed:
-            raise bad_request(f'field label not supported: {label}')
+        if label and label not in allowed and resource.key in FIELD_LABELS:  # the kind converts its own labels
+            raise bad_request(f"field label not supported: {label}")
+        if label and label not in allowed:  # apimachinery's default conversion
+            raise bad_request(f'"{label}" is not a known field selector: only "metadata.name", "metadata.namespace"')
 
 
 JSON_TYPES = "application/json, application/yaml"  # and protobuf for the built-in kinds
@@ -98,7 +103,11 @@ def decode(call: Call) -> Any:
     if not call.body.strip():
         raise bad_request("the body of the request was empty")
     try:
-        return json.loads(call.body)
+        twice: list[bool] = []  # set by the hook when an object gives a key twice (the last value wins, as in Go)
+        value = json.loads(call.body, object_pairs_hook=lambda pairs: _object(pairs, twice))
+        if twice:
+            call.duplicates = duplicate_fields(json.loads(call.body, object_pairs_hook=_Pairs))
+        return value
     except ValueError as exc:
         if "yaml" not in call.content_type:
             raise bad_request(f"couldn't get version/kind; json parse error: {exc}") from exc
@@ -106,3 +115,32 @@ def decode(call: Call) -> Any:
         return load_yaml(call.body, "the request body")
     except InputError as exc:
         raise bad_request(f"error decoding YAML: {exc}") from exc
+
+
+class _Pairs(list):
+    """A JSON object as its (key, value) pairs, duplicates kept."""
+
+
+def _object(pairs: list[tuple[str, Any]], twice: list[bool]) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        twice.append(True)
+    return out
+
+
+def duplicate_fields(node: Any, path: str = "") -> list[str]:
+    """Paths of the fields a decoded body gave twice, as the strict decoder names them: `data.a`,
+    `spec.containers[0].name`."""
+    out: list[str] = []
+    if isinstance(node, _Pairs):
+        seen: set[str] = set()
+        for key, value in node:
+            where = f"{path}.{key}" if path else key
+            if key in seen and where not in out:
+                out.append(where)
+            seen.add(key)
+            out.extend(duplicate_fields(value, where))
+    elif isinstance(node, list):
+        for n, item in enumerate(node):
+            out.extend(duplicate_fields(item, f"{path}[{n}]"))
+    return out

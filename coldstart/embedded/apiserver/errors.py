@@ -15,12 +15,14 @@ from coldstart.embedded.store.store import AlreadyExists, Conflict, Missing, Sto
 class ApiError(Exception):
     """An error answer: HTTP code, Status reason, message and optional details."""
 
-    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None):
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None,
+                 metadata: dict[str, Any] | None = None):
         super().__init__(message)
         self.code, self.reason, self.message, self.details = code, reason, message, details
+        self.metadata = metadata or {}
 
     def status(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": self.metadata, "status": "Failure",
                                 "message": self.message, "reason": self.reason, "code": self.code}
         if self.details is not None:
             body["details"] = self.details
@@ -49,10 +51,19 @@ def already_exists(resource: Resource, name: str) -> ApiError:
     return ApiError(409, "AlreadyExists", f'{qualified(resource)} "{name}" already exists', _details(resource, name))
 
 
-def conflict(resource: Resource, name: str, why: str = "") -> ApiError:
+def conflict(resource: Resource, name: str, why: str = "", what: str = "") -> ApiError:
+    """409 Conflict on `what` (the qualified resource unless the message names the kind, as precondition failures
+    do)."""
     why = why or "the object has been modified; please apply your changes to the latest version and try again"
-    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(resource)} "{name}": {why}',
+    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {what or qualified(resource)} "{name}": {why}',
                     _details(resource, name))
+
+
+def precondition_failed(resource: Resource, name: str, field: str, wanted: Any, actual: Any) -> ApiError:
+    """409 for a DELETE whose preconditions (uid, resourceVersion) the object no longer meets."""
+    label, why = {"uid": ("UID", "deleted and then recreated")}.get(field, ("ResourceVersion", "modified"))
+    return conflict(resource, name, f"the {label} in the precondition ({wanted}) does not match the {label} in record "
+                    f"({actual}). The object might have been {why}", resource.kind)
 
 
 def bad_request(message: str) -> ApiError:
@@ -76,6 +87,16 @@ def invalid(resource: Resource, name: str, causes: list[dict[str, str]]) -> ApiE
     return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {summary}', details)
 
 
+def invalid_options(kind: str, field: str, reason: str, message: str) -> ApiError:
+    """422 for a bad query option, as apimachinery validates CreateOptions, PatchOptions, ListOptions..."""
+    return ApiError(422, "Invalid", f'{kind}.meta.k8s.io "" is invalid: {field}: {message}',
+                    {"group": "meta.k8s.io", "kind": kind, "causes": [cause(reason, field, message)]})
+
+
+OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions", "DELETE": "DeleteOptions",
+                "GET": "ListOptions"}  # the options object a verb's query string decodes into
+
+
 def cause(reason: str, field: str, message: str) -> dict[str, str]:
     """One entry of details.causes (reason like FieldValueRequired / FieldValueInvalid)."""
     return {"reason": reason, "message": message, "field": field}
@@ -97,6 +118,15 @@ def unsupported_media(accepted: str) -> ApiError:
 
 def gone(message: str) -> ApiError:
     return ApiError(410, "Expired", message)
+
+
+def expired_continue(inconsistent: str) -> ApiError:
+    """410 for a continue token older than the kept history; it carries a token to go on inconsistently."""
+    return ApiError(410, "Expired", "The provided continue parameter is too old to display a consistent list result. "
+                    "You can start a new list without the continue parameter, or use the continue token in this "
+                    "response to retrieve the remainder of the results. Continuing with the provided token results in "
+                    "an inconsistent list - objects that were created, modified, or deleted between the time the "
+                    "first chunk was returned and now may show up in the list.", metadata={"continue": inconsistent})
 
 
 def internal(message: str) -> ApiError:

@@ -6,17 +6,18 @@ kube-apiserver does: the applied configuration's fields are set, fields the mana
 no longer applies are removed unless someone else also owns them, and changing a field another manager
 owns is a conflict unless forced (then ownership moves).
 
-Simplification, documented for readers of managedFields: lists are atomic. A manager that sets
-`spec.template.spec.containers` owns the whole list (`f:containers: {}`), where the real server tracks
-list items by their merge key (`k:{"name":"vllm"}`). Conflicts are therefore judged on whole lists:
-applying a containers list that ends up different (after defaulting) from the live one conflicts with any
-other manager owning that list.
+Lists the Kubernetes schema marks as keyed (`x-kubernetes-list-type: map`: containers, env, ports, volumes,
+conditions...) are owned per element, by their keys (`k:{"name":"vllm"}`, see listmaps.py), as the real server
+does: two managers may each own one container of a Deployment. Other lists, and every list of a custom resource
+(no schema here), are atomic: a manager owns the whole list.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from coldstart.embedded.apiserver import listmaps
 
 Path = tuple[str, ...]
 _MISSING = object()
@@ -34,20 +35,39 @@ class ApplyConflict(Exception):
 
 
 def dotted(path: Path) -> str:
-    return "." + ".".join(path)
+    """A field path as structured-merge-diff prints it: `.spec.template.spec.containers[name="vllm"].image`."""
+    out = ""
+    for part in path:
+        if part.startswith("k:"):
+            out += "[" + ",".join(f"{k}={json.dumps(v)}" for k, v in json.loads(part[2:]).items()) + "]"
+        else:
+            out += "." + part
+    return out
+
+
+def manager_label(entry: dict) -> str:
+    """How a conflict names the other manager: `"m"`, `"m" with subresource "status"`, `"m" using apps/v1` (an
+    Update manager, whose ownership came with an API version)."""
+    label = json.dumps(entry.get("manager", ""))
+    if entry.get("subresource"):
+        label += f' with subresource "{entry["subresource"]}"'
+    if entry.get("operation") == "Update":
+        label += f" using {entry.get('apiVersion', '')}"
+    return label
 
 
 def message(conflicts: list[tuple[str, Path]]) -> str:
-    """kube-apiserver's wording: `Apply failed with 1 conflict: conflict with "m": .spec.replicas`."""
+    """kube-apiserver's wording: `Apply failed with 1 conflict: conflict with "m": .spec.replicas` (each manager
+    as `manager_label` names it)."""
     if len(conflicts) == 1:
         manager, path = conflicts[0]
-        return f'Apply failed with 1 conflict: conflict with "{manager}": {dotted(path)}'
+        return f"Apply failed with 1 conflict: conflict with {manager}: {dotted(path)}"
     managers = sorted({m for m, _ in conflicts})
     lines = "\n".join(f"- {dotted(p)}" for _, p in conflicts)
     if len(managers) == 1:
-        return f'Apply failed with {len(conflicts)} conflicts: conflicts with "{managers[0]}":\n{lines}'
+        return f"Apply failed with {len(conflicts)} conflicts: conflicts with {managers[0]}:\n{lines}"
     return f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(
-        f'conflict with "{m}": {dotted(p)}' for m, p in conflicts)
+        f"conflict with {m}: {dotted(p)}" for m, p in conflicts)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -106,6 +126,8 @@ def to_fields_v1(paths: set[Path]) -> dict:
         for part in path:
             key = part if part.startswith(("k:", "v:", "i:", ".")) else f"f:{part}"
             node = node.setdefault(key, {})
+            if part.startswith("k:"):
+                node.setdefault(".", {})  # the keyed item itself is owned too
     return root
 
 
@@ -115,7 +137,8 @@ def from_fields_v1(doc: Any, prefix: Path = ()) -> set[Path]:
     out: set[Path] = set()
     for key, value in doc.items():
         if key == ".":
-            out.add(prefix)
+            if not (prefix and prefix[-1].startswith("k:")):  # an item's "." comes with its fields
+                out.add(prefix)
             continue
         part = key[2:] if key.startswith("f:") else key
         out |= from_fields_v1(value, (*prefix, part))
@@ -175,8 +198,9 @@ def record_update(old: dict | None, new: dict, manager: str, subresource: str | 
                   api_version: str, now: str) -> None:
     """Record a create/update/patch by `manager` in new's managedFields (it owns what it changed)."""
     sets = _sets(old)
-    before = scoped(old, subresource, status_split) if old else {}
-    after = scoped(new, subresource, status_split)
+    schema = listmaps.root(new)
+    before = listmaps.tree(scoped(old, subresource, status_split), schema) if old else {}
+    after = listmaps.tree(scoped(new, subresource, status_split), schema)
     old_paths, new_paths = leaf_paths(before), leaf_paths(after)
     changed = {p for p in new_paths if get(before, p) != get(after, p)}
     removed = old_paths - new_paths
@@ -198,17 +222,20 @@ def record_update(old: dict | None, new: dict, manager: str, subresource: str | 
 
 def apply(live: dict | None, config: dict, manager: str, subresource: str | None, status_split: bool) -> dict:
     """The object after applying `config` as `manager` (no ownership bookkeeping yet, see `record_apply`)."""
-    applied = scoped(config, subresource, status_split)
-    new = json.loads(json.dumps(live)) if live is not None else {}
+    schema = listmaps.root(live) or listmaps.root(config)
+    new = listmaps.tree(json.loads(json.dumps(live)), schema) if live is not None else {}
+    applied = listmaps.tree(scoped(config, subresource, status_split), schema, new)
     previous = _sets(live).get((manager, "Apply", subresource or ""), ({}, set()))[1]
     others: set[Path] = set()
     for key, (_, owned) in _sets(live).items():
         if key != (manager, "Apply", subresource or ""):
             others |= owned
     mine = leaf_paths(applied)
-    for path in sorted(previous - mine, key=len, reverse=True):
-        if not _overlaps(path, others | mine, _prefixes(others | mine)):
-            remove(new, path, others | mine)
+    mine_above, others_above = _prefixes(mine), _prefixes(others)
+    for path in sorted(previous - mine, key=len, reverse=True):  # what it applied before and no longer does
+        if path in mine_above or _overlaps(path, others, others_above):
+            continue  # still under a field it applies (an empty map clears it), or someone else's
+        remove(new, path, others | mine)
     _deep_merge(new, applied)
     for name in ("apiVersion", "kind"):
         if name in config:
@@ -217,7 +244,7 @@ def apply(live: dict | None, config: dict, manager: str, subresource: str | None
     for name in ("name", "namespace", "generateName"):
         if name in (config.get("metadata") or {}) and name not in meta:
             meta[name] = config["metadata"][name]
-    return new
+    return dict(listmaps.untree(new, schema))
 
 
 def _deep_merge(target: dict, source: dict) -> None:
@@ -225,7 +252,16 @@ def _deep_merge(target: dict, source: dict) -> None:
         if isinstance(value, dict) and isinstance(target.get(key), dict):
             _deep_merge(target[key], value)
         else:
-            target[key] = json.loads(json.dumps(value))
+            target[key] = _copy(value)
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a tree (Atomic leaves are never mutated, so shared)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 def record_apply(live: dict | None, result: dict, config: dict, manager: str, subresource: str | None,
@@ -233,9 +269,10 @@ def record_apply(live: dict | None, result: dict, config: dict, manager: str, su
     """Check conflicts of an apply against `live` and record ownership in `result`'s managedFields.
 
     Raises ApplyConflict when a field another manager owns would change and `force` is false."""
-    mine = leaf_paths(scoped(config, subresource, status_split))
-    before = scoped(live, subresource, status_split) if live else {}
-    after = scoped(result, subresource, status_split)
+    schema = listmaps.root(result)
+    before = listmaps.tree(scoped(live, subresource, status_split), schema) if live else {}
+    after = listmaps.tree(scoped(result, subresource, status_split), schema)
+    mine = leaf_paths(listmaps.tree(scoped(config, subresource, status_split), schema, after))
     changing = {p for p in mine if get(before, p) != get(after, p)}
     sets = _sets(live)
     key = (manager, "Apply", subresource or "")
@@ -247,7 +284,7 @@ def record_apply(live: dict | None, result: dict, config: dict, manager: str, su
         pre = _prefixes(owned)
         hits = sorted(p for p in changing if _overlaps(p, owned, pre))
         if hits and not force:
-            conflicts.extend((other[0], p) for p in hits)
+            conflicts.extend((manager_label(entry), p) for p in hits)
         elif hits:
             sets[other] = (entry, _disown(set(hits), owned))
             touched.add(other)

@@ -40,10 +40,16 @@ _REF = re.compile(r"#/\$defs/")
 
 def definition_name(resource: Resource) -> str | None:
     """The OpenAPI definition of a served built-in kind (None for custom resources)."""
-    if resource.group == "apiextensions.k8s.io":
-        return f"io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.{resource.version}.{resource.kind}"
-    package = _PACKAGES.get(resource.group)
-    name = f"io.k8s.api.{package}.{resource.version}.{resource.kind}"
+    return definition_of(resource.api_version, resource.kind)
+
+
+def definition_of(api_version: str, kind: str) -> str | None:
+    """The OpenAPI definition of a built-in `apiVersion`/`kind` (None for custom resources)."""
+    group, _, version = api_version.rpartition("/")
+    if group == "apiextensions.k8s.io":
+        return f"io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.{version}.{kind}"
+    package = _PACKAGES.get(group)
+    name = f"io.k8s.api.{package}.{version}.{kind}"
     return name if package is not None and name in definitions() else None
 
 

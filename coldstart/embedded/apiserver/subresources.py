@@ -98,6 +98,9 @@ def bind(verbs: Verbs, call: Call) -> Reply:
         if pod["metadata"].get("deletionTimestamp"):
             raise apierrors.conflict(call.resource, call.name or "", f"pod {call.name} is being deleted, cannot be "
                                      "assigned to a host")
+        if spec.get("schedulingGates"):
+            raise apierrors.conflict(call.resource, call.name or "", f"pod {call.name} has non-empty "
+                                     ".spec.schedulingGates", "pods/binding")
         if spec.get("nodeName"):
             raise apierrors.conflict(call.resource, call.name or "", f'pod {call.name} is already assigned to node '
                                      f'"{spec["nodeName"]}"')

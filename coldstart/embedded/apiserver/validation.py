@@ -73,29 +73,29 @@ class _Walk:
             where = f"{path}.{key}" if path else key
             if properties is not None and key in properties:
                 self.value(obj[key], properties[key], where, owner)
-            elif isinstance(extra, dict):
-                self.value(obj[key], extra, where, owner)
+            elif isinstance(extra, dict):  # a map's key is no Go struct field: errors name the map
+                self.value(obj[key], extra, f"{path}[{key}]", owner)
             else:
                 self.unknown.append(where)
                 del obj[key]
 
 
-def check(resource: Resource, obj: dict[str, Any], mode: str | None) -> list[str]:
-    """Decode-time checks of `obj` (pruned in place); returns the warnings to send. Raises 400 on a type error or,
-    under Strict, an unknown field."""
+def check(resource: Resource, obj: dict[str, Any], mode: str | None, duplicates: list[str] | None = None) -> list[str]:
+    """Decode-time checks of `obj` (pruned in place; `duplicates`: fields the body gave twice); returns the warnings
+    to send. Raises 400 on a type error or, under Strict, an unknown or duplicate field."""
     mode = mode or "Warn"
     if mode not in MODES:
         raise bad_request(f'fieldValidation: Unsupported value: "{mode}": supported values: "Ignore", "Strict", '
                           '"Warn"')
+    cannot = f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: '
+    texts = [f'duplicate field "{p}"' for p in duplicates or []]
     name = definition_name(resource)
-    if name is None:
-        return []
     walk = _Walk()
-    walk.object(obj, definitions()[name], "", resource.kind)
+    if name is not None:
+        walk.object(obj, definitions()[name], "", resource.kind)
     if walk.type_error:
-        raise bad_request(f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: '
-                          f"{walk.type_error}")
-    texts = [f'unknown field "{p}"' for p in walk.unknown if p not in ("apiVersion", "kind")]
+        raise bad_request(cannot + walk.type_error)
+    texts += [f'unknown field "{p}"' for p in walk.unknown if p not in ("apiVersion", "kind")]
     if texts and mode == "Strict":
-        raise bad_request("strict decoding error: " + ", ".join(texts))
+        raise bad_request(cannot + "strict decoding error: " + ", ".join(texts))
     return texts if mode == "Warn" else []

@@ -10,6 +10,7 @@ watch event, like etcd3's GuaranteedUpdate), then the store, retrying on a concu
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +21,7 @@ from coldstart.embedded.apiserver.admission import Admission
 from coldstart.embedded.apiserver.calls import Call, Reply, check_field_selector, decode, split_status, status_success
 from coldstart.embedded.apiserver.errors import ApiError, bad_request
 from coldstart.embedded.store.resources import BY_KEY, Resource
-from coldstart.embedded.store.store import BadSelector, Store, StoreError, clone, rfc3339
+from coldstart.embedded.store.store import BadSelector, Expired, Store, StoreError, clone, rfc3339
 from coldstart.kube import patch
 
 NAMESPACE = BY_KEY["/Namespace"]
@@ -69,7 +70,7 @@ class Verbs:
                 raise bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL "
                                   f"({call.name})")
             meta["name"] = call.name
-        call.warnings = validation.check(r, obj, call.query.get("fieldValidation"))
+        call.warnings = validation.check(r, obj, call.query.get("fieldValidation"), call.duplicates)
         return obj
 
     # -- reads ---------------------------------------------------------------------------------------
@@ -85,10 +86,7 @@ class Verbs:
     def list(self, call: Call) -> Reply:
         r, q = call.resource, call.query
         check_field_selector(r, q.get("fieldSelector"))
-        try:
-            items, rv = self.store.list(r.key, call.namespace, q.get("labelSelector"), q.get("fieldSelector"))
-        except (StoreError, BadSelector) as exc:
-            raise bad_request(str(exc)) from exc
+        items, rv = self._listed(call)
         items = sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         meta: dict[str, Any] = {"resourceVersion": str(rv)}
         if q.get("continue"):
@@ -97,17 +95,39 @@ class Verbs:
                 after, meta["resourceVersion"] = tuple(token["after"]), token["rv"]
             except (ValueError, KeyError, TypeError) as exc:
                 raise bad_request("continue key is not valid: incorrect encoded start resourceVersion") from exc
+            if int(token["rv"]) < self.store.oldest_version:
+                fresh = json.dumps(dict(token, rv=str(rv))).encode()
+                raise apierrors.expired_continue(base64.urlsafe_b64encode(fresh).decode())
             items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
         limit = int(q["limit"]) if q.get("limit", "").isdigit() and int(q["limit"]) > 0 else 0
         if limit and len(items) > limit:
             last = items[limit - 1]["metadata"]
             token = {"rv": meta["resourceVersion"], "after": [last.get("namespace", ""), last["name"]]}
             meta["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
-            meta["remainingItemCount"] = len(items) - limit
+            if not (q.get("labelSelector") or q.get("fieldSelector")):  # unknown once a selector filters
+                meta["remainingItemCount"] = len(items) - limit
             items = items[:limit]
         if r.group in BUILTIN_GROUPS:  # kube-apiserver leaves kind/apiVersion off built-in list items
             items = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in items]
         return Reply(200, {"kind": f"{r.kind}List", "apiVersion": r.api_version, "metadata": meta, "items": items})
+
+    def _listed(self, call: Call) -> tuple[builtins.list[dict], int]:  # `list`: the method above
+        """The list's items and resourceVersion: the current state, or the state at an exact resourceVersion."""
+        r, q = call.resource, call.query
+        match, wanted = q.get("resourceVersionMatch"), q.get("resourceVersion")
+        if match and not wanted:
+            raise apierrors.invalid_options("ListOptions", "resourceVersionMatch", "FieldValueForbidden",
+                                            "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is "
+                                            "provided")
+        try:
+            if match == "Exact" and wanted and wanted.isdigit() and int(wanted) > 0:
+                return self.store.list_at(r.key, int(wanted), call.namespace, q.get("labelSelector"),
+                                          q.get("fieldSelector")), int(wanted)
+            return self.store.list(r.key, call.namespace, q.get("labelSelector"), q.get("fieldSelector"))
+        except Expired as exc:
+            raise apierrors.gone(str(exc)) from exc
+        except (StoreError, BadSelector) as exc:
+            raise bad_request(str(exc)) from exc
 
     # -- create --------------------------------------------------------------------------------------
     def create(self, call: Call, obj: dict | None = None, manager_op: str = "Update", config: dict | None = None,
@@ -124,6 +144,8 @@ class Verbs:
         meta["uid"] = self.store.new_uid()
         if split_status(r) and r.key != "/Node":  # a kubelet registers its Node with status; others start empty
             obj.pop("status", None)
+            if r.group in BUILTIN_GROUPS:  # a Go struct: `status: {}` (a custom resource's is absent)
+                obj["status"] = {}
         dry = call.dry_run
         obj = self.admission.admit(r, obj, "CREATE")
         now = rfc3339(self.store.now())
@@ -234,7 +256,8 @@ class Verbs:
     def apply(self, call: Call) -> Reply:
         r = call.resource
         if not call.query.get("fieldManager"):
-            raise bad_request("PATCH, application/apply-patch+yaml requires fieldManager parameter")
+            raise apierrors.invalid_options("PatchOptions", "fieldManager", "FieldValueRequired",
+                                            "Required value: is required for apply patch")
         force = call.query.get("force", "false").lower() == "true"
         config = decode(call)
         if not isinstance(config, dict) or not config.get("apiVersion") or not config.get("kind"):
@@ -269,7 +292,7 @@ class Verbs:
                 else:
                     managed.record_update(current, new, call.manager, call.subresource, split, r.api_version, now)
             except managed.ApplyConflict as exc:
-                raise _apply_conflict(r, call.name or "", exc) from exc
+                raise _apply_conflict(exc) from exc
             if unchanged(current, new):
                 return Reply(200, current)
             if dry:
@@ -294,10 +317,9 @@ class Verbs:
                               '"Foreground", "Background", "Orphan"')
         pre = (options or {}).get("preconditions") or {}
         meta = current["metadata"]
-        for key, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+        for key in ("uid", "resourceVersion"):
             if pre.get(key) and pre[key] != meta.get(key):
-                raise apierrors.conflict(call.resource, call.name or "", f"Precondition failed: {label} in "
-                                         f"precondition: {pre[key]}, {label} in object meta: {meta.get(key)}")
+                raise apierrors.precondition_failed(call.resource, call.name or "", key, pre[key], meta.get(key))
         if call.dry_run or options.get("dryRun") == ["All"]:
             return self._deleted_reply(call.resource, current)
         # Orphan and Foreground leave the object to the garbage collector behind a finalizer (controllers/gc.py); a
@@ -305,8 +327,9 @@ class Verbs:
         finalizer = {"Orphan": ORPHAN, "Foreground": FOREGROUND}.get(policy or "")
         namespace = call.resource.key == "/Namespace"
         if meta.get("finalizers") or finalizer or namespace:
+            held = 202 if options.get("orphanDependents") is False else 200  # kube-apiserver's only 202 (delete.go)
             if meta.get("deletionTimestamp") and finalizer in (None, *meta.get("finalizers", [])):
-                return Reply(200 if namespace else 202, current)
+                return Reply(held, current)
 
             def mark(obj: dict) -> None:
                 obj["metadata"].setdefault("deletionTimestamp", rfc3339(self.store.now()))
@@ -322,7 +345,7 @@ class Verbs:
             marked = self.store.mutate(call.resource.key, call.namespace or "", call.name or "", mark)
             if marked is None:
                 raise apierrors.not_found(call.resource, call.name or "")
-            return Reply(200 if namespace or finalizer else 202, marked)
+            return Reply(held, marked)
         return self._remove(call, current)
 
     def _remove(self, call: Call, current: dict) -> Reply:
@@ -384,12 +407,7 @@ def unchanged(old: dict, new: dict) -> bool:
     return strip(old) == strip(new)
 
 
-def _apply_conflict(r: Resource, name: str, exc: managed.ApplyConflict) -> ApiError:
-    causes = [{"reason": "FieldManagerConflict", "message": f'conflict with "{m}"', "field": managed.dotted(p)}
+def _apply_conflict(exc: managed.ApplyConflict) -> ApiError:
+    causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {m}", "field": managed.dotted(p)}
               for m, p in exc.conflicts]
-    details: dict[str, Any] = {"name": name}
-    if r.group:
-        details["group"] = r.group
-    details["kind"] = r.plural
-    details["causes"] = causes
-    return ApiError(409, "Conflict", str(exc), details)
+    return ApiError(409, "Conflict", str(exc), {"causes": causes})  # no name or kind, as kube-apiserver

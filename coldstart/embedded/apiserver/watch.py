@@ -6,9 +6,9 @@
 - A version older than the retained history: HTTP 200, one ERROR event carrying a 410 Expired Status, then
   the end of the stream (the python client's `Watch` turns it into `ApiException(status=410)`).
 - Label/field selectors filter events; an object that stops matching is sent as DELETED and one that starts
-  matching as ADDED, like the cacher. Approximation when resuming from a version: an object already
-  changed between that version and the start of the watch has an unknown earlier state, so its first event
-  is passed through as recorded if it matches and dropped if it does not (no DELETED for it).
+  matching as ADDED, like the cacher. Resuming from a version, what matched then is rebuilt from the change
+  log (`Store.list_at`); only when the log no longer holds an object's earlier state is its first event
+  passed through as recorded if it matches and dropped if it does not (no DELETED for it).
 - `allowWatchBookmarks=true`: a BOOKMARK (metadata.resourceVersion only) every `bookmark_interval` seconds
   of cluster time and just before a timeout ends the stream.
 - `timeoutSeconds` (or the server's default, chosen in [t, 2t) like kube-apiserver's min-request-timeout)
@@ -110,12 +110,12 @@ class WatchRequest:
     def stream(self) -> Iterator[bytes]:
         store, key, ns = self.store, self.resource.key, self.namespace
         started = store.now()
-        visible: set[tuple[str, str]] = set()
+        visible: dict[tuple[str, str], dict] = {}  # what the client has seen matching, by object
         known: set[tuple[str, str]] | None = None  # None: every object's state is known
         if self.rv in ("", "0") or self.initial:
             items, last = store.list(key, ns, self.label_selector, self.field_selector)
             yield from _batches([self._event("ADDED", o) for o in items])
-            visible = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in items}
+            visible = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in items}
             if self.initial and self.bookmarks:
                 yield self._bookmark(last, initial_end=True)
         else:
@@ -126,10 +126,13 @@ class WatchRequest:
                 yield expired_event(str(exc))
                 return
             if self.filtered:
-                current, _ = store.list(key, ns)
-                fixed = [o for o in current if int(o["metadata"]["resourceVersion"]) <= last]
-                known = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in fixed}
-                visible = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in fixed
+                try:  # what matched at that version
+                    fixed, known = store.list_at(key, last, ns), None
+                except Expired:  # an earlier state no longer in the log: only the objects unchanged since
+                    current, _ = store.list(key, ns)
+                    fixed = [o for o in current if int(o["metadata"]["resourceVersion"]) <= last]
+                    known = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in fixed}
+                visible = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in fixed
                            if self.matches(o)}
         next_bookmark = started + self.bookmark_interval
         while not self.stopping.is_set():
@@ -145,11 +148,11 @@ class WatchRequest:
                 if ns is not None and change.namespace != ns:
                     continue
                 kind: str | None = change.type
+                obj = change.obj
                 if self.filtered:
-                    kind = self._classify(change.type, change.namespace, change.obj, visible, known)
-                if kind is None:
-                    continue
-                out.append(self._event(kind, change.obj))
+                    kind, obj = self._classify(change.type, change.namespace, change.obj, change.rv, visible, known)
+                if kind:
+                    out.append(self._event(kind, obj))
             last = max(last, head)
             yield from _batches(out)
             now = store.now()
@@ -164,26 +167,27 @@ class WatchRequest:
                 yield b""
                 store.wait(last, WAIT_SLICE)
 
-    def _classify(self, kind: str, namespace: str, obj: dict, visible: set, known: set | None) -> str | None:
+    def _classify(self, kind: str, namespace: str, obj: dict, rv: int, visible: dict,
+                  known: set | None) -> tuple[str | None, dict]:
+        """The event a filtered watch sends for a change (None: nothing), and its object: an object that stops
+        matching goes out as DELETED showing its last matching state at the change's resourceVersion (the
+        cacher's PrevObject)."""
         ident = (namespace, obj["metadata"]["name"])
         matches = self.matches(obj)
         if known is not None and ident not in known and kind != "ADDED":
             known.add(ident)  # state before the resume version unknown: pass the event through if it matches
             if matches and kind != "DELETED":
-                visible.add(ident)
-            return kind if matches else None
+                visible[ident] = obj
+            return (kind if matches else None), obj
         if known is not None:
             known.add(ident)
         if kind == "DELETED":
-            if matches or ident in visible:
-                visible.discard(ident)
-                return "DELETED"
-            return None
+            return ("DELETED" if visible.pop(ident, None) is not None or matches else None), obj
         if matches:
-            was = ident in visible
-            visible.add(ident)
-            return "MODIFIED" if was else "ADDED"
-        if ident in visible:
-            visible.discard(ident)
-            return "DELETED"
-        return None
+            was = visible.get(ident) is not None
+            visible[ident] = obj
+            return ("MODIFIED" if was else "ADDED"), obj
+        last = visible.pop(ident, None)
+        if last is None:
+            return None, obj
+        return "DELETED", {**last, "metadata": {**last["metadata"], "resourceVersion": str(rv)}}

@@ -38,10 +38,20 @@ class NodeGroup:
     max_nodes: int = 1
     accelerator: str = ""  # GPU type; the profile's when empty
     image_streaming: bool | None = None  # the pool's setting; the cluster's (profile gke.image_streaming) when None
+    labels: tuple[tuple[str, str], ...] = ()  # what the provisioner adds (Karpenter: its NodePool, capacity type...)
 
 
 def zone(profile: Profile) -> str:
-    return f"{profile.region}-a"
+    """The first zone of the region, spelt the cloud's way (us-central1-a, us-east-1a, eastus-1)."""
+    return {"eks": f"{profile.region}a", "aks": f"{profile.region}-1"}.get(profile.cloud, f"{profile.region}-a")
+
+
+def provider_id(profile: Profile, name: str) -> str:
+    """The node's spec.providerID as each cloud's cloud-controller writes it."""
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return {"gke": f"gce://{CLUSTER}/{zone(profile)}/{name}", "eks": f"aws:///{zone(profile)}/i-{digest[:17]}",
+            "aks": f"azure:///subscriptions/{digest[:8]}-0000-0000-0000-{digest[8:20]}/resourceGroups/mc_{CLUSTER}"
+                   f"/providers/Microsoft.Compute/virtualMachines/{name}"}.get(profile.cloud, f"coldstart://{name}")
 
 
 def group_id(profile: Profile, group: NodeGroup) -> str:
@@ -100,8 +110,9 @@ def node_object(profile: Profile, name: str, group: NodeGroup | None, index: int
             labels[L.GKE_IMAGE_STREAMING] = "true"
     if group is not None:
         labels.update(gpu_labels(profile, group, gpu_ready))
-        if group.spot:
+        if group.spot and gke:
             labels[L.GKE_SPOT] = "true"
+        labels.update(dict(group.labels))
         if group.compute_class:
             labels[L.GKE_COMPUTE_CLASS] = group.compute_class
         taints.append({"key": profile.gpu.resource, "value": GPU_TAINT_VALUE, "effect": "NoSchedule"})
@@ -117,7 +128,7 @@ def node_object(profile: Profile, name: str, group: NodeGroup | None, index: int
     return {"apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name, "labels": labels},
             "spec": {"podCIDR": f"10.4.{index}.0/24", "podCIDRs": [f"10.4.{index}.0/24"], "taints": taints,
-                     "providerID": f"gce://{CLUSTER}/{zone(profile)}/{name}" if gke else f"coldstart://{name}"},
+                     "providerID": provider_id(profile, name)},
             "status": {"capacity": capacity, "allocatable": allocatable, "conditions": _conditions(now, ready),
                        "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
                        "nodeInfo": {"kubeletVersion": "v1.33.5", "containerRuntimeVersion": "containerd://1.7.28",
@@ -165,16 +176,17 @@ class NodeLifecycle:
     def on_change(self, change: Any) -> None:
         """Nodes change only on our own timers."""
 
-    def provision(self, group: NodeGroup) -> str:
-        """Create a booting node of the group; returns its name."""
-        name = node_name(self.ctx, group)
+    def provision(self, group: NodeGroup, name: str | None = None, *, booted: bool = False) -> str:
+        """Create a booting node of the group; returns its name. `booted`: the VM has booted already and its
+        kubelet registers now (Karpenter reports the launch and the join apart), so only the driver is left."""
+        name = name or node_name(self.ctx, group)
         node = self.store.create(node_object(self.ctx.profile, name, group, self.count, self.ctx.now(),
-                                             ready=False, gpu_ready=False))
+                                             ready=booted, gpu_ready=False))
         self.count += 1
         self.node_controller.event(node, "Normal", "RegisteredNode", f"Node {name} event: Registered Node {name} "
                                    "in Controller")
         kinetics = self.ctx.kinetics
-        boot = self.ctx.jitter(kinetics.node_boot_seconds, f"boot {group.name}")
+        boot = 0.0 if booted else self.ctx.jitter(kinetics.node_boot_seconds, f"boot {group.name}")
         self.ctx.clock.call_later(boot, self._ready, name, group)
         self.ctx.clock.call_later(boot + self.ctx.jitter(kinetics.driver_install_seconds, f"driver {group.name}"),
                                   self._gpus, name, group)

@@ -13,6 +13,7 @@ from coldstart.embedded.controllers.daemonsets import DaemonSetController
 from coldstart.embedded.controllers.endpoints import EndpointsController
 from coldstart.embedded.controllers.gc import GarbageCollector
 from coldstart.embedded.controllers.jobs import CronJobController, JobController
+from coldstart.embedded.controllers.karpenter import Karpenter
 from coldstart.embedded.controllers.kserve import KServeController
 from coldstart.embedded.controllers.namespaces import NamespaceController
 from coldstart.embedded.controllers.nodes import NodeLifecycle
@@ -24,10 +25,11 @@ from coldstart.embedded.controllers.workloads import DeploymentController, Repli
 
 
 def control_plane(ctx: SimContext) -> list[Controller]:
-    """Every D1 controller, wired to one shared context."""
+    """Every D1 controller, wired to one shared context; Karpenter instead of the cluster autoscaler where the
+    profile's GPU nodes come from a NodePool (EKS, AKS node auto-provisioning)."""
     names(ctx)  # draw the generated-name seed now, before anyone's jitter, so names do not depend on timing
     lifecycle = NodeLifecycle(ctx)
     return [GarbageCollector(ctx), NamespaceController(ctx), PersistentVolumeController(ctx), KServeController(ctx),
             DeploymentController(ctx), ReplicaSetController(ctx), StatefulSetController(ctx), DaemonSetController(ctx),
             JobController(ctx), CronJobController(ctx), EndpointsController(ctx), Scheduler(ctx),
-            Autoscaler(ctx, lifecycle), lifecycle]
+            Karpenter(ctx, lifecycle) if ctx.profile.karpenter is not None else Autoscaler(ctx, lifecycle), lifecycle]

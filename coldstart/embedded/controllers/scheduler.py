@@ -34,6 +34,7 @@ from coldstart.embedded.controllers.objects import (
     set_condition,
     terminating,
 )
+from coldstart.embedded.controllers.scoring import scorer
 from coldstart.embedded.store.store import Change, rfc3339
 
 INITIAL_BACKOFF, MAX_BACKOFF = 1.0, 10.0  # podInitialBackoffSeconds / podMaxBackoffSeconds
@@ -259,7 +260,8 @@ class Scheduler:
                     statuses[view.name] = (code, reasons)
         if feasible:
             wanted = (pod.get("status") or {}).get("nominatedNodeName")
-            best = next((v for v in feasible if v.name == wanted), None) or min(feasible, key=_score)
+            score = scorer(pod, nodes.values())
+            best = next((v for v in feasible if v.name == wanted), None) or min(feasible, key=score)
             self._bind(item, pod, best, delayed)
             return
         nominee: str | None = None
@@ -400,12 +402,3 @@ class Scheduler:
         pod = self.store.get("/Pod", namespace, name)
         if pod is not None and pod["metadata"]["uid"] == uid:
             self.store.delete("/Pod", namespace, name)
-
-
-def _score(view: NodeView) -> tuple[float, str]:
-    """LeastAllocated: prefer the node with the most cpu and memory left (ties by name)."""
-    free = []
-    for name in ("cpu", "memory"):
-        total = view.allocatable.get(name, 0)
-        free.append((total - view.requested.get(name, 0)) / total if total else 0.0)
-    return -sum(free) / len(free), view.name

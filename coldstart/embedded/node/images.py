@@ -7,7 +7,10 @@ Pulls are serialised per node (serializeImagePulls=true, the default), so a seco
 and its "including waiting" grows. Pull policy is honoured the way the kubelet does it: a reference by tag is
 present only if that tag was pulled on this node, by digest only if the digest is there; `Always` asks the
 registry every time, and a tag that moved since downloads the new image. GKE image streaming (node label
-`cloud.google.com/gke-image-streaming: "true"`) reports Pulled early and fetches the rest lazily.
+`cloud.google.com/gke-image-streaming: "true"`) reports Pulled early and fetches the rest lazily, and so do SOCI lazy
+loading (ECR images) and AKS Artifact Streaming (ACR images pulled by tag: a pull by digest is not streamed) on nodes
+whose node class turns them on (`coldstart.dev/image-loading: lazy`); SOCI parallel pull/unpack
+(`coldstart.dev/image-loading: parallel`) downloads in concurrent chunks and unpacks while they arrive.
 """
 
 from __future__ import annotations
@@ -17,10 +20,9 @@ from dataclasses import dataclass, field
 
 from coldstart.embedded.context import SimContext
 from coldstart.kube.images import ImageRef, is_valid_reference
-from coldstart.kube.labels import GKE_IMAGE_STREAMING
-from coldstart.profiles.physics import image_transfer_seconds
+from coldstart.kube.labels import GKE_IMAGE_STREAMING, IMAGE_LOADING
+from coldstart.profiles.physics import image_transfer_seconds, streaming_start_seconds
 
-STREAMING_REFERENCE_BYTES = 5e9  # image streaming starts a 5 GB image in kinetics.image_streaming_start_seconds
 # Unpacked / compressed size of a layered image: vllm/vllm-openai v0.7.1 is ~8.4 GB compressed on Docker Hub and
 # the kubelet reports "Image size: 16525161745 bytes" for it (aibrix issue 1054). Modelcar layers are stored.
 UNPACKED_RATIO = 1.97
@@ -125,6 +127,7 @@ class EnsureResult:
     streamed: bool = False
     pull_seconds: float = 0.0
     waiting: str | None = None  # the container's waiting reason when the image cannot be had
+    size_bytes: int = 0  # unpacked size of a pulled image, as the kubelet reports it in node.status.images
 
 
 class ImageService:
@@ -170,13 +173,13 @@ class ImageService:
         resolved = self.registry.resolve(ref, start)
         have = resolved.digest in store.digests and store.digests[resolved.digest].available_at <= start
         streamed, lazy = False, None
-        full = self._download_seconds(ref, resolved, who)
+        full = self._download_seconds(ref, resolved, who, parallel=labels.get(IMAGE_LOADING) == "parallel")
         if have:
             seconds = self.ctx.jitter(MANIFEST_SECONDS, f"manifest {who} {ref}")
-        elif labels.get(GKE_IMAGE_STREAMING) == "true" and self._streamable(parsed):
+        elif self._lazy(labels, parsed):
             streamed = True
-            seconds = self.ctx.jitter(self.ctx.kinetics.image_streaming_start_seconds
-                                      * resolved.compressed_bytes / STREAMING_REFERENCE_BYTES, f"stream {who} {ref}")
+            seconds = self.ctx.jitter(streaming_start_seconds(self.ctx.kinetics, resolved.compressed_bytes),
+                                      f"stream {who} {ref}")
             lazy = start + max(seconds, full)
         else:
             seconds = full
@@ -190,13 +193,25 @@ class ImageService:
         message = (f'Successfully pulled image "{ref}" in {go_duration(seconds)} ({go_duration(end - now)} '
                    f"including waiting). Image size: {resolved.unpacked_bytes} bytes.")
         return EnsureResult(end, True, "Pulled", message, shown, f"{repo}@{resolved.digest}", resolved.digest,
-                            streamed, seconds)
+                            streamed, seconds, size_bytes=resolved.unpacked_bytes)
 
-    def _download_seconds(self, ref: str, image: Resolved, who: str) -> float:
+    def _download_seconds(self, ref: str, image: Resolved, who: str, *, parallel: bool = False) -> float:
         """Compressed bytes over the registry link plus decompression (none for stored modelcar layers)."""
         seconds = MANIFEST_SECONDS + image_transfer_seconds(self.ctx.kinetics, image.compressed_bytes,
-                                                            image.compression, in_region=self.ctx.in_region(ref))
+                                                            image.compression, in_region=self.ctx.in_region(ref),
+                                                            parallel=parallel)
         return self.ctx.jitter(seconds, f"pull {who} {ref}")
+
+    @classmethod
+    def _lazy(cls, labels: dict[str, str], parsed: ImageRef) -> bool:
+        """Does this node start a container from this image before it is whole?"""
+        if labels.get(GKE_IMAGE_STREAMING) == "true":
+            return cls._streamable(parsed)
+        if labels.get(IMAGE_LOADING) != "lazy":
+            return False
+        if parsed.host.endswith((".azurecr.io", ".azurecr.cn", ".azurecr.us")):
+            return not parsed.digest  # Artifact Streaming streams pulls by tag only
+        return ".dkr.ecr." in parsed.host  # SOCI v2 indexes pushed beside the ECR image
 
     @staticmethod
     def _streamable(parsed: ImageRef) -> bool:

@@ -25,13 +25,14 @@ from coldstart.embedded.node.process import Health, Plan, Step, enforce_memory, 
 from coldstart.embedded.node.runenv import container_env, node_ip, node_ready, pod_gpus, pod_ip
 from coldstart.embedded.node.volumes import NodeSideState, check_volumes
 from coldstart.embedded.store.store import Change, rfc3339
-from coldstart.kube.images import default_pull_policy
+from coldstart.kube.images import ImageRef, default_pull_policy
 
 RETRY_SECONDS = 10.0  # pod worker requeue while volumes are not ready
 BACKOFF_EVENT_SECONDS = 20.0  # resyncs that re-record BackOff while a container waits
 KILL_SECONDS = 2.0  # SIGTERM to exit for a killed engine
 BACKOFF_RESET_SECONDS = 600.0  # a container that ran this long starts its back-off afresh
 MAX_BACKOFF = 300.0
+NODE_STATUS_MAX_IMAGES = 50  # kubelet --node-status-max-images default (newest first here; the kubelet sorts by size)
 
 
 class Kubelet:
@@ -179,6 +180,23 @@ class Kubelet:
             self._write(run)
             return
         c.timers.append(self.clock.call_at(result.ready_at, self._pulled, run, c, c.instance, result, first))
+        if result.pulling:  # the image stays on the node even when the pod goes away before the pull ends
+            self.clock.call_at(result.ready_at, self._report_image, run.node, result)
+
+    def _report_image(self, node_name: str, result: EnsureResult) -> None:
+        """node.status.images, as the kubelet reports them: what the scheduler's ImageLocality scores."""
+        repo, tag = result.image_id.partition("@")[0], ImageRef.parse(result.image).tag
+        names = [result.image_id] + ([f"{repo}:{tag}"] if tag else [])
+
+        def edit(node: dict) -> bool | None:
+            images = node.setdefault("status", {}).setdefault("images", [])
+            if any(result.image_id in (i.get("names") or []) for i in images):
+                return False
+            images.insert(0, {"names": names, "sizeBytes": result.size_bytes})
+            del images[NODE_STATUS_MAX_IMAGES:]
+            return None
+
+        self.store.mutate("/Node", "", node_name, edit)
 
     def _pulled(self, run: PodRun, c: ContainerRun, inst: int, result: EnsureResult, first: bool) -> None:
         if self._stale(run, c, inst):

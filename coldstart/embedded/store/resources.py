@@ -20,7 +20,7 @@ class Resource:
     subresources: tuple[str, ...] = ()
     short_names: tuple[str, ...] = ()
     crd: bool = False  # a custom resource on a real cluster (the embedded one bootstraps its CRD)
-    cloud: str = ""  # served only on clusters of this cloud ("gke"), every cluster when empty
+    cloud: str = ""  # served only on clusters of these clouds ("gke", "eks aks"), every cluster when empty
     verbs: tuple[str, ...] = ()  # when not every object verb (SelfSubjectAccessReview: create only)
     categories: tuple[str, ...] = ()
 
@@ -72,6 +72,15 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("serving.kserve.io", "v1alpha1", "ClusterServingRuntime", "clusterservingruntimes", False,
              ("status",), crd=True),
     Resource("cloud.google.com", "v1", "ComputeClass", "computeclasses", False, ("status",), crd=True, cloud="gke"),
+    # Karpenter (EKS; AKS node auto-provisioning), with the short names and categories of its CRDs
+    Resource("karpenter.sh", "v1", "NodePool", "nodepools", False, ("status",), crd=True, cloud="eks aks",
+             categories=("karpenter",)),
+    Resource("karpenter.sh", "v1", "NodeClaim", "nodeclaims", False, ("status",), crd=True, cloud="eks aks",
+             categories=("karpenter",)),
+    Resource("karpenter.k8s.aws", "v1", "EC2NodeClass", "ec2nodeclasses", False, ("status",), ("ec2nc", "ec2ncs"),
+             crd=True, cloud="eks", categories=("karpenter",)),
+    Resource("karpenter.azure.com", "v1beta1", "AKSNodeClass", "aksnodeclasses", False, ("status",),
+             ("aksnc", "aksncs"), crd=True, cloud="aks", categories=("karpenter", "nap")),
     Resource("leaderworkerset.x-k8s.io", "v1", "LeaderWorkerSet", "leaderworkersets", True,
              ("status", "scale"), ("lws",), crd=True),
 )
@@ -116,7 +125,7 @@ class Kinds:
     (`crds()` gives their objects). Looked up per request, so a CRD serves its kind as soon as it exists."""
 
     def __init__(self, cloud: str, crds: Callable[[], list[dict]] | None = None):
-        self.static = [r for r in RESOURCES if not r.cloud or r.cloud == cloud]
+        self.static = [r for r in RESOURCES if not r.cloud or cloud in r.cloud.split()]
         self._crds = crds
         self._static_keys = {(r.group, r.kind) for r in self.static}
 

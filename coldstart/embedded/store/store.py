@@ -140,6 +140,11 @@ class Store:
     def resource_version(self) -> int:
         return self._rv
 
+    @property
+    def oldest_version(self) -> int:
+        """The oldest resourceVersion the change log still reaches back to (older ones answer 410 Gone)."""
+        return self._all.dropped_upto
+
     def get(self, key: str, namespace: str, name: str) -> dict | None:
         with self._lock:
             return self._objects.get(key, {}).get(namespace or "", {}).get(name)
@@ -155,6 +160,42 @@ class Store:
             items = [o for pool in pools for o in pool.values()
                      if labels_ok(o["metadata"].get("labels") or {}) and fields_ok(o)]
             return items, self._rv
+
+    def list_at(self, key: str, rv: int, namespace: str | None = None, label_selector: str | None = None,
+                field_selector: str | None = None) -> builtins.list[dict]:
+        """Objects of a kind as they were at resourceVersion `rv` (a list with resourceVersionMatch=Exact), rebuilt
+        from the change log; Expired when the log no longer reaches back that far, as etcd after a compaction."""
+        labels_ok = parse_label_selector(label_selector)
+        fields_ok = parse_field_selector(field_selector)
+        with self._lock:
+            if rv < self._all.dropped_upto:
+                raise Expired("The resourceVersion for the provided list is too old.")
+            log = self._by_key.get(key)
+            spaces = self._objects.get(key, {})
+            state = {(ns, name): o for ns, pool in spaces.items() if namespace is None or ns == namespace
+                     for name, o in pool.items()}
+            if log is not None and rv < self._rv:
+                start = bisect.bisect_right(log.items, rv, key=lambda c: c.rv)
+                seen: set[tuple[str, str]] = set()
+                for change in log.items[start:]:
+                    where = (change.namespace, change.obj["metadata"]["name"])
+                    if where in seen or (namespace is not None and change.namespace != namespace):
+                        continue
+                    seen.add(where)  # its first change after rv says whether it existed at rv
+                    state.pop(where, None)
+                    if change.type != "ADDED":
+                        state[where] = self._as_of(log, start, where)
+            return [o for o in state.values() if labels_ok(o["metadata"].get("labels") or {}) and fields_ok(o)]
+
+    @staticmethod
+    def _as_of(log: _Log, start: int, where: tuple[str, str]) -> dict:
+        """An object's last version before log position `start` (it existed then: a later change modified it)."""
+        for change in reversed(log.items[:start]):
+            if (change.namespace, change.obj["metadata"]["name"]) == where:
+                if change.type == "DELETED":
+                    break
+                return change.obj
+        raise Expired("The resourceVersion for the provided list is too old.")
 
     def owned(self, key: str, uid: str) -> builtins.list[dict]:
         """Objects of a kind whose controller (the ownerReference with controller: true) has this uid."""

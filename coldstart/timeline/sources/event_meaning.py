@@ -35,6 +35,12 @@ _NO_SCALE_UP = re.compile(r"pod didn't trigger scale-up(?: \((?P<note>[^)]*)\))?
 _NODE_WORD = re.compile(r"\bnode (?P<node>[\w.-]+)")
 _NOMINATED = re.compile(r"[Ss]hould schedule on:?\s*(?:(?P<target_kind>nodeclaim|node)/)?(?P<target>[\w.-]+)")
 _STREAMING = re.compile(r"[Ii]mage (?P<image>\S+) is backed by image streaming")
+# Karpenter (and other controller-runtime operators) report status conditions as events on their objects
+_CONDITION = re.compile(r"Status condition transitioned, Type: (?P<condition>\w+), Status: (?P<from_status>\w+) -> "
+                        r"(?P<status>\w+)(?:, Reason: (?P<condition_reason>\w+))?")
+_KUEUE_PREEMPTIONS = re.compile(r"Pending the preemption of (?P<n>\d+) workload")
+_KUEUE_WAIT = re.compile(r"wait time since (?:queued|reservation) was (?P<wait>[0-9][0-9.hmsunµ]*)")
+_KUEUE_EVICTED = re.compile(r"(?P<workload>[\w.-]+/[\w.-]+)\s*$")
 
 
 def counted_reasons(body: str) -> dict[str, int]:
@@ -137,6 +143,24 @@ def _no_scale_up(message: str) -> dict[str, Any]:
     return info
 
 
+def _kueue_pending(message: str) -> dict[str, Any]:
+    match = _KUEUE_PREEMPTIONS.search(message)
+    return {"preemptions_pending": int(match.group("n"))} if match else {}
+
+
+def _kueue_wait(message: str) -> dict[str, Any]:
+    match = _KUEUE_WAIT.search(message)
+    return {"wait_seconds": parse_go_duration(match.group("wait"))} if match else {}
+
+
+def _evicted_due_to(reason: str, message: str) -> dict[str, Any]:
+    """Kueue's `EvictedDueTo<Why>` (PodsReadyTimeout, Preempted, ...) on a Workload: why, and which workload."""
+    info: dict[str, Any] = {"evicted": reason[len("EvictedDueTo"):]}
+    if match := _KUEUE_EVICTED.search(message):
+        info["workload"] = match.group("workload")
+    return info
+
+
 def _oom(message: str) -> dict[str, Any]:
     return {"oom": True, **_first(_OOM, message)}
 
@@ -157,6 +181,8 @@ _INTERPRETERS: dict[str, Callable[[str], dict[str, Any]]] = {
     "scaledown": lambda m: _first(_NODE_WORD, m),
     "nominated": lambda m: _first(_NOMINATED, m),
     "imagestreaming": lambda m: _first(_STREAMING, m, streaming=True) or {"streaming": True},
+    "pending": _kueue_pending,
+    "quotareserved": _kueue_wait, "admitted": _kueue_wait,
 }
 
 
@@ -179,6 +205,10 @@ def meaning(reason: str, message: str) -> dict[str, Any]:
     if info is None:
         reader = _INTERPRETERS.get(reason.lower())
         info = reader(message) if reader is not None and message else {}
+        if not info and message.startswith("Status condition transitioned"):
+            info = _first(_CONDITION, message)
+        elif not info and reason.startswith("EvictedDueTo"):
+            info = _evicted_due_to(reason, message)
         if len(_MEANINGS) > 50_000:
             _MEANINGS.clear()
         _MEANINGS[key] = info

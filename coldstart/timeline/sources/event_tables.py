@@ -52,7 +52,9 @@ _KINDS = {"pod": "Pod", "node": "Node", "replicaset": "ReplicaSet", "deployment"
 _LIST_MARKER = re.compile(r"^\s*(?:\d+\.|[-*+])\s+")
 _UNDERLINE = re.compile(r"^\s*-{2,}(?:\s+-{2,})*\s*$")
 _X_OVER = re.compile(rf"^(?:(?P<last>{_AGE})\s+)?\(?x(?P<count>\d+) over (?P<first>{_AGE})\)?$")
-_DESCRIBE_FIELD = re.compile(r"^(Name|Namespace|Node|Containers):\s*(\S*)")
+_DESCRIBE_FIELD = re.compile(r"^(Name|Namespace|Node|Containers|Kind|Roles|Taints|Unschedulable):\s*(\S*)")
+_NODE_FIELDS = ("roles", "taints", "unschedulable")  # only `describe node` prints these at the top level
+_MARKDOWN_RULE = re.compile(r"^\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?$")
 
 
 def _header(line: str) -> list[str] | None:
@@ -83,7 +85,8 @@ def _row_pattern(columns: list[str], *, type_optional: bool = False) -> re.Patte
 
 
 _LENIENT = [_row_pattern(["TYPE", "REASON", "AGE", "FROM", "MESSAGE"], type_optional=True),
-            _row_pattern(["LASTSEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"])]
+            _row_pattern(["LASTSEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]),
+            _row_pattern(["NAMESPACE", "LASTSEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"])]  # get events -A
 
 
 def _ages(text: str) -> tuple[float | None, float | None, int | None]:
@@ -147,6 +150,24 @@ def _event(groups: dict[str, str | None], context: dict[str, str]) -> Event:
     return interpret(ev)
 
 
+def _markdown(line: str, columns: list[str] | None) -> tuple[list[str] | None, dict[str, str | None] | None]:
+    """(the table's columns, the row's cells by column) for one markdown table line; a header or rule gives no
+    row. A row cut by the paste keeps the cells it has; pipes inside the message stay in the message."""
+    if _MARKDOWN_RULE.match(line):
+        return columns, None
+    cells = [cell.strip().strip("`").strip() for cell in line.strip().strip("|").split("|")]
+    header = _header(" ".join(cells))
+    if header is not None and len(header) == len(cells):
+        return header, None
+    if columns is None or len(cells) < 2:
+        return columns, None
+    if len(cells) > len(columns):
+        cells[len(columns) - 1:] = [" | ".join(cells[len(columns) - 1:])]
+    groups: dict[str, str | None] = dict.fromkeys(columns)
+    groups.update(zip(columns, cells, strict=False))
+    return columns, groups
+
+
 def _continues(line: str, previous: str) -> bool:
     """A hard-wrapped remainder of the previous row: flush left, one unbroken run, after a long line."""
     return (bool(line) and not line[0].isspace() and "  " not in line.strip() and "$ " not in line
@@ -160,6 +181,7 @@ def parse_event_tables(text: str | Iterable[str]) -> list[Event]:
     rows: list[tuple[dict[str, str | None], str]] = []
     contexts: list[dict[str, str]] = []
     pattern: re.Pattern[str] | None = None
+    markdown: list[str] | None = None  # the columns of the markdown table being read
     context: dict[str, str] = {}
     previous: str | None = None
     for raw in lines:
@@ -173,6 +195,10 @@ def parse_event_tables(text: str | Iterable[str]) -> list[Event]:
                 context = {"name": value}
             elif key == "namespace":
                 context["namespace"] = value
+            elif key == "kind":
+                context["kind"] = _KINDS.get(value.lower(), value)
+            elif key in _NODE_FIELDS:
+                context.setdefault("kind", "Node")
             else:
                 context["kind"] = "Pod"
         if (columns := _header(line)) is not None:
@@ -182,6 +208,14 @@ def parse_event_tables(text: str | Iterable[str]) -> list[Event]:
             previous = None if not line.strip() else previous
             continue
         cleaned = _LIST_MARKER.sub("", line).strip().strip("`").strip()
+        if cleaned.startswith("|"):  # a markdown table pasted into an issue: the pipes say where cells end
+            markdown, groups = _markdown(cleaned, markdown)
+            if groups is not None:
+                rows.append((groups, cleaned))
+                contexts.append(dict(context))
+            pattern, previous = None, None
+            continue
+        markdown = None
         match = pattern.match(cleaned) if pattern else None
         if match is None and pattern is None:
             for candidate in _LENIENT:

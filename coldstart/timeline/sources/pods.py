@@ -305,6 +305,10 @@ def parse_describe_pods(text: str) -> list[PodStatus]:
             continue
         if pod is None:
             continue
+        if container is None and match and match.group("key") in ("State", "Last State") and section != "Conditions":
+            container = ContainerStatus(name="(container)")  # an excerpt that cut the container's name away
+            pod.containers.append(container)
+            section = "Containers"
         if section in ("Containers", "Init Containers"):
             if indent == 2 and line.endswith(":") and " " not in line:
                 container = ContainerStatus(name=line[:-1], init=section == "Init Containers")

@@ -1,8 +1,8 @@
-"""How one line of a vLLM log is read: prefixes stripped, the message matched for meaning.
+"""How one line of a vLLM log is read: prefixes stripped (see `prefixes`), the message matched for meaning.
 
 `vllm_log.parse_vllm_log` finds the lines worth reading; `LineReader` reads each of them and keeps what spans
-lines (the last stamp for tracebacks, hard-wrapped config lines, the engine generation, the
-failure candidates).
+lines (the last stamp for tracebacks, hard-wrapped config and timing lines, lazy per-size graph captures, the
+engine generation, which container wrote what, the failure candidates).
 """
 
 from __future__ import annotations
@@ -10,17 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from coldstart.kube.times import parse_timestamp
+from coldstart.timeline.sources.prefixes import LineSplitter
 from coldstart.timeline.sources.vllm_failures import FAILURE_KINDS, classify
 from coldstart.timeline.sources.vllm_model import Stamp, Timing, VllmLog
-
-_RUNTIME_TS = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+")
-_PROCESS = re.compile(r"\(\s*[A-Za-z_][\w.-]*(?:[ ,]+[\w.-]+=[^\s,)]*)*\s*\)\s?")
-_VLLM_PREFIX = re.compile(
-    r"(?P<level>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\s+(?P<mon>\d\d)-(?P<day>\d\d)\s+"
-    r"(?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d)(?:[.,](?P<frac>\d+))?\s+(?:\[[^\]]*\]|[\w./-]+:\d+\])\s?")
-_BRACKET_TS = re.compile(r"\[(?:(?P<year>\d{4})-)?(?P<mon>\d\d)-(?P<day>\d\d)[ T](?P<h>\d\d):(?P<m>\d\d):"
-                         r"(?P<s>\d\d)(?:[.,](?P<frac>\d+))?\]\s?")
 
 _NUM = r"(\d[\d,]*(?:\.\d+)?)"
 _WEIGHTS = re.compile(r"Loading weights took " + _NUM + r"\s*s")
@@ -29,9 +21,11 @@ _V0_WEIGHTS = re.compile(r"Loading model weights took " + _NUM + r"\s*(GiB|GB|Mi
 _STREAM = re.compile(r"Overall time to stream " + _NUM + r"\s*([KMGTP]i?B|[kKMGTP]B|Bytes?|B)\b of all files"
                      r"(?: to [^:]+)?:\s*" + _NUM + r"\s*s(?:,\s*" + _NUM + r"\s*([KMGTP]i?B|[kKMGTP]B|Bytes?|B)/s)?")
 _TQDM_ELAPSED = re.compile(r"100%.*?\[(?:(\d+):)?(\d+):(\d+)<")
-_COMPILE = re.compile(r"torch\.compile takes " + _NUM + r"\s*s in total")
+_COMPILE = re.compile(r"torch\.compile (?:takes|took) " + _NUM + r"\s*s in total")
 _CACHE_LOAD = re.compile(r"Directly load the compiled graph.*?took " + _NUM + r"\s*s")
-_COMPILE_GRAPH = re.compile(r"Compiling a graph for (?:general|dynamic) shape takes " + _NUM + r"\s*s")
+_COMPILE_GRAPH = re.compile(r"Compiling a graph for (?:general shape|dynamic shape|compile range \([^)]*\))"
+                            r" takes " + _NUM + r"\s*s")
+_LAZY_GRAPH = re.compile(r"finished in " + _NUM + r"\s*secs?(?:,\s*took " + _NUM + r"\s*(GiB|MiB))?")
 _DYNAMO = re.compile(r"Dynamo bytecode transform time:\s*" + _NUM + r"\s*s")
 _GRAPHS = re.compile(r"Graph capturing finished in " + _NUM + r"\s*secs?(?:,\s*took " + _NUM + r"\s*GiB)?")
 _KV_GIB = re.compile(r"Available KV cache memory:\s*" + _NUM + r"\s*GiB")
@@ -52,7 +46,11 @@ _CLI = {
     "tensor_parallel_size": re.compile(r"(?:--tensor[-_]parallel[-_]size|\s-tp)[= ]+(\d+)"),
 }
 _COMMAND = re.compile(r"(?:^|[\s$])(?:vllm serve|python[\d.]* -m vllm\.entrypoints)\b")
+_WORKER = re.compile(r"\(VllmWorker(?:Process)?(?: TP(?P<tp>\d+)| rank=(?P<rank>\d+))?[^()]*? pid=(?P<pid>\d+)")
+_P2P_CACHE = re.compile(r"gpu_p2p_access_cache_for_([\d,]+)\.json")
 _PLATFORM = re.compile(r"Automatically detected platform (\w+)")
+_WRAPPABLE = ("Dynamo bytecode", "Directly load", "KV cache size", "KV cache memory", "took", "takes", "finished in",
+              "time to stream")  # the phrases a figure follows, where a paste's wrap may fall
 
 
 def _num(text: str) -> float:
@@ -64,48 +62,32 @@ _SIZE_UNITS = {"B": 1, "Byte": 1, "Bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB":
 
 
 class LineReader:
-    """One pass over the lines; keeps the state that spans lines (stamps, wrapped config lines)."""
+    """One pass over the lines; keeps the state that spans lines (stamps, wrapped lines, sources, failures)."""
 
     def __init__(self, source: str, lines: list[str]) -> None:
         self.log = VllmLog(source=source)
         self.stamp = Stamp()
+        self.splitter = LineSplitter()
         self.config_buf: list[str] = []
         self.config_priority = 0
         self.cfg_seen: dict[str, int] = {}
-        self.failures: list[tuple[int, int, int, str, Stamp]] = []  # kind index, -rank, line_no, line, stamp
+        # kind index, -rank, line_no, line, stamp, the container that wrote it
+        self.failures: list[tuple[int, int, int, str, Stamp, str | None]] = []
         self.engine_strength = 0
         self.raw_lines = lines  # the lines read so far, or the last few hundred of them when the log is streamed
         self.base = 0  # how many earlier lines were dropped from raw_lines
-
-    # -- prefixes ---------------------------------------------------------------------------------
-    @staticmethod
-    def split(raw: str) -> tuple[str, Stamp | None, bool]:
-        """(message, stamp or None, vLLM-prefixed?) after the runtime timestamp, process and vLLM prefixes."""
-        at = None
-        pos = 0  # prefixes are matched in place (none of their patterns looks behind), not on copies
-        m = _RUNTIME_TS.match(raw)
-        if m:
-            at = parse_timestamp(m.group(1))
-            pos = m.end()
-        m = _PROCESS.match(raw, pos)
-        if m:
-            pos = m.end()
-        m = _VLLM_PREFIX.match(raw, pos)
-        prefixed = m is not None
-        if m is None:
-            m = _BRACKET_TS.match(raw, pos)
-        if m:
-            month, day, hour, minute, second, frac = m.group("mon", "day", "h", "m", "s", "frac")
-            year = None if prefixed else m.group("year")
-            wall = (int(year) if year else None, int(month), int(day), int(hour), int(minute), int(second),
-                    int((frac or "0")[:6].ljust(6, "0")))
-            return raw[m.end():], Stamp(at, wall), prefixed
-        return (raw[pos:] if pos else raw), (Stamp(at) if at is not None else None), False
+        self.wrapped: tuple[int, str, str, Stamp] | None = None  # a timing line cut before its figure
+        self.sources: dict[str, list[int]] = {}  # container -> [vLLM-prefixed lines, recognised lines]
+        self.lazy_graphs: list[float] = []  # seconds of each size captured lazily, one line per size
+        self.lazy_open = False  # a `Graph capturing for N input tokens` line waits for its `finished in`
+        self.lazy_last: tuple[int, str, Stamp] | None = None
+        self.p2p_gpus = 0
+        self.workers: set[int] = set()  # V1 worker TP ranks (>= 0), V0 worker processes (-pid)
 
     def stamp_before(self, index: int) -> Stamp:
         """The stamp of the nearest earlier line that has one (tracebacks and uvicorn lines carry none)."""
         for i in range(index - 1 - self.base, max(-1, index - 500 - self.base), -1):
-            stamp = self.split(self.raw_lines[i].rstrip("\r"))[1]
+            stamp = self.splitter.split(self.raw_lines[i].rstrip("\r")).stamp
             if stamp is not None:
                 return stamp
         return Stamp()
@@ -115,7 +97,16 @@ class LineReader:
         self.log.timings.append(Timing(name, seconds, self.stamp, line_no, raw))
 
     def read(self, line_no: int, raw: str) -> None:
-        msg, stamp, prefixed = self.split(raw)
+        split = self.splitter.split(raw)
+        msg, stamp, prefixed, source = split.message, split.stamp, split.vllm, split.source
+        if self.wrapped is not None:
+            before, before_raw, before_msg, before_stamp = self.wrapped
+            self.wrapped = None
+            if before == line_no - 1 and stamp is None and msg.strip() and not self.config_buf:
+                self.stamp = before_stamp  # the rest of the line above, broken by a paste: read the two as one
+                self.message(before, f"{before_raw} {msg.strip()}", f"{before_msg.rstrip()} {msg.strip()}", False,
+                             None, rejoined=True)
+                return
         self.stamp = stamp if stamp is not None else self.stamp_before(line_no - 1)
         if stamp is not None:
             self.log.marks.setdefault("first_line", stamp)
@@ -124,15 +115,27 @@ class LineReader:
                 self.flush_config()
         elif self.config_buf:
             self.config_buf.append(msg)  # a hard-wrapped continuation of a config line
+        if source is not None:
+            counts = self.sources.setdefault(source, [0, 0])
+            counts[0] += prefixed
+        self.message(line_no, raw, msg, prefixed, source)
+
+    def message(self, line_no: int, raw: str, msg: str, prefixed: bool, source: str | None, *,
+                rejoined: bool = False) -> None:
+        """Read one message for meaning (`rejoined`: a line a paste had cut, completed by the next one)."""
         if "**" in msg:
             msg = msg.replace("**", "")
         hit = prefixed
         log = self.log
+        timed = False
         if ("took" in msg or "takes" in msg or "finished in" in msg or "time to stream" in msg
-                or "Dynamo" in msg or "Directly load" in msg):
-            hit = self.timings(msg, line_no, raw) or hit
+                or "Dynamo" in msg or "Directly load" in msg or "Graph capturing for" in msg):
+            timed = self.timings(msg, line_no, raw)
         if "KV cache" in msg or "blocks" in msg:
-            hit = self.memory(msg) or hit
+            timed = self.memory(msg) or timed
+        if not timed and not rejoined and _cut(msg):
+            self.wrapped = (line_no, raw, msg, self.stamp)
+        hit = hit or timed
         if "version" in msg or "LLM engine (v" in msg:
             m = _VERSION.search(msg)
             if m and log.version is None:
@@ -149,7 +152,8 @@ class LineReader:
             m = _PLATFORM.search(msg)
             if m:
                 self.set_cfg("device", m.group(1).lower(), 0)
-        if "Starting vLLM API server" in msg or "Uvicorn running on" in msg or "Started server process" in msg:
+        if ("Starting vLLM API server" in msg or "Starting vLLM server" in msg or "Uvicorn running on" in msg
+                or "Started server process" in msg):
             log.api_server_started = True
             if log.api_server_line is None:
                 log.api_server_line = raw
@@ -169,10 +173,18 @@ class LineReader:
             hit = True
         if self.engine_strength < 2:
             self.engine_hint(msg, raw)
+        if "P2P" in msg and (m := _P2P_CACHE.search(msg)):  # custom all-reduce's cache names the TP group's GPUs
+            self.p2p_gpus = len(m.group(1).split(","))
+        if "(VllmWorker" in raw and (m := _WORKER.search(raw)):
+            rank = m.group("tp") or m.group("rank")
+            self.workers.add(int(rank) if rank is not None else -int(m.group("pid")))
         if found := classify(msg):  # a failure candidate; finish() keeps the most specific
-            self.failures.append((FAILURE_KINDS.index(found[0]), -found[1], line_no, raw, self.stamp))
-        if hit:
+            self.failures.append((FAILURE_KINDS.index(found[0]), -found[1], line_no, raw, self.stamp, source))
+            hit = True  # a log that shows only its failure still says something
+        if hit and not rejoined:
             log.recognised += 1
+            if source is not None:
+                self.sources[source][1] += 1
 
     def timings(self, msg: str, line_no: int, raw: str) -> bool:
         log = self.log
@@ -202,7 +214,7 @@ class LineReader:
             seconds = _num(m.group(1))
             log.compile_seconds = max(seconds, log.compile_seconds or 0.0)
             self.timing("compile", seconds, line_no, raw)
-        elif "Directly load the compiled graph" in msg:
+        elif "Directly load the compiled graph" in msg or "Directly load AOT compil" in msg:
             if log.compile_cache_hit is None:
                 log.compile_cache_hit = True
             if m := _CACHE_LOAD.search(msg):
@@ -216,6 +228,8 @@ class LineReader:
             if m.group(2):
                 log.graph_capture_gib = _num(m.group(2))
             self.timing("graph_capture", seconds, line_no, raw)
+        elif "Graph capturing for" in msg or (self.lazy_open and "finished in" in msg):
+            return self.lazy_graph(msg, line_no, raw)
         elif m := _INIT_ENGINE.search(msg):
             seconds = _num(m.group(1))
             log.engine_init_seconds = max(seconds, log.engine_init_seconds or 0.0)
@@ -224,6 +238,18 @@ class LineReader:
             log.extras["dynamo_bytecode_transform_seconds"] = _num(m.group(1))
         else:
             return False
+        return True
+
+    def lazy_graph(self, msg: str, line_no: int, raw: str) -> bool:
+        """Newer vLLM captures CUDA graphs per batch size as they are needed: `Graph capturing for N input tokens`,
+        then (on the same or the next line) `finished in S secs, took M MiB`; the sizes add up to the capture."""
+        if "Graph capturing for" in msg:
+            self.lazy_open = True
+        if not self.lazy_open or (m := _LAZY_GRAPH.search(msg)) is None:
+            return self.lazy_open
+        self.lazy_open = False
+        self.lazy_graphs.append(_num(m.group(1)))
+        self.lazy_last = (line_no, raw, self.stamp)
         return True
 
     def memory(self, msg: str) -> bool:
@@ -282,9 +308,11 @@ class LineReader:
             return
         if self.engine_strength:
             return
-        if "EngineCore" in raw or "V1 engine" in msg or "gpu_model_runner.py" in raw or "[core.py" in raw:
+        if ("EngineCore" in raw or "V1 engine" in msg or "gpu_model_runner.py" in raw or "[core.py" in raw
+                or "[v1/" in raw or "/vllm/v1/" in raw):  # V1's modules live under vllm/v1/
             self.log.engine, self.engine_strength = "V1", 1
-        elif "MQLLMEngine" in msg or "VllmWorkerProcess" in raw or " model_runner.py" in raw:
+        elif ("MQLLMEngine" in msg or "VllmWorkerProcess" in raw or " model_runner.py" in raw
+              or ("init engine" in msg and "llm_engine.py" in raw)):  # V1 says init engine from core.py
             self.log.engine, self.engine_strength = "V0", 1
 
     def finish(self) -> VllmLog:
@@ -292,11 +320,39 @@ class LineReader:
         log = self.log
         if log.engine is None and log.version and re.match(r"0\.[0-7]\.", log.version):
             log.engine = "V0"  # releases before 0.8 had only the V0 engine
-        if self.failures:
-            kind_index, _, _, line, stamp = min(self.failures)
+        if self.lazy_graphs and self.lazy_last is not None:
+            total = round(sum(self.lazy_graphs), 6)
+            log.extras["graph_capture_sizes"] = len(self.lazy_graphs)
+            log.extras["graph_capture_per_size_seconds"] = total
+            if log.graph_capture_seconds is None:  # no total line: the sizes captured are the capture
+                line_no, raw, self.stamp = self.lazy_last
+                log.graph_capture_seconds = total
+                self.timing("graph_capture", total, line_no, raw)
+        if log.tensor_parallel_size is None and (self.workers or self.p2p_gpus):  # no config line says: the GPUs
+            ranks = [w for w in self.workers if w >= 0]  # of the P2P cache, else the ranks that spoke (an excerpt
+            seen = max(ranks) + 1 if ranks else len(self.workers) + 1 if self.workers else 0  # may miss some;
+            log.tensor_parallel_size = max(self.p2p_gpus, seen)  # V0's workers are TP-1 beside the driver)
+        log.containers = list(self.sources)
+        if self.sources:  # the container that wrote vLLM's own lines, then the most recognised ones
+            log.container = max(self.sources, key=lambda name: tuple(self.sources[name]))
+        failures = [f for f in self.failures if f[5] is None or f[5] == log.container]
+        if failures:
+            kind_index, _, _, line, stamp, _ = min(failures)
             log.failure = FAILURE_KINDS[kind_index]
             log.failure_line = line
             log.marks["failure"] = stamp
             if not log.ready:
                 log.ready = False
         return log
+
+
+_FIGURE = re.compile(r"\d\s*(?:s|secs?|seconds|GiB|MiB|GB|MB|tokens|%)\b")
+
+
+def _cut(msg: str) -> bool:
+    """A timing line a paste broke before its figure (`Dynamo bytecode transform time:` / `5.03 s`)."""
+    for phrase in _WRAPPABLE:
+        at = msg.rfind(phrase)
+        if at != -1:  # the figure would follow closely: a line that goes on long after the phrase is whole
+            return len(msg) - at - len(phrase) <= 40 and _FIGURE.search(msg, at) is None
+    return False

@@ -1,10 +1,12 @@
 """vLLM startup logs -> where the engine's minutes went, and why it stopped if it did.
 
-Reads logs of the V0 and V1 engines of every release since 0.4, as `kubectl logs` prints them with or
-without `--timestamps`, through `docker logs -t`, or pasted into an issue: process prefixes such as
-`(EngineCore_DP0 pid=1)` or `(VllmWorkerProcess pid=7)`, ANSI colours, markdown bold and hard-wrapped
-lines are taken in stride. Every timing keeps the stamp of its line so the timeline can place the phase:
-it ends at the line and began `seconds` earlier.
+Reads logs of the V0 and V1 engines of every release since 0.4 (and the newer wordings: `torch.compile took`, AOT
+compile caches, lazy per-size CUDA-graph capture) in whatever wraps them on the way to an SRE: `kubectl logs
+--timestamps` / `--prefix`, stern, docker compose, journald, bracketed stamps, Ray's nested process prefixes (see
+`prefixes`); several containers interleaved (each line is attributed to its container, and a sidecar's failure is
+not vLLM's); ANSI colours, markdown bold and lines a paste wrapped or cut. Failures are classified from any line,
+prefixed or not (see `vllm_failures`). Every timing keeps the stamp of its line so the timeline can place the
+phase: it ends at the line and began `seconds` earlier.
 
 The data it yields is defined in `vllm_model`; how one line is read is `vllm_lines.LineReader`.
 """
@@ -23,7 +25,8 @@ from coldstart.timeline.sources.vllm_model import VllmLog
 KEYWORDS = ("took", "takes", "finished in", "tream", "Dynamo", "Directly load", "KV cache", "blocks", "version",
             "LLM engine", "config:", "Namespace(", "non-default", " --", "platform", "API server", "Uvicorn",
             "server process", "startup complete", "rror", "Traceback", "CCL", "ccl", "SIG", "signal", "Killed",
-            "Shutting down", "exit", "out of memory", "Exception", "Watchdog", "failed", "fatal", "V0", "V1 engine")
+            "Shutting down", "exit", "out of memory", "Exception", "Watchdog", "failed", "fatal", "V0", "V1 engine",
+            "imeout", "imed out", "Graph captur", "shm", "vLLM server", "P2P")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -93,7 +96,7 @@ def parse_vllm_log_chunks(chunks: Iterable[str], *, name: str = "<log>") -> Vllm
 
 def _read_lines(parser: LineReader, text: str) -> None:
     """Feed whole lines (without the last newline) to the reader: every line until the log is recognised or while
-    a config block is open, then only the lines the keyword scan found."""
+    a config block or a cut line is open, then only the lines the keyword scan found."""
     if "\x1b" in text:
         text = _ANSI.sub("", text)
     lines = text.split("\n")
@@ -107,7 +110,7 @@ def _read_lines(parser: LineReader, text: str) -> None:
     todo, next_todo = _candidates(text, starts), 0
     index, total, first = 0, len(lines), parser.base + offset  # first: global index of lines[0]
     while index < total:
-        if not (parser.config_buf or not log.recognised or "first_line" not in log.marks):
+        if not (parser.config_buf or parser.wrapped or not log.recognised or "first_line" not in log.marks):
             while next_todo < len(todo) and todo[next_todo] < index:
                 next_todo += 1
             if next_todo == len(todo):

@@ -92,6 +92,8 @@ class VllmLog:
     device: str | None = None
     failure: str | None = None
     failure_line: str | None = None
+    container: str | None = None  # the container (or compose service) that wrote vLLM's lines, when prefixes say
+    containers: list[str] = field(default_factory=list)  # every container the lines came from, in order
     extras: dict[str, float | int] = field(default_factory=dict)
     timings: list[Timing] = field(default_factory=list)
     marks: dict[str, Stamp] = field(default_factory=dict)  # first_line, api_server, ready, failure

@@ -32,8 +32,9 @@ def env_note(pod: EnginePod) -> str:
 
 
 def unresolved(value: Any) -> bool:
-    """A value still holding a shell or Kubernetes variable: the input cannot say what it will be."""
-    return isinstance(value, str) and ("${" in value or "$(" in value or value.startswith("$"))
+    """A value still holding a shell or Kubernetes variable (or a Go/Helm template field): the input cannot say what
+    it will be."""
+    return isinstance(value, str) and ("${" in value or "$(" in value or value.startswith("$") or "{{" in value)
 
 
 def streamer_bound(c: EngineContainer) -> tuple[int | None, str]:

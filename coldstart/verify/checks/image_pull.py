@@ -1,5 +1,6 @@
-"""Image-pull invariants: every image a start waits for pinned by digest, pulled IfNotPresent, from a registry in
-the profile's region."""
+"""Image-pull invariants: every image a start waits for pinned by digest (or by a tag the registry locked), pulled
+IfNotPresent, from a registry in the profile's region (an ECR host names its region; an ACR name does not, so only
+the profile's own ACR, geo-replicated into the region, counts)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ def check_digest(ctx: Context) -> Iterator[Finding]:
             yield found("image-digest-pinned", "n/a", owner, ref.container, na)
         elif has_digest(ref.image):
             yield found("image-digest-pinned", "pass", owner, ref.container, f"{ref.image} is pinned by digest")
+        elif ctx.profile is not None and ref.image in ctx.profile.locked_tags:
+            yield found("image-digest-pinned", "pass", owner, ref.container, f"{ref.image} is a tag locked in the "
+                        "registry (write-enabled false: it cannot move), as Artifact Streaming needs")
         else:
             yield found("image-digest-pinned", "fail", owner, ref.container,
                         f"{ref.image} is pinned by tag only; use {pinned_form(ref.image)} (`crane digest` prints it)")
@@ -62,6 +66,10 @@ def check_region(ctx: Context) -> Iterator[Finding]:
                         "registry.k8s.io redirects pulls to a mirror in the node's region")
         elif registry_in_region(host, profile):
             yield found("registry-in-region", "pass", owner, ref.container, f"{host} is in region {region}")
+        elif host == profile.registry.host.lower() and profile.aks is not None:
+            yield found("registry-in-region", "fail", owner, ref.container, f"ACR {host} has no replica in {region} "
+                        f"(aks.acr_regions: {', '.join(profile.aks.acr_regions)}); geo-replicate it: az acr "
+                        f"replication create --registry {host.split('.', 1)[0]} --location {region}")
         else:
             yield found("registry-in-region", "fail", owner, ref.container, f"{host} is outside region {region}; "
                         f"mirror the image to {profile.registry.host}")

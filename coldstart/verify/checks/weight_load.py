@@ -1,5 +1,6 @@
-"""Weight-load invariants: a digest-pinned modelcar, the Hub never called at start, the Run:ai streamer with a
-bounded buffer, and (GKE) the weights on a read-only Hyperdisk ML claim."""
+"""Weight-load invariants: a digest-pinned modelcar (or, where the profile asks, the Run:ai streamer reading the object
+store), the Hub never called at start, the Run:ai streamer with a bounded buffer, and (GKE) the weights on a
+read-only Hyperdisk ML claim."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 from coldstart.kube.images import has_digest
 from coldstart.kube.podspec import volume_at
 from coldstart.kube.quantity import format_binary
+from coldstart.profiles.physics import weights_storage
 from coldstart.verify.checks.common import env_note, pinned_form, streamer_bound, unresolved, uses_streamer
 from coldstart.verify.findings import Context, Finding, found, invariant
 from coldstart.verify.workloads import Workload
@@ -31,6 +33,9 @@ def check_modelcar(ctx: Context) -> Iterator[Finding]:
         source, what = _weights_source(w)
         if source == "pvc":
             yield found("modelcar-digest", "n/a", w, None, f"weights come from a disk ({what}), not a modelcar")
+        elif source == "object_store" and ctx.profile is not None and weights_storage(ctx.profile) == "object_store":
+            yield found("modelcar-digest", "n/a", w, None, f"the Run:ai streamer reads the weights from {what}, as "
+                        "the profile asks: no modelcar to pin")
         elif source is None:
             yield found("modelcar-digest", "n/a", w, None, "the model source is not in this input")
         elif ctx.profile is None:
@@ -42,8 +47,11 @@ def check_modelcar(ctx: Context) -> Iterator[Finding]:
                         f"pinned by digest (e.g. storageUri: oci://{ctx.profile.model.modelcar})")
 
 
+OBJECT_STORES = ("s3://", "gs://", "az://")  # what vLLM's Run:ai streamer reads directly
+
+
 def _weights_source(w: Workload) -> tuple[str | None, str]:
-    """('pvc'|'remote'|None, description) of where the engine reads its weights."""
+    """('pvc'|'object_store'|'remote'|None, description) of where the engine reads its weights."""
     uri = str(w.model_uri or "")
     if uri.startswith("pvc://"):
         return "pvc", uri
@@ -54,6 +62,8 @@ def _weights_source(w: Workload) -> tuple[str | None, str]:
             model = c.launch.model or c.flags.get("model")
             if not isinstance(model, str) or not model or unresolved(model):
                 continue
+            if model.startswith(OBJECT_STORES):
+                return "object_store", model
             if model.startswith("/"):
                 mount, volume = volume_at(pod.spec, c.spec, model)
                 claim = ((volume or {}).get("persistentVolumeClaim") or {}).get("claimName")

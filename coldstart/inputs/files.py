@@ -81,8 +81,8 @@ def _refuse_special(path: str | os.PathLike[str], mode: int, what: str) -> None:
 def check_regular_file(path: str | os.PathLike[str], what: str = "input", *, error: type[InputError] = InputError,
                        kind: InputKind | None = None) -> os.stat_result:
     """stat `path` (following links) and refuse anything but a regular file, without opening it; with `kind`,
-    also a file over that kind's size limit. For files another library opens itself (a kubeconfig:
-    `check_regular_file(path, "kubeconfig", kind=KUBECONFIG)`).
+    also a file over that kind's size limit. For files another library opens itself (the certificate and key
+    files a kubeconfig names: see coldstart.inputs.kubeconfig).
 
     `error` is raised for a missing or unreadable path (callers keep their own class: ProfileError, ...);
     InputRefused for a FIFO, device, socket or directory, or a file too large."""

@@ -1,6 +1,6 @@
 """Loading profiles: a shipped name or a user's file, its `extends:` chain merged, validated into the model.
 
-A profile is a shipped name (`baseline`, `gke` in `params/`) or a path to a user's own file that
+A profile is a shipped name (`baseline`, `gke`, `eks`, `aks` in `params/`) or a path to a user's own file that
 `extends:` one. Loading merges the chain, then validates it into frozen pydantic objects; any problem
 is reported as one `ProfileError` naming the file, the key path and what to write instead.
 """

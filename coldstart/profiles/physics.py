@@ -2,7 +2,9 @@
 profile's kinetics. The floor in the reports, the lever builders' estimates and the embedded cluster's
 simulation all call these functions, so an expectation and a simulated run can never use two formulas.
 
-Rates come from `profile.kinetics` (each default carries its public source in params/baseline.yaml).
+Rates come from `profile.kinetics` (each default carries its public source in params/baseline.yaml; the cloud
+accelerators' defaults in the Kinetics field descriptions, and each cloud's own figures beside them in params/eks.yaml
+and params/aks.yaml).
 """
 
 from __future__ import annotations

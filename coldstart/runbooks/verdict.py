@@ -30,8 +30,12 @@ FIXES = {
                  "the Run:ai streamer (RUNAI_STREAMER_MEMORY_LIMIT)",
     "image": "check the image reference and the registry's credentials (pin it by digest, in the region)",
     "crash": "read the evidence line: vLLM stopped while starting",
-    "timeout": "the replica never became ready within the wait: look at the slow phase in the waterfall, or raise "
-               "the startup probe's window if the start was healthy but slow",
+    "killed": "the process got SIGKILL without an OOMKilled reason: a probe that killed a slow start (lengthen the "
+              "startup probe) or a node under memory pressure (raise the memory request to the limit)",
+    "timeout": "vLLM's workers did not meet in time (NCCL/Gloo rendezvous or the engine core handshake): check that "
+               "every rank started, /dev/shm and NCCL_CUMEM_ENABLE=0, and the pod network between ranks",
+    "wait": "the replica never became ready within the wait: look at the slow phase in the waterfall, or raise "
+            "the startup probe's window if the start was healthy but slow",
     "scheduling": "no node could take the replica: check the GPU request, node selector and tolerations, and the "
                   "node pool's limits",
 }
@@ -59,7 +63,7 @@ def root_cause(outcome: Outcome) -> str:
             if reason.reason in ("FailedScheduling", "NotTriggerScaleUp", "FailedScaleUp"):
                 return f"{reason.reason}: {reason.message[:140]} -> fix: {FIXES['scheduling']}"
     if outcome.failure and "timed out" in outcome.failure:
-        return f"{outcome.failure} -> fix: {FIXES['timeout']}"
+        return f"{outcome.failure} -> fix: {FIXES['wait']}"
     return outcome.failure or "the replica did not become ready"
 
 

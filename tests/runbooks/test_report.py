@@ -70,3 +70,12 @@ def test_previous_compares_only_with_ready_runs_on_the_same_cluster(tmp_path, mo
                           cluster="embedded", ready=True)
     report.previous(_outcome(), profile_dir / "r3")
     assert "since run `r4`" in shown[-1].data
+
+
+def test_every_failure_the_log_reader_names_has_a_fix_in_the_verdict():
+    """A failure kind without its own fix would fall back to 'crash' and tell the reader the wrong thing."""
+    from coldstart.runbooks.verdict import FIXES
+    from coldstart.timeline.sources.vllm_failures import FAILURE_KINDS
+
+    assert [k for k in FAILURE_KINDS if k != "shutdown" and k not in FIXES] == []
+    assert "rendezvous" in FIXES["timeout"] and "startup probe" in FIXES["wait"]

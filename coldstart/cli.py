@@ -13,7 +13,7 @@ from pathlib import Path
 
 from coldstart import __version__
 from coldstart.errors import ColdstartError, InputError
-from coldstart.profiles import load_profile
+from coldstart.profiles import load_profile, shipped_profiles
 
 # Each command imports its layer when it runs (the function-level imports below): `coldstart verify` should not
 # pay for the kubernetes client, papermill or the embedded cluster, which take most of a second to import.
@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("render", help="write the manifests of every lever for a profile")
-    p.add_argument("--profile", required=True, help="shipped name (baseline, gke) or path to a profile")
+    p.add_argument("--profile", required=True,
+                   help=f"shipped name ({', '.join(shipped_profiles())}) or path to a profile")
     p.add_argument("--out", help="directory for one YAML file per lever (default: stdout)")
     p.add_argument("--serving", choices=["kserve", "deployment"], help="override the profile's serving form")
     p.set_defaults(func=cmd_render)

@@ -72,8 +72,9 @@ def rules_for(profile: Profile, *, diagnose: bool = False) -> list[Rule]:
         add("Pod", ("get",), "log")
         add("Event", ("list", "watch"))
         add("Node", ("get", "list"))
-        if profile.gke_feature("image_streaming"):  # GKE records ImageStreaming node events in "default"
-            add("Event", ("list",), everywhere=True)
+        # node events (joined, ready; Karpenter's NodeClaim Launched/Registered/Initialized; GKE's ImageStreaming)
+        # are recorded from "default": RBAC cannot grant one other namespace from a Role here, so cluster-wide
+        add("Event", ("list", "watch"), everywhere=True)
     order = {verb: i for i, verb in enumerate(("get", "list", "watch", "create", "patch", "delete"))}
     rules = []
     for (group, cluster), resources in sorted(wanted.items()):

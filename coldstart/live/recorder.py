@@ -15,11 +15,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from coldstart.errors import ClusterError, WatchExpired
+from coldstart.errors import ClusterError, Forbidden, WatchExpired
 from coldstart.kube.labels import component_of
 from coldstart.live.cluster import Cluster, WatchStream
 
 _WATCH_SECONDS = 3600  # each stream's server-side timeout; streams are renewed until the recorder stops
+# Events about cluster-scoped objects land in "default": the node a pod waited for joining and becoming ready
+# (kubelet, node controller) and, with Karpenter, its NodeClaim's Launched/Registered/Initialized. They give the
+# timeline its node marks (coldstart.timeline.sources.provisioning); events of other kinds there are not ours.
+NODE_EVENTS_NAMESPACE = "default"
+NODE_EVENT_KINDS = frozenset({"Node", "NodeClaim", "Machine"})
+
+
+def _about_a_node(event: dict[str, Any]) -> bool:
+    return (event.get("involvedObject") or event.get("regarding") or {}).get("kind") in NODE_EVENT_KINDS
 
 
 @dataclass
@@ -40,9 +49,10 @@ class _Stream:
     """One kind's list+watch loop on its own thread, merging into a dict keyed by `key`."""
 
     def __init__(self, cluster: Cluster, kind: str, namespace: str, key: str, label_selector: str | None,
-                 changed: threading.Condition | None = None):
+                 changed: threading.Condition | None = None, keep: Callable[[dict[str, Any]], bool] | None = None):
         self.cluster, self.kind, self.namespace, self.key = cluster, kind, namespace, key
         self.label_selector = label_selector
+        self.keep = keep or (lambda _: True)  # what of the stream to record (all of it unless told)
         self.changed = changed or threading.Condition()  # notified after each merge (never taken with `lock` held)
         self.items: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
@@ -65,7 +75,8 @@ class _Stream:
                                                       label_selector=self.label_selector)
         with self.lock:
             for obj in items:
-                self.items[self._id(obj)] = obj
+                if self.keep(obj):
+                    self.items[self._id(obj)] = obj
         self._notify()
         return rv
 
@@ -87,7 +98,7 @@ class _Stream:
                 for type_, obj in stream:
                     backoff.reset()
                     self.rv = (obj.get("metadata") or {}).get("resourceVersion") or self.rv
-                    if type_ == "BOOKMARK":
+                    if type_ == "BOOKMARK" or not self.keep(obj):
                         continue
                     with self.lock:  # a DELETED pod keeps its last state: its timeline still counts
                         self.items[self._id(obj)] = obj
@@ -126,18 +137,44 @@ class Recorder:
         self.cluster, self.namespace = cluster, namespace
         self._changed = threading.Condition()
         self._events = _Stream(cluster, "Event", namespace, "uid", None, self._changed)
+        self._streams = [self._events]
         try:
             self._pods = _Stream(cluster, "Pod", namespace, "name", label_selector, self._changed)
+            self._streams.append(self._pods)
+            self._nodes = self._node_events(cluster, namespace)
         except BaseException:
-            self._events.stop()  # do not leave the events thread behind
+            for stream in self._streams:  # do not leave a thread behind
+                stream.stop()
             raise
+
         self._logs: dict[str, str] = {}
         self._previous_logs: dict[str, str] = {}
 
+    def _node_events(self, cluster: Cluster, namespace: str) -> _Stream | None:
+        """The stream of node events, or None where the namespace already holds them or they may not be read."""
+        if namespace == NODE_EVENTS_NAMESPACE:
+            return None
+        try:
+            stream = _Stream(cluster, "Event", NODE_EVENTS_NAMESPACE, "uid", None, self._changed, keep=_about_a_node)
+        except Forbidden:  # a diagnosis Role without the rule: the rest still records, without node marks
+            return None
+        self._streams.append(stream)
+        return stream
+
+    def _events_so_far(self) -> list[dict[str, Any]]:
+        nodes = list(self._nodes.items.values()) if self._nodes is not None else []
+        return list(self._events.items.values()) + nodes
+
     def snapshot(self) -> Recording:
         """What has been seen so far, without stopping."""
-        with self._events.lock, self._pods.lock:
-            return Recording(list(self._events.items.values()), list(self._pods.items.values()))
+        locks = [s.lock for s in self._streams]
+        for lock in locks:
+            lock.acquire()
+        try:
+            return Recording(self._events_so_far(), list(self._pods.items.values()))
+        finally:
+            for lock in reversed(locks):
+                lock.release()
 
     def wait_until(self, seen: Callable[[Recording], bool], timeout: float) -> Recording:
         """Block until what the watches delivered so far satisfies `seen`, or `timeout` wall seconds pass (then the
@@ -154,10 +191,12 @@ class Recorder:
     def stop(self, *, logs_for: str | None = "engine") -> Recording:
         """Stop watching; fetch the vLLM log of every pod of the given component (None: no logs)."""
         events, pods = self._events.stop(), self._pods.stop()
-        for stream in (self._events, self._pods):
+        if self._nodes is not None:
+            events += self._nodes.stop()
+        for stream in self._streams:
             if stream.error is not None:
                 raise stream.error
-        recording = Recording(events, pods, interruptions=self._events.interruptions + self._pods.interruptions,
+        recording = Recording(events, pods, interruptions=sum(s.interruptions for s in self._streams),
                               cluster_time=max(self._events.listed_at, self._pods.listed_at))
         if logs_for:
             recording.logs = {**self._logs, **self.fetch_logs(pods, logs_for)}

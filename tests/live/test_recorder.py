@@ -99,3 +99,18 @@ def test_wait_until_returns_what_the_watches_delivered_or_gives_up_at_its_timeou
     never = recorder.wait_until(lambda recording: len(recording.pods) > 1, timeout=0.05)
     assert len(never.pods) == 1
     recorder.stop(logs_for=None)
+
+
+@pytest.mark.parametrize("profile", ["baseline", "eks"])
+def test_a_cold_scale_up_records_the_node_marks_from_node_events(profile: str) -> None:
+    """Node events live in "default" (kubelet, node controller, Karpenter's NodeClaim): the recorder reads them
+    too, so the timeline of a pod that waited for a new node has its node marks, whichever provisioner ran."""
+    from coldstart.profiles import load_profile
+    from coldstart.runbooks import experiments, runbook
+
+    (outcome,) = runbook.compare([experiments.naive(load_profile(profile))], "embedded")
+    first = outcome.replicas[0].pod
+    wanted = {"scale_up", "node_registered", "node_ready"} | ({"node_launched"} if profile == "eks" else set())
+    assert wanted <= set(first.marks), sorted(first.marks)
+    assert first.marks["scale_up"] <= first.marks["node_registered"] < first.marks["node_ready"] \
+        <= first.marks["scheduled"]

@@ -13,6 +13,7 @@ from coldstart.runbooks import figures
 from coldstart.runbooks.runbook import Outcome
 from coldstart.runbooks.tables import show, table
 from coldstart.runbooks.verdict import root_cause
+from coldstart.timeline.sources.provisioning import CLUSTER_AUTOSCALER_MARKS, KARPENTER_MARKS, PROVISIONING_MARKS
 
 __all__ = ["compile_cache", "failures", "pulls", "scheduling", "weights"]
 
@@ -54,19 +55,30 @@ def pulls(outcomes: Sequence[Outcome]) -> None:
         show(figures.bars(values, title="Image pull rate (transfer and unpack)", xlabel="MB/s"))
 
 
-_SCHEDULING_MARKS = {"preempted_buffer": "preempted a buffer pod", "scale_up": "triggered a scale-up",
-                     "nominated": "nominated to a new node"}
+_SCHEDULING_MARKS = {"preempted_buffer": "preempted a buffer pod", "nominated": "nominated to a new node"}
+
+
+def _provisioning_marks(karpenter: bool) -> dict[str, str]:
+    """Node marks named by the event that shows each (the reader's own tables), e.g. Karpenter's NodeClaim
+    `Launched`, so the reader can find them in `kubectl get events`."""
+    table = KARPENTER_MARKS if karpenter else CLUSTER_AUTOSCALER_MARKS
+    first = {}
+    for reason, mark in table.items():
+        first.setdefault(mark, reason)
+    claim = "NodeClaim " if karpenter else "node "
+    return {mark: (f"{claim}{first[mark]}" if mark != "scale_up" else f"{first[mark]} (scale-up)")
+            for mark in PROVISIONING_MARKS if mark in first}
 
 
 def scheduling(outcomes: Sequence[Outcome]) -> None:
     """How each replica got its node: preempting a buffer pod, a new node, a Spot fallback."""
     rows = []
     for o in outcomes:
+        named = {**_SCHEDULING_MARKS, **_provisioning_marks(o.scenario.profile.karpenter is not None)}
         for r in o.replicas:
             label, pod = r.label, r.pod
             span = pod.phases.get("scheduling")
-            marks = ", ".join(f"{text} at {pod.marks[k]:.0f}s" for k, text in _SCHEDULING_MARKS.items()
-                              if k in pod.marks) or "-"
+            marks = ", ".join(f"{text} at {pod.marks[k]:.0f}s" for k, text in named.items() if k in pod.marks) or "-"
             rows.append((o.scenario.name, label, f"{span.seconds:.1f}" if span else "-", pod.node or "-", marks,
                          "; ".join(f"{r.reason} x{r.count}" for r in pod.reasons) or "-"))
     display(HTML(table(["scenario", "replica", "scheduling s", "node", "what happened", "delays"], rows)))

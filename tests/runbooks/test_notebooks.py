@@ -352,6 +352,20 @@ def test_timings_json_is_valid(runs: Runs, notebook: str, profile: str):
     assert any(str(run.result.timings) in o.text for o in outputs(run.report)), "the report names the file"
 
 
+def test_rollout_on_karpenter_shows_node_provisioning_from_its_events(runs: Runs):
+    """On eks the naive start waits for Karpenter: its row names Nominated and the NodeClaim's Launched, Registered
+    and Initialized, in that order, each at its second (read from the recorded events, not assumed)."""
+    run = runs.get("rollout", "eks")
+    rows = [[c.strip() for c in row] for out in outputs(run.report) for t in out.tables
+            if t and [c.strip() for c in t[0]][:3] == ["scenario", "replica", "scheduling s"] for row in t[1:]]
+    naive = next(row for row in rows if row[0].startswith("every lever off") and row[1] == "1st start")
+    seconds = [float(re.search(rf"{word} (?:\(scale-up\) )?at (\d+)s", naive[4]).group(1))
+               for word in ("Nominated", "NodeClaim Launched", "NodeClaim Registered", "NodeClaim Initialized")]
+    assert seconds == sorted(seconds) and seconds[-1] > seconds[0], naive
+    warm = next(row for row in rows if not row[0].startswith("every lever off") and row[1] == "1st start")
+    assert "preempted a buffer pod" in warm[4] and "NodeClaim" not in warm[4]
+
+
 def test_explore_shows_its_first_waterfall_without_a_verdict(runs: Runs):
     run = runs.get("explore", "baseline")
     assert run.result.timings is None

@@ -62,7 +62,7 @@ def _provisioning_marks(karpenter: bool) -> dict[str, str]:
     """Node marks named by the event that shows each (the reader's own tables), e.g. Karpenter's NodeClaim
     `Launched`, so the reader can find them in `kubectl get events`."""
     table = KARPENTER_MARKS if karpenter else CLUSTER_AUTOSCALER_MARKS
-    first = {}
+    first: dict[str, str] = {}
     for reason, mark in table.items():
         first.setdefault(mark, reason)
     claim = "NodeClaim " if karpenter else "node "

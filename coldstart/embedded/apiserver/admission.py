@@ -118,7 +118,7 @@ class Admission:
                 obj["status"]["conditions"] = [{
                     "type": "PodScheduled", "status": "False", "lastProbeTime": None,
                     "lastTransitionTime": rfc3339(self.store.now()), "reason": "SchedulingGated",
-                    "message": "Scheduling is blocked due to non-empty scheduling gates"}]
+                    "message": GATED}]
         elif key == "/Namespace":
             obj["status"] = {"phase": "Active"}
         elif key == "/Service" and isinstance(obj.get("spec"), dict):
@@ -307,6 +307,9 @@ def validate(resource: Resource, obj: dict, old: dict | None, subresource: str |
 
 
 _FORBIDDEN_IMMUTABLE = "Forbidden: field is immutable when `immutable` is set"
+
+
+GATED = "Scheduling is blocked due to non-empty scheduling gates"  # PodScheduled=False, reason SchedulingGated
 
 
 def _keep_cluster_ip(obj: dict, old: dict) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from coldstart.embedded.controllers.objects import pod_requests, resource_list, terminal
 
@@ -65,6 +66,67 @@ def views(nodes: Iterable[dict], pods: Iterable[dict]) -> dict[str, NodeView]:
         if view is not None and not terminal(pod):
             view.add(pod)
     return out
+
+
+class LiveViews:
+    """The NodeViews kept current from store changes, as kube-scheduler's cache is: a scheduling cycle then costs the
+    pods it places, not a rebuild from every pod and node of the cluster (which made a scale-out quadratic)."""
+
+    def __init__(self, store: Any):
+        self.store = store
+        self.views: dict[str, NodeView] | None = None
+        self.placed: dict[str, tuple[str, dict]] = {}  # uid of a pod counted on a node -> (node, the pod counted)
+        self.by_node: dict[str, dict[str, dict]] = {}  # node -> uid -> pod counted there (the node may not exist)
+
+    def get(self) -> dict[str, NodeView]:
+        if self.views is None:
+            self.views = views(self.store.list("/Node")[0], [])
+            for pod in self.store.list("/Pod")[0]:
+                self._count(pod)
+        return self.views
+
+    def bound(self, view: NodeView, pod: dict) -> None:
+        """The scheduler has just bound `pod` to `view`'s node: it counts there before its change comes back."""
+        self._uncount(pod["metadata"]["uid"])
+        self._count(pod)
+
+    def on_change(self, change: Any) -> None:
+        if self.views is None:
+            return
+        if change.key == "/Pod":
+            self._uncount(change.obj["metadata"]["uid"])
+            if change.type != "DELETED":
+                self._count(change.obj)
+        elif change.key == "/Node":
+            name = change.obj["metadata"]["name"]
+            if change.type == "DELETED":
+                self.views.pop(name, None)
+            elif name in self.views:
+                view = self.views[name]
+                view.node = change.obj
+                view.allocatable = resource_list((change.obj.get("status") or {}).get("allocatable") or {})
+            else:
+                fresh = views([change.obj], self.by_node.get(name, {}).values())[name]
+                self.views = dict(sorted({**self.views, name: fresh}.items()))  # by name, as views() orders them
+
+    def _count(self, pod: dict) -> None:
+        node = pod["spec"].get("nodeName")
+        if not node or terminal(pod):
+            return
+        uid = pod["metadata"]["uid"]
+        self.placed[uid] = (node, pod)
+        self.by_node.setdefault(node, {})[uid] = pod
+        if self.views is not None and node in self.views:
+            self.views[node].add(pod)
+
+    def _uncount(self, uid: str) -> None:
+        before = self.placed.pop(uid, None)
+        if before is None:
+            return
+        node, pod = before
+        self.by_node.get(node, {}).pop(uid, None)
+        if self.views is not None and node in self.views:
+            self.views[node].remove(pod)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -14,16 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from coldstart.embedded.apiserver.admission import GATED
 from coldstart.embedded.context import SimContext
 from coldstart.embedded.controllers.fit import (
     NO_VICTIMS,
     NOT_HELPFUL,
     UNSCHEDULABLE,
+    LiveViews,
     NodeView,
     filter_node,
     fit_error,
     signature,
-    views,
 )
 from coldstart.embedded.controllers.objects import (
     DEFAULT_SCHEDULER,
@@ -72,9 +73,11 @@ class Scheduler:
         self._preempted: dict[tuple, tuple[str | None, str]] = {}
         self._refused: dict[tuple, tuple[str, str | None]] = {}  # signature -> (FailedScheduling message, nominee)
         self._placed: dict[str, str] = {}  # uid of a pod counted on a node -> the node
+        self._views = LiveViews(self.store)  # every node with the pods counted on it, kept current
 
     # -- watching ------------------------------------------------------------------------------------
     def on_change(self, change: Change) -> None:
+        self._views.on_change(change)
         if change.key == "/Pod":
             self._track_placement(change)
             self._on_pod(change)
@@ -128,7 +131,7 @@ class Scheduler:
         if pod["spec"].get("schedulingGates"):  # not queued until the gates are removed
             self.store.mutate("/Pod", change.namespace, pod["metadata"]["name"], lambda obj: set_condition(
                 obj.setdefault("status", {}).setdefault("conditions", []), "PodScheduled", "False", "SchedulingGated",
-                "Scheduling is blocked due to non-empty scheduling gates", now, probe_time=True) or False)
+                GATED, now, probe_time=True) or False)
             return
         created = parse_time(pod["metadata"].get("creationTimestamp")) or now
         self.queue[uid] = Queued(change.namespace, pod["metadata"]["name"], uid, max(created, min(now, created + 1)),
@@ -182,7 +185,7 @@ class Scheduler:
             due.append((-pod_priority(self.store, pod), item.since, item.name, item, pod))
         if due:
             pods = self.store.list("/Pod")[0]
-            nodes = views(self.store.list("/Node")[0], pods)
+            nodes = self._views.get()
             nominated = [p for p in pods if (p.get("status") or {}).get("nominatedNodeName")
                          and not p["spec"].get("nodeName")]
             for _, _, _, item, pod in sorted(due, key=lambda d: d[:3]):
@@ -246,22 +249,22 @@ class Scheduler:
             return
         known = self._equivalent.setdefault(sig, {}) if sig is not None else {}
         if prefilter is None:
-            for view in nodes.values():
-                result = known.get(view.name)
+            for name, view in nodes.items():
+                result = known.get(name)
                 if result is None:
-                    extra, extra_pods = load.get(view.name, ({}, 0))
+                    extra, extra_pods = load.get(name, ({}, 0))
                     result = filter_node(pod, view, requests, extra=extra, extra_pods=extra_pods, pv_terms=pv_terms)
                     if sig is not None:
-                        known[view.name] = result
+                        known[name] = result
                 code, reasons = result
                 if code is None:
                     feasible.append(view)
                 else:
-                    statuses[view.name] = (code, reasons)
+                    statuses[name] = (code, reasons)
         if feasible:
             wanted = (pod.get("status") or {}).get("nominatedNodeName")
-            score = scorer(pod, nodes.values())
-            best = next((v for v in feasible if v.name == wanted), None) or min(feasible, key=score)
+            best = next((v for v in feasible if v.name == wanted), None) or (
+                feasible[0] if len(feasible) == 1 else min(feasible, key=scorer(pod, nodes.values())))
             self._bind(item, pod, best, delayed)
             return
         nominee: str | None = None
@@ -299,7 +302,7 @@ class Scheduler:
         self._forget(item.uid)
         if bound is None:
             return
-        view.add(bound)
+        self._views.bound(view, bound)
         self.events.event(bound, "Normal", "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} "
                           f"to {view.name}", action="Binding")
         self.ctx.mark(meta["namespace"], meta["name"], "scheduling", item.since, now)

@@ -26,19 +26,28 @@ def scorer(pod: dict, views: Iterable[NodeView]) -> Callable[[NodeView], tuple[f
     spec = pod.get("spec") or {}
     wanted = [_image_names(c.get("image") or "") for c in spec.get("containers") or []]
     views = list(views)
-    having = {n: {name for i in (v.node.get("status") or {}).get("images") or [] for name in i.get("names") or []}
-              for n, v in ((v.name, v) for v in views)}
-    sizes = {name: int(i.get("sizeBytes") or 0) for v in views
-             for i in (v.node.get("status") or {}).get("images") or [] for name in i.get("names") or []}
+    names_wanted = {name for names in wanted for name in names}
+    having: dict[str, set[str]] = {}  # node -> the names it lists that this pod wants
+    sizes: dict[str, int] = {}
+    for v in views:
+        found = having[v.name] = set()
+        for image in (v.node.get("status") or {}).get("images") or []:
+            for name in image.get("names") or []:
+                if name in names_wanted:
+                    found.add(name)
+                    sizes[name] = int(image.get("sizeBytes") or 0)
     top = IMAGE_MAX_BYTES_PER_CONTAINER * max(1, len(wanted))
+    counts: dict[str, int] = {}  # image name -> nodes that have it (counted once, not once per node scored)
+    for names in having.values():
+        for name in names:
+            counts[name] = counts.get(name, 0) + 1
 
     def image_locality(view: NodeView) -> float:
         total = 0.0
         for names in wanted:
             found = next((n for n in names if n in having[view.name]), None)
             if found:
-                spread = sum(1 for h in having.values() if found in h) / max(1, len(views))
-                total += sizes.get(found, 0) * spread
+                total += sizes.get(found, 0) * (counts[found] / max(1, len(views)))
         clamped = min(max(total, IMAGE_MIN_BYTES), top)
         return 100 * (clamped - IMAGE_MIN_BYTES) / (top - IMAGE_MIN_BYTES)
 

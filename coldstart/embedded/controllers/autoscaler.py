@@ -66,6 +66,19 @@ class FirstFit:
         self._start[kind] = index
         return None
 
+    def pack(self, pods: list[dict], template: NodeView, room: int) -> list[dict]:
+        """Place each pod, opening a node like `template` while fewer than `room` are open: the pods placed (the
+        nodes a scale-up needs are `views`)."""
+        placed = []
+        for pod in pods:
+            home = self.place(pod)
+            if home is None and len(self.views) < room:
+                self.views.append(template.copy())
+                home = self.place(pod)
+            if home is not None:
+                placed.append(pod)
+        return placed
+
 
 class Autoscaler:
     """cluster-autoscaler on the virtual clock."""
@@ -239,15 +252,8 @@ class Autoscaler:
             return
         _, group, template, fitting = min(options, key=lambda o: o[0])
         room = min(group.max_nodes - self._size(group), self.ctx.profile.nodes.max_nodes - total_gpu_nodes)
-        packed: list[dict] = []
         bins = FirstFit([])
-        for pod in fitting:
-            home = bins.place(pod)
-            if home is None and len(bins.views) < room:
-                bins.views.append(template.copy())
-                home = bins.place(pod)
-            if home is not None:
-                packed.append(pod)
+        packed = bins.pack(fitting, template, room)
         size = self._size(group)
         info = f"[{{{group_id(self.ctx.profile, group)} {size}->{size + len(bins.views)} (max: {group.max_nodes})}}]"
         for pod in packed:

@@ -234,14 +234,8 @@ class Karpenter:
                     continue
                 template = views([self._template(group, spec, f"template-{name}")], [])[f"template-{name}"]
                 fitting = [p for p in waiting if filter_node(p, template, pod_requests(p))[0] is None]
-                bins, room, placed = FirstFit([]), self._room(name, spec), []
-                for pod in fitting:
-                    home = bins.place(pod)
-                    if home is None and len(bins.views) < room:
-                        bins.views.append(template.copy())
-                        home = bins.place(pod)
-                    if home is not None:
-                        placed.append(pod)
+                bins = FirstFit([])
+                placed = bins.pack(fitting, template, self._room(name, spec))
                 for view in bins.views:
                     self._create_claim(name, spec, obj, group, view.pods)
                 waiting = [p for p in waiting if p not in placed]

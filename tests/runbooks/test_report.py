@@ -55,21 +55,31 @@ def test_dry_runs_and_skipped_scenarios_are_not_judged():
     report.verdict([], None, [])
 
 
-def test_previous_compares_only_with_ready_runs_on_the_same_cluster(tmp_path, monkeypatch):
+def test_previous_compares_only_with_the_same_question(tmp_path, monkeypatch):
+    """Earlier runs of another cluster, another runbook, other steps, or that never became ready are not
+    baselines; an unreadable one is skipped with one line; the newest comparable one is named."""
     from coldstart.timeline import timings
 
     shown = []
     monkeypatch.setattr(report, "display", lambda *objs: shown.extend(objs))
     profile_dir = tmp_path / PROFILE.name
-    for run, cluster, ready in (("r1", "kubeconfig:gke-prod", True), ("r2", "embedded", False)):
-        timings.write_timings(profile_dir / run / "timings.json", Timeline(), profile=PROFILE, run_id=run,
-                              cluster=cluster, ready=ready)
-    report.previous(_outcome(), profile_dir / "r3")
-    assert "No previous ready run" in shown[-1].data and "on `embedded`" in shown[-1].data
-    timings.write_timings(profile_dir / "r4" / "timings.json", Timeline(), profile=PROFILE, run_id="r4",
-                          cluster="embedded", ready=True)
-    report.previous(_outcome(), profile_dir / "r3")
-    assert "since run `r4`" in shown[-1].data
+    same = {"runbook": "rollout", "scenario": "s", "steps": [1]}
+    for run, about in (("r1", {**same, "cluster": "kubeconfig:gke-prod", "ready": True}),
+                       ("r2", {**same, "cluster": "embedded", "ready": False}),
+                       ("r3", {**same, "cluster": "embedded", "ready": True, "runbook": "runtime"}),
+                       ("r4", {**same, "cluster": "embedded", "ready": True, "steps": [1, 0, 1]})):
+        timings.write_timings(profile_dir / run / "timings.json", Timeline(), profile=PROFILE, run_id=run, **about)
+    (profile_dir / "r5").mkdir()
+    (profile_dir / "r5" / "timings.json").write_text("{")
+    report.previous(_outcome(), profile_dir / "now")
+    texts = [getattr(o, "data", "") for o in shown]
+    assert sum("Skipped an earlier run" in t and "r5" in t for t in texts) == 1
+    assert "No earlier ready run of `rollout`" in texts[-1] and "(`embedded`)" in texts[-1]
+    timings.write_timings(profile_dir / "r6" / "timings.json", Timeline(), profile=PROFILE, run_id="r6",
+                          cluster="embedded", ready=True, **same)
+    shown.clear()
+    report.previous(_outcome(), profile_dir / "now")
+    assert any("Against run `r6`" in getattr(o, "data", "") for o in shown)
 
 
 def test_every_failure_the_log_reader_names_has_a_fix_in_the_verdict():

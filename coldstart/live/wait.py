@@ -10,7 +10,7 @@ streams in a row end the wait with the error.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from coldstart.errors import ColdstartError, ServerError, WaitFailed, WatchExpired
@@ -62,6 +62,28 @@ def pod_terminal_reason(pod: dict[str, Any]) -> str | None:
     return None
 
 
+@dataclass
+class Count:
+    """A `done` that counts objects one by one (n of `total` satisfy `predicate`), kept up to date per change by
+    wait_for, so a wait on 1,000 pods costs one check per event instead of one per pod per event."""
+
+    predicate: Callable[[dict[str, Any]], bool]
+    total: int
+    hits: set[str] = field(default_factory=set)
+
+    def reset(self, objects: dict[str, dict[str, Any]]) -> None:
+        self.hits = {name for name, obj in objects.items() if self.predicate(obj)}
+
+    def update(self, name: str, obj: dict[str, Any] | None) -> None:
+        if obj is not None and self.predicate(obj):
+            self.hits.add(name)
+        else:
+            self.hits.discard(name)
+
+    def __call__(self, objects: dict[str, dict[str, Any]]) -> tuple[int, int]:
+        return len(self.hits), self.total
+
+
 def wait_for(cluster: Cluster, api_version: str, kind: str, namespace: str | None, *, label_selector: str | None,
              done: Callable[[dict[str, dict]], tuple[int, int]], timeout: float, what: str,
              terminal: Callable[[dict], str | None] | None = None,
@@ -75,6 +97,8 @@ def wait_for(cluster: Cluster, api_version: str, kind: str, namespace: str | Non
         items, rv, now = cluster.list(api_version, kind, namespace, label_selector=label_selector)
         start = now if start is None else start
         objects = {o["metadata"]["name"]: o for o in items}
+        if isinstance(done, Count):
+            done.reset(objects)
         if _check(objects, done, terminal, what, now - start, timeout, progress, cluster):
             return objects
         remaining = timeout - (now - start)
@@ -90,7 +114,10 @@ def wait_for(cluster: Cluster, api_version: str, kind: str, namespace: str | Non
                     objects.pop(name, None)
                 else:
                     objects[name] = obj
-                if _check(objects, done, terminal, what, _age(obj, start), timeout, progress, cluster):
+                if isinstance(done, Count):
+                    done.update(name, objects.get(name))
+                changed = {name: obj} if type_ != "DELETED" else {}
+                if _check(objects, done, terminal, what, _age(obj, start), timeout, progress, cluster, changed):
                     return objects
                 backoff.reset()
         except WatchExpired as exc:  # relist: our resourceVersion is older than the server keeps
@@ -129,10 +156,13 @@ def explain(cluster: Cluster, obj: dict[str, Any]) -> str:
 
 def _check(objects: dict[str, dict[str, Any]], done: Callable[[dict[str, dict[str, Any]]], tuple[int, int]],
            terminal: Callable[[dict[str, Any]], str | None] | None, what: str, elapsed: float, timeout: float,
-           progress: Callable[[Progress], None] | None, cluster: Cluster | None = None) -> bool:
+           progress: Callable[[Progress], None] | None, cluster: Cluster | None = None,
+           changed: dict[str, dict[str, Any]] | None = None) -> bool:
+    """`changed`: only these objects changed since the last check (the others were judged then): only they can
+    have turned terminal."""
     n, total = done(objects)
     if terminal is not None:
-        for name, obj in sorted(objects.items()):
+        for name, obj in sorted((objects if changed is None else changed).items()):
             reason = terminal(obj)
             if reason:
                 reason += explain(cluster, obj) if cluster is not None else ""
@@ -154,9 +184,6 @@ def wait_pods_ready(cluster: Cluster, namespace: str, label_selector: str, count
                     progress: Callable[[Progress], None] | None = None) -> list[dict]:
     """Wait until `count` pods matching the selector are Ready; fail fast on CrashLoopBackOff, pull back-off,
     OOMKilled or any restart (unless fail_fast is False)."""
-    def done(objects: dict[str, dict]) -> tuple[int, int]:
-        return sum(pod_ready(p) for p in objects.values()), count
-
-    objects = wait_for(cluster, "v1", "Pod", namespace, label_selector=label_selector, done=done, timeout=timeout,
-                       what=what, terminal=pod_terminal_reason if fail_fast else None, progress=progress)
+    objects = wait_for(cluster, "v1", "Pod", namespace, label_selector=label_selector, done=Count(pod_ready, count),
+                       timeout=timeout, what=what, terminal=pod_terminal_reason if fail_fast else None, progress=progress)
     return [p for p in objects.values() if pod_ready(p)]

@@ -123,3 +123,17 @@ def test_a_connection_that_keeps_dropping_ends_the_wait():
     with pytest.raises(ServerError):
         wait_pods_ready(fake, "ns", "app=x", 1, timeout=300)
     assert fake.requests.count("list") == 6  # the first list, then one per broken stream up to the limit
+
+
+def test_count_keeps_n_of_total_per_change():
+    """wait_for keeps a Count per event (one check per change, not one per pod per event)."""
+    from coldstart.live.wait import Count
+
+    ready = Count(lambda o: o.get("ready", False), 2)
+    ready.reset({"a": {"ready": True}, "b": {}})
+    assert ready({}) == (1, 2)
+    ready.update("b", {"ready": True})
+    assert ready({}) == (2, 2)
+    ready.update("a", None)  # deleted
+    ready.update("b", {"ready": False})
+    assert ready({}) == (0, 2)

@@ -46,7 +46,7 @@ class EventRecorder:
         key = (ref["kind"], namespace, ref["name"], ref.get("uid"), field_path, type_, reason, message, host)
         seen = self._recent.get(key)
         if seen is not None and t - seen[2] <= _AGGREGATE_SECONDS:
-            updated = self.store.mutate("/Event", seen[0], seen[1], lambda ev: self._repeat(ev, t))
+            updated = self.store.mutate("/Event", seen[0], seen[1], lambda ev: self._repeat(ev, t), fresh=())
             if updated is not None:
                 return updated
         nanos = int(t * 1e9)

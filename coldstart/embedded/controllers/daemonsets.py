@@ -99,6 +99,7 @@ class DaemonSetController(Reconciler):
         self.events = ctx.recorder("daemonset-controller")
         self._eligible: dict[tuple[str, int], dict[str, tuple[str | None, bool]]] = {}
         self._tallies: dict[str, _Tally] = {}  # DaemonSet uid -> its tally
+        self._probes: dict[tuple[str, int], dict] = {}  # (uid, generation) -> a pod of its template, to judge nodes
 
     def on_change(self, change: Change) -> None:
         if change.key == DS:
@@ -133,8 +134,9 @@ class DaemonSetController(Reconciler):
     def _wanted(self, ds: dict, among: set[str] | None = None) -> set[str]:
         """The nodes (of `among`, or all) the DaemonSet's pod may run on, each judged again only when it changed."""
         meta = ds["metadata"]
-        cache = self._eligible.setdefault((meta["uid"], meta.get("generation", 1)), {})
-        probe: dict | None = None
+        version = (meta["uid"], meta.get("generation", 1))
+        cache = self._eligible.setdefault(version, {})
+        probe: dict | None = self._probes.get(version)
         wanted = set()
         nodes = self.store.list("/Node")[0] if among is None else [
             n for n in (self.store.get("/Node", "", name) for name in sorted(among)) if n is not None]
@@ -142,7 +144,7 @@ class DaemonSetController(Reconciler):
             name, rv = node["metadata"]["name"], node["metadata"].get("resourceVersion")
             known = cache.get(name)
             if known is None or known[0] != rv:
-                probe = probe or self._pod(ds, "")
+                probe = probe or self._probes.setdefault(version, self._pod(ds, ""))
                 known = cache[name] = (rv, matches_node_affinity({"spec": {**probe["spec"], "affinity": {}}}, node)
                                        and untolerated_taint(probe, node) is None)
             if known[1]:
@@ -203,4 +205,4 @@ class DaemonSetController(Reconciler):
         if len(wanted) - ready:
             status["numberUnavailable"] = len(wanted) - ready
         if (ds.get("status") or {}) != status:
-            self.store.mutate(DS, namespace, name, lambda obj: obj.__setitem__("status", status))
+            self.store.mutate(DS, namespace, name, lambda obj: obj.__setitem__("status", status), fresh=())

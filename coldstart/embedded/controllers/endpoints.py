@@ -13,7 +13,7 @@ from typing import Any
 
 from coldstart.embedded.context import SimContext
 from coldstart.embedded.controllers.objects import Reconciler, owner_ref, pod_ready, terminating
-from coldstart.embedded.store.store import AlreadyExists, Change, Missing, clone
+from coldstart.embedded.store.store import AlreadyExists, Change, Missing
 
 SERVICE, ENDPOINTS, SLICE = "/Service", "/Endpoints", "discovery.k8s.io/EndpointSlice"
 MANAGED_BY = "endpointslice-controller.k8s.io"
@@ -96,7 +96,8 @@ class EndpointsController(Reconciler):
         pods.sort(key=lambda p: p["metadata"]["name"])
         ports = [self._port(svc_port, pods[0] if pods else None) for svc_port in svc["spec"].get("ports") or []]
         ready = [p for p in pods if pod_ready(p) and not terminating(p)]
-        waiting = [p for p in pods if p not in ready]
+        is_ready = {id(p) for p in ready}  # by identity: `p in ready` compared whole pods, quadratic in replicas
+        waiting = [p for p in pods if id(p) not in is_ready]
         subset: dict[str, Any] = {}
         if ready:
             subset["addresses"] = [_address(p) for p in ready]
@@ -116,7 +117,7 @@ class EndpointsController(Reconciler):
             "metadata": {"name": f"{name}-ep", "namespace": namespace, "labels": labels,
                          "ownerReferences": [owner_ref(svc)]},
             "endpoints": [{"addresses": [p["status"]["podIP"]], "nodeName": p["spec"].get("nodeName"),
-                           "targetRef": _target(p), "conditions": {"ready": p in ready, "serving": pod_ready(p),
+                           "targetRef": _target(p), "conditions": {"ready": id(p) in is_ready, "serving": pod_ready(p),
                                                                    "terminating": terminating(p)}} for p in pods],
             "ports": ports}
         self._write(SLICE, slice_)
@@ -145,12 +146,12 @@ class EndpointsController(Reconciler):
 
         def edit(live: dict) -> None:
             for k in fields:
-                live[k] = clone(obj[k])
+                live[k] = obj[k]  # built afresh by this reconcile: nothing else holds it
             if "subsets" not in obj:
                 live.pop("subsets", None)
 
         with contextlib.suppress(Missing):
-            self.store.mutate(key, meta["namespace"], meta["name"], edit)
+            self.store.mutate(key, meta["namespace"], meta["name"], edit, fresh=())
 
 
 def _target(pod: dict) -> dict[str, Any]:

@@ -77,13 +77,28 @@ class LiveViews:
         self.views: dict[str, NodeView] | None = None
         self.placed: dict[str, tuple[str, dict]] = {}  # uid of a pod counted on a node -> (node, the pod counted)
         self.by_node: dict[str, dict[str, dict]] = {}  # node -> uid -> pod counted there (the node may not exist)
+        self.nominated: dict[tuple[str, str], None] = {}  # (namespace, name) of unbound pods with a nominated node
 
     def get(self) -> dict[str, NodeView]:
         if self.views is None:
             self.views = views(self.store.list("/Node")[0], [])
             for pod in self.store.list("/Pod")[0]:
                 self._count(pod)
+                self._nominate(pod, False)
         return self.views
+
+    def nominated_pods(self) -> list[dict]:
+        """The unbound pods nominated to a node (preemptors waiting for their victims to go), read from the store
+        without listing every pod of the cluster."""
+        found = (self.store.get("/Pod", *where) for where in list(self.nominated))
+        return [p for p in found if p is not None and _nominee(p)]
+
+    def _nominate(self, pod: dict, gone: bool) -> None:
+        where = (pod["metadata"].get("namespace") or "", pod["metadata"]["name"])
+        if not gone and _nominee(pod):
+            self.nominated[where] = None
+        else:
+            self.nominated.pop(where, None)
 
     def bound(self, view: NodeView, pod: dict) -> None:
         """The scheduler has just bound `pod` to `view`'s node: it counts there before its change comes back."""
@@ -94,6 +109,7 @@ class LiveViews:
         if self.views is None:
             return
         if change.key == "/Pod":
+            self._nominate(change.obj, change.type == "DELETED")
             self._uncount(change.obj["metadata"]["uid"])
             if change.type != "DELETED":
                 self._count(change.obj)
@@ -127,6 +143,46 @@ class LiveViews:
         self.by_node.get(node, {}).pop(uid, None)
         if self.views is not None and node in self.views:
             self.views[node].remove(pod)
+
+
+class NominatedLoad:
+    """Room held on each node for pods nominated there (node -> (their summed requests, how many)), as a scheduling
+    cycle sees them: summed once per priority, not once per pod scheduled. Answers are shared: do not change them."""
+
+    def __init__(self, nominated: list[tuple[str, int, str, dict[str, int]]]):  # (uid, priority, node, requests)
+        self.nominated = nominated
+        self._by_uid = {entry[0]: entry for entry in nominated}
+        self._at: dict[int, dict[str, tuple[dict, int]]] = {}
+
+    def load(self, uid: str, priority: int) -> dict[str, tuple[dict, int]]:
+        """What the pods nominated with at least this priority hold, the pod `uid` itself left out."""
+        held = self._at.get(priority)
+        if held is None:
+            held = self._at[priority] = self._sum(e for e in self.nominated if e[1] >= priority)
+        mine = self._by_uid.get(uid)
+        if mine is None or mine[1] < priority:
+            return held
+        extra, count = held[mine[2]]
+        rest = dict(held)
+        if count == 1:
+            del rest[mine[2]]
+        else:
+            rest[mine[2]] = ({name: value - mine[3].get(name, 0) for name, value in extra.items()}, count - 1)
+        return rest
+
+    @staticmethod
+    def _sum(entries: Iterable[tuple[str, int, str, dict[str, int]]]) -> dict[str, tuple[dict, int]]:
+        load: dict[str, tuple[dict, int]] = {}
+        for _, _, node, requests in entries:
+            extra, count = load.get(node, ({}, 0))
+            for name, value in requests.items():
+                extra[name] = extra.get(name, 0) + value
+            load[node] = (extra, count + 1)
+        return load
+
+
+def _nominee(pod: dict) -> bool:
+    return bool((pod.get("status") or {}).get("nominatedNodeName")) and not pod["spec"].get("nodeName")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -215,13 +271,9 @@ def filter_node(pod: dict, view: NodeView, requests: dict[str, int], *, extra: d
                 extra_pods: int = 0, pv_terms: Sequence[list[dict]] = ()) -> tuple[str | None, list[str]]:
     """Run the filter plugins in the default order, stopping at the first that rejects the node."""
     node = view.node
-    taint = untolerated_taint(pod, node)
-    if (node.get("spec") or {}).get("unschedulable") and not any(
-            tolerates(t, {"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule"})
-            for t in pod["spec"].get("tolerations") or []):
-        return UNRESOLVABLE, ["node(s) were unschedulable"]
-    if taint is not None:
-        return UNRESOLVABLE, [f"node(s) had untolerated taint {{{taint['key']}: {taint.get('value') or ''}}}"]
+    refused = _gated(pod, node)
+    if refused is not None:
+        return refused
     if not matches_node_affinity(pod, node):
         return UNRESOLVABLE, [AFFINITY_REASON]
     short = insufficient(requests, view, extra, extra_pods)
@@ -230,6 +282,62 @@ def filter_node(pod: dict, view: NodeView, requests: dict[str, int], *, extra: d
     if any(not selector_terms_match(terms, node) for terms in pv_terms):
         return UNRESOLVABLE, [PV_AFFINITY_REASON]
     return None, []
+
+
+def _gated(pod: dict, node: dict) -> tuple[str, list[str]] | None:
+    """NodeUnschedulable and TaintToleration, the plugins that run before NodeAffinity."""
+    if (node.get("spec") or {}).get("unschedulable") and not any(
+            tolerates(t, {"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule"})
+            for t in pod["spec"].get("tolerations") or []):
+        return UNRESOLVABLE, ["node(s) were unschedulable"]
+    taint = untolerated_taint(pod, node)
+    if taint is not None:
+        return UNRESOLVABLE, [f"node(s) had untolerated taint {{{taint['key']}: {taint.get('value') or ''}}}"]
+    return None
+
+
+def pinned_nodes(pod: dict) -> set[str] | None:
+    """The only nodes a pod's required node affinity can match when it names them (`metadata.name In [...]`, as a
+    DaemonSet pins each pod), else None. Like NodeAffinity's PreFilter result, it spares filtering every node."""
+    required = (((pod["spec"].get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = required.get("nodeSelectorTerms")
+    if terms is None:
+        return None
+    names: set[str] = set()
+    for term in terms:
+        exprs, fields = term.get("matchExpressions") or [], term.get("matchFields") or []
+        if not exprs and not fields:
+            continue  # an empty term matches no node
+        pin = next((e for e in fields if e.get("key") == "metadata.name" and e.get("operator") == "In"), None)
+        if pin is None:
+            return None
+        names.update(pin.get("values") or [])
+    return names
+
+
+class Elsewhere:
+    """filter_node's verdict on the nodes a pinned pod does not name (they fail at NodeAffinity, or before it),
+    kept per node object and tolerations: a pod that waits for its one node says why the others refused it."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], tuple[dict, tuple[str, list[str]]]] = {}
+
+    def statuses(self, pod: dict, nodes: dict[str, NodeView], pinned: set[str],
+                 statuses: dict[str, tuple[str, list[str]]]) -> dict[str, tuple[str, list[str]]]:
+        """Every node's status in node order: `statuses` for the pinned ones, the cached verdict for the others."""
+        tolerations = repr(pod["spec"].get("tolerations") or [])
+        out = {}
+        for name, view in nodes.items():
+            if name in pinned:
+                out[name] = statuses[name]
+                continue
+            known = self._known.get((tolerations, name))
+            if known is None or known[0] is not view.node:
+                known = self._known[(tolerations, name)] = (
+                    view.node, _gated(pod, view.node) or (UNRESOLVABLE, [AFFINITY_REASON]))
+            out[name] = known[1]
+        return out
 
 
 def signature(pod: dict, priority: int) -> tuple | None:

@@ -268,4 +268,4 @@ class KServeController(Reconciler):
             obj["status"] = status
             return True
 
-        self.store.mutate(ISVC, meta["namespace"], meta["name"], edit)
+        self.store.mutate(ISVC, meta["namespace"], meta["name"], edit, fresh=())

@@ -55,10 +55,19 @@ def template_hash(template: Any, collision_count: int = 0) -> str:
     data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
     if collision_count:
         data += str(collision_count).encode()
+    known = _HASHES.get(data)  # the byte loop is slow, and controllers hash the same template on every sync
+    if known is not None:
+        return known
     h = 0x811C9DC5
     for byte in data:
         h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return "".join(SAFE_ALPHABET[int(d) % len(SAFE_ALPHABET)] for d in str(h))
+    if len(_HASHES) > 1_000:
+        _HASHES.clear()
+    _HASHES[data] = "".join(SAFE_ALPHABET[int(d) % len(SAFE_ALPHABET)] for d in str(h))
+    return _HASHES[data]
+
+
+_HASHES: dict[bytes, str] = {}  # serialised template -> its hash
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -20,10 +20,13 @@ from coldstart.embedded.controllers.fit import (
     NO_VICTIMS,
     NOT_HELPFUL,
     UNSCHEDULABLE,
+    Elsewhere,
     LiveViews,
     NodeView,
+    NominatedLoad,
     filter_node,
     fit_error,
+    pinned_nodes,
     signature,
 )
 from coldstart.embedded.controllers.objects import (
@@ -74,6 +77,7 @@ class Scheduler:
         self._refused: dict[tuple, tuple[str, str | None]] = {}  # signature -> (FailedScheduling message, nominee)
         self._placed: dict[str, str] = {}  # uid of a pod counted on a node -> the node
         self._views = LiveViews(self.store)  # every node with the pods counted on it, kept current
+        self._elsewhere = Elsewhere()
 
     # -- watching ------------------------------------------------------------------------------------
     def on_change(self, change: Change) -> None:
@@ -184,28 +188,15 @@ class Scheduler:
                 continue
             due.append((-pod_priority(self.store, pod), item.since, item.name, item, pod))
         if due:
-            pods = self.store.list("/Pod")[0]
             nodes = self._views.get()
-            nominated = [p for p in pods if (p.get("status") or {}).get("nominatedNodeName")
-                         and not p["spec"].get("nodeName")]
+            nominated = NominatedLoad([(p["metadata"]["uid"], pod_priority(self.store, p),
+                                        p["status"]["nominatedNodeName"], pod_requests(p))
+                                       for p in self._views.nominated_pods()])
             for _, _, _, item, pod in sorted(due, key=lambda d: d[:3]):
                 self._schedule_one(item, pod, nodes, nominated)
         pending = [i.ready_at for i in self.queue.values() if not i.unschedulable]
         if pending:
             self._kick(max(min(pending), now))
-
-    def _nominated_load(self, pod: dict, priority: int, nominated: list[dict]) -> dict[str, tuple[dict, int]]:
-        """Room held on each node for pods nominated there with at least this pod's priority."""
-        load: dict[str, tuple[dict, int]] = {}
-        for other in nominated:
-            if other["metadata"]["uid"] == pod["metadata"]["uid"] or pod_priority(self.store, other) < priority:
-                continue
-            node = other["status"]["nominatedNodeName"]
-            extra, count = load.get(node, ({}, 0))
-            for name, value in pod_requests(other).items():
-                extra[name] = extra.get(name, 0) + value
-            load[node] = (extra, count + 1)
-        return load
 
     def _volumes(self, pod: dict) -> tuple[str | None, list[list[dict]], list[str]]:
         """(PreFilter failure, PV node-affinity terms to honour, unbound WaitForFirstConsumer claims)."""
@@ -233,7 +224,7 @@ class Scheduler:
                 return "pod has unbound immediate PersistentVolumeClaims", [], []
         return None, terms, delayed
 
-    def _schedule_one(self, item: Queued, pod: dict, nodes: dict[str, NodeView], nominated: list[dict]) -> None:
+    def _schedule_one(self, item: Queued, pod: dict, nodes: dict[str, NodeView], nominated: NominatedLoad) -> None:
         now = self.ctx.now()
         item.attempts += 1
         item.last_attempt = now
@@ -242,14 +233,16 @@ class Scheduler:
         prefilter, pv_terms, delayed = self._volumes(pod)
         statuses: dict[str, tuple[str, list[str]]] = {}
         feasible: list[NodeView] = []
-        load = self._nominated_load(pod, priority, nominated)
+        load = nominated.load(pod["metadata"]["uid"], priority)
         sig = signature(pod, priority) if not load and not pv_terms and not delayed else None
         if sig is not None and sig in self._refused and prefilter is None:
             self._unschedulable(item, pod, *self._refused[sig])  # alike and nothing changed: the same answer
             return
         known = self._equivalent.setdefault(sig, {}) if sig is not None else {}
+        pinned = pinned_nodes(pod) if prefilter is None else None
         if prefilter is None:
-            for name, view in nodes.items():
+            for name in nodes if pinned is None else sorted(pinned & nodes.keys()):
+                view = nodes[name]
                 result = known.get(name)
                 if result is None:
                     extra, extra_pods = load.get(name, ({}, 0))
@@ -261,6 +254,8 @@ class Scheduler:
                     feasible.append(view)
                 else:
                     statuses[name] = (code, reasons)
+        if pinned is not None and not feasible:
+            statuses = self._elsewhere.statuses(pod, nodes, pinned, statuses)
         if feasible:
             wanted = (pod.get("status") or {}).get("nominatedNodeName")
             best = next((v for v in feasible if v.name == wanted), None) or (
@@ -293,11 +288,11 @@ class Scheduler:
                                                                          view.name))
 
         def edit(obj: dict) -> None:
-            obj["spec"]["nodeName"] = view.name
+            obj["spec"] = {**obj["spec"], "nodeName": view.name}  # the spec is shared with the stored pod
             conds = obj.setdefault("status", {}).setdefault("conditions", [])
             set_condition(conds, "PodScheduled", "True", None, None, now, probe_time=True)
 
-        bound = self.store.mutate("/Pod", meta["namespace"], meta["name"], edit)
+        bound = self.store.mutate("/Pod", meta["namespace"], meta["name"], edit, fresh=("status",))
         self._invalidate(view.name)
         self._forget(item.uid)
         if bound is None:
@@ -320,7 +315,7 @@ class Scheduler:
                 changed = True
             return changed
 
-        self.store.mutate("/Pod", meta["namespace"], meta["name"], edit)
+        self.store.mutate("/Pod", meta["namespace"], meta["name"], edit, fresh=("status",))
         self.events.event(pod, "Warning", "FailedScheduling", message, action="Scheduling")
         item.unschedulable = True
         if nominee:  # retried as soon as the victims are gone (a pod deletion)

@@ -158,7 +158,7 @@ class ReplicaSetController(Reconciler):
         status["observedGeneration"] = rs["metadata"].get("generation", 1)
         if (rs.get("status") or {}) != status:
             self.store.mutate(RS, rs["metadata"]["namespace"], rs["metadata"]["name"],
-                              lambda obj: obj.__setitem__("status", status))
+                              lambda obj: obj.__setitem__("status", status), fresh=())
 
 
 def _resolve(value: Any, total: int, round_up: bool) -> int:
@@ -368,4 +368,5 @@ class DeploymentController(Reconciler):
                 annotations[REVISION] = revision
             return True
 
-        self.store.mutate(DEPLOY, deploy["metadata"]["namespace"], deploy["metadata"]["name"], edit)
+        self.store.mutate(DEPLOY, deploy["metadata"]["namespace"], deploy["metadata"]["name"], edit,
+                          fresh=("metadata",))

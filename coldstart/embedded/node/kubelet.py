@@ -189,14 +189,15 @@ class Kubelet:
         names = [result.image_id] + ([f"{repo}:{tag}"] if tag else [])
 
         def edit(node: dict) -> bool | None:
-            images = node.setdefault("status", {}).setdefault("images", [])
+            status = node.get("status") or {}
+            images = status.get("images") or []
             if any(result.image_id in (i.get("names") or []) for i in images):
                 return False
-            images.insert(0, {"names": names, "sizeBytes": result.size_bytes})
-            del images[NODE_STATUS_MAX_IMAGES:]
+            fresh = [{"names": names, "sizeBytes": result.size_bytes}, *images][:NODE_STATUS_MAX_IMAGES]
+            node["status"] = {**status, "images": fresh}  # a new status: the stored node's is shared, not copied
             return None
 
-        self.store.mutate("/Node", "", node_name, edit)
+        self.store.mutate("/Node", "", node_name, edit, fresh=())
 
     def _pulled(self, run: PodRun, c: ContainerRun, inst: int, result: EnsureResult, first: bool) -> None:
         if self._stale(run, c, inst):
@@ -390,4 +391,4 @@ class Kubelet:
                 return False
             pod["status"] = run.render(pod.get("status") or {})
             return None
-        self.store.mutate("/Pod", run.namespace, run.name, apply)
+        self.store.mutate("/Pod", run.namespace, run.name, apply, fresh=())  # render reads status, never edits it

@@ -96,6 +96,8 @@ class _Log:
     def since(self, rv: int) -> list[Change]:
         if rv < self.dropped_upto:
             raise Expired(f"too old resource version: {rv} ({self.dropped_upto})")
+        if not self.items or self.items[-1].rv <= rv:  # the usual answer to a caught-up reader: nothing new
+            return []
         start = bisect.bisect_right(self.items, rv, key=lambda c: c.rv)
         return self.items[start:]
 
@@ -297,15 +299,25 @@ class Store:
             self._record("MODIFIED", obj, key, namespace)
             return obj
 
-    def mutate(self, key: str, namespace: str, name: str, fn: Callable[[dict], Any]) -> dict | None:
+    def mutate(self, key: str, namespace: str, name: str, fn: Callable[[dict], Any], *,
+               fresh: tuple[str, ...] | None = None) -> dict | None:
         """Atomically apply fn to a copy of the object and store it (None when the object is gone).
 
-        fn edits the copy in place; returning False skips the write (nothing changed)."""
+        fn edits the copy in place; returning False skips the write (nothing changed). `fresh` names the top-level
+        fields fn edits inside (deep-copied for it); the others stay shared with the stored version, which is never
+        changed in place, so fn may only replace them or set metadata's own keys: a status write then costs no copy
+        of a pod's spec. None copies everything."""
         with self._lock:
             current = self.get(key, namespace, name)
             if current is None:
                 return None
-            copy = clone(current)
+            if fresh is None:
+                copy = clone(current)
+            else:
+                copy = dict(current, metadata=dict(current["metadata"]))
+                for field in fresh:
+                    if field in current:
+                        copy[field] = clone(current[field])
             if fn(copy) is False:
                 return current
             return self.replace(copy)

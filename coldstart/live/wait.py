@@ -185,5 +185,6 @@ def wait_pods_ready(cluster: Cluster, namespace: str, label_selector: str, count
     """Wait until `count` pods matching the selector are Ready; fail fast on CrashLoopBackOff, pull back-off,
     OOMKilled or any restart (unless fail_fast is False)."""
     objects = wait_for(cluster, "v1", "Pod", namespace, label_selector=label_selector, done=Count(pod_ready, count),
-                       timeout=timeout, what=what, terminal=pod_terminal_reason if fail_fast else None, progress=progress)
+                       timeout=timeout, what=what, terminal=pod_terminal_reason if fail_fast else None,
+                       progress=progress)
     return [p for p in objects.values() if pod_ready(p)]

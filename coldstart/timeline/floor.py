@@ -87,7 +87,6 @@ def _pulled(pod: PodTimeline, image: str) -> ImagePull | None:
 def replica_floor(profile: Profile, pod: PodTimeline, log: VllmLog | None, ask: EngineAsk) -> Floor:
     """The floor of one replica (see the module docstring)."""
     k, scale = profile.kinetics, 1.0 - profile.kinetics.jitter
-    mb = 1e6
     terms: list[Term] = []
 
     def term(name: str, seconds: float, formula: str, source: str, pull: ImagePull | None = None) -> None:
@@ -97,30 +96,27 @@ def replica_floor(profile: Profile, pod: PodTimeline, log: VllmLog | None, ask: 
                 "the kubelet's Pulled event"
         terms.append(Term(name, seconds * scale, formula, source))
 
+    # one formula for a cold pull (physics.pull_floor_seconds); the text names the figures it rests on
+    accelerated = profile.lazy_image_loading or profile.feature("eks:soci_parallel")  # SOCI, Artifact Streaming
+    by_accelerator = ("by the profile's image accelerator",
+                      "kinetics.soci_parallel_mb_per_s, kinetics.image_streaming_start_seconds")
     vllm = _pulled(pod, profile.image.vllm)
     if vllm is not None:
-        size = profile.image.compressed_bytes
+        size, compression = profile.image.compressed_bytes, profile.image.compression
         if vllm.streaming:
             term("image pull", streaming_start_seconds(k, size), f"streaming start for {size / 1e9:.1f} GB",
                  "kinetics.image_streaming_start_seconds (per 5 GB)")
-        elif profile.lazy_image_loading or profile.feature("eks:soci_parallel"):  # SOCI, Artifact Streaming
-            term("image pull", pull_floor_seconds(profile, size, profile.image.compression),
-                 f"{size / 1e9:.1f} GB by the profile's image accelerator (SOCI or Artifact Streaming)",
-                 "kinetics.soci_parallel_mb_per_s, kinetics.image_streaming_start_seconds", vllm)
         else:
-            transfer = size / (k.registry_mb_per_s * mb)
-            unpack = unpack_seconds(k, size, profile.image.compression)
-            term("image pull", max(transfer, unpack), f"max({size / 1e9:.1f} GB / {k.registry_mb_per_s:g} MB/s, "
-                 f"{profile.image.compression} unpack {unpack:.1f}s)", "kinetics.registry_mb_per_s, "
-                 f"kinetics.{profile.image.compression}_decompress_mb_per_s", vllm)
+            how, source = by_accelerator if accelerated else (
+                f"/ {k.registry_mb_per_s:g} MB/s, {compression} unpack {unpack_seconds(k, size, compression):.1f}s "
+                "overlapped", f"kinetics.registry_mb_per_s, kinetics.{compression}_decompress_mb_per_s")
+            term("image pull", pull_floor_seconds(profile, size, compression), f"{size / 1e9:.1f} GB {how}", source,
+                 vllm)
     if _pulled(pod, profile.model.modelcar) is not None:
         size = profile.model.weight_bytes
-        if profile.lazy_image_loading or profile.feature("eks:soci_parallel"):
-            term("modelcar pull", pull_floor_seconds(profile, size, "none"), f"{size / 1e9:.1f} GB by the profile's "
-                 "image accelerator", "kinetics.soci_parallel_mb_per_s, kinetics.image_streaming_start_seconds")
-        else:
-            term("modelcar pull", size / (k.registry_mb_per_s * mb),
-                 f"{size / 1e9:.1f} GB / {k.registry_mb_per_s:g} MB/s", "kinetics.registry_mb_per_s")
+        how, source = by_accelerator if accelerated else (f"/ {k.registry_mb_per_s:g} MB/s",
+                                                          "kinetics.registry_mb_per_s")
+        term("modelcar pull", pull_floor_seconds(profile, size, "none"), f"{size / 1e9:.1f} GB {how}", source)
     term("container start", k.container_start_seconds, f"{k.container_start_seconds:g}s",
          "kinetics.container_start_seconds")
     storage = storage_gib_per_s(k, weights_storage(profile))

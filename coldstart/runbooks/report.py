@@ -130,10 +130,10 @@ def floor(outcome: Outcome) -> None:
         "</p></details>"))
 
 
-def _identity(outcome: Outcome, runbook: str | None) -> dict[str, Any]:
-    """What makes two runs the same question (coldstart.timeline.history.IDENTITY)."""
-    return {"runbook": runbook, "profile": outcome.scenario.profile.name, "cluster": outcome.cluster,
-            "scenario": outcome.scenario.name, "steps": outcome.scenario.steps()}
+def _about(outcome: Outcome, runbook: str | None) -> dict[str, Any]:
+    """What a timings.json records about the question it answers (with the profile's name: history.IDENTITY)."""
+    return {"runbook": runbook, "cluster": outcome.cluster, "scenario": outcome.scenario.name,
+            "steps": outcome.scenario.steps()}
 
 
 def _replicas(outcome: Outcome) -> list[dict[str, Any]]:
@@ -149,9 +149,8 @@ def save(outcome: Outcome | None, out_dir: str | Path | None, run_id: str | None
     if not out_dir or outcome is None or outcome.dry_run:
         return
     path = write_timings(Path(out_dir) / "timings.json", outcome.timeline, profile=outcome.scenario.profile,
-                         run_id=run_id or outcome.run_id, cluster=outcome.cluster, ready=outcome.ready,
-                         runbook=runbook, scenario=outcome.scenario.name, steps=outcome.scenario.steps(),
-                         replicas=_replicas(outcome))
+                         run_id=run_id or outcome.run_id, ready=outcome.ready, replicas=_replicas(outcome),
+                         **_about(outcome, runbook))
     display(Markdown(f"Timings written to `{path}`."))
 
 
@@ -164,8 +163,10 @@ def previous(outcome: Outcome, out_dir: str | Path | None = None, *, runbook: st
         return
     here = Path(out_dir) if out_dir else None
     folder = here.parent if here else Path("outputs") / outcome.scenario.profile.name
-    identity, comparable = _identity(outcome, runbook), []
-    for path in sorted(folder.glob("*/timings.json"), key=lambda p: p.stat().st_mtime):
+    identity = {**_about(outcome, runbook), "profile": outcome.scenario.profile.name}
+    baseline = None
+    # newest first: the first comparable run is the baseline, older files are not read at all
+    for path in sorted(folder.glob("*/timings.json"), key=lambda p: p.stat().st_mtime, reverse=True):
         if path.parent == here or path.parent.name == outcome.run_id:
             continue
         try:
@@ -174,12 +175,13 @@ def previous(outcome: Outcome, out_dir: str | Path | None = None, *, runbook: st
             display(Markdown(f"*Skipped an earlier run: {html.escape(str(exc).splitlines()[0])}*"))
             continue
         if differs(doc, identity) is None:
-            comparable.append((path, doc))
-    if not comparable:
+            baseline = (path, doc)
+            break
+    if baseline is None:
         display(Markdown(f"No earlier ready run of `{runbook}` with this profile, cluster (`{outcome.cluster}`) and "
                          f"scenario in `{folder}`: nothing to compare with yet."))
         return
-    path, before = comparable[-1]
+    path, before = baseline
     band = noise_band(outcome.cluster)
     rows = compare_replicas(before["replicas"], _replicas(outcome), band)
     labels = list(dict.fromkeys(label for row in rows for label in row.cells))

@@ -120,6 +120,18 @@ def probe_window(probe: dict[str, Any]) -> int:
     return num("initialDelaySeconds", 0) + num("failureThreshold", 3) * num("periodSeconds", 10)
 
 
+def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
+    """Does one toleration match a taint, as the scheduler's TaintToleration plugin decides: the effect (when set)
+    and key (when set) must match, then `Exists` matches any value and `Equal` (the default) the taint's value."""
+    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
+        return False
+    if toleration.get("key") and toleration["key"] != taint.get("key"):
+        return False
+    if toleration.get("operator", "Equal") == "Exists":
+        return True
+    return bool(toleration.get("key")) and (toleration.get("value") or "") == (taint.get("value") or "")
+
+
 def pod_templates(obj: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]]:
     """(role, pod spec) for every pod template an object embeds; [] for objects without one."""
     kind = obj.get("kind")

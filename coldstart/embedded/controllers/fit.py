@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coldstart.embedded.controllers.objects import pod_requests, resource_list, terminal
+from coldstart.kube.podspec import tolerates
 
 UNSCHEDULABLE = "Unschedulable"  # preemption may help (resources)
 UNRESOLVABLE = "UnschedulableAndUnresolvable"  # preemption cannot help (taints, affinity, ...)
@@ -187,16 +188,6 @@ def _nominee(pod: dict) -> bool:
 
 # ---------------------------------------------------------------------------------------------------
 # Predicates
-
-
-def tolerates(toleration: dict, taint: dict) -> bool:
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
-        return False
-    if toleration.get("key") and toleration["key"] != taint.get("key"):
-        return False
-    if toleration.get("operator", "Equal") == "Exists":
-        return True
-    return bool(toleration.get("key")) and (toleration.get("value") or "") == (taint.get("value") or "")
 
 
 def untolerated_taint(pod: dict, node: dict) -> dict | None:

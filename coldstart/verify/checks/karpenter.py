@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
+from coldstart.errors import InvalidValue
 from coldstart.kube import labels as L
+from coldstart.kube.podspec import tolerates
+from coldstart.kube.quantity import parse_quantity
 from coldstart.verify.findings import Context, Finding, found, invariant
 from coldstart.verify.workloads import Buffer, Workload
 
@@ -67,16 +71,6 @@ def pod_annotations(obj: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in found_.items()}
 
 
-def _tolerates(tolerations: list[dict[str, Any]], taint: dict[str, Any]) -> bool:
-    for t in tolerations:
-        if t.get("operator") == "Exists" and not t.get("key"):
-            return True
-        if t.get("key") == taint.get("key") and t.get("effect") in (None, "", taint.get("effect")) and (
-                t.get("operator") == "Exists" or str(t.get("value") or "") == str(taint.get("value") or "")):
-            return True
-    return False
-
-
 def _landing_problems(pool: dict[str, Any], w: Workload) -> list[str]:
     """Why Karpenter would never launch a node of this NodePool for the engine's pods."""
     problems = []
@@ -84,7 +78,7 @@ def _landing_problems(pool: dict[str, Any], w: Workload) -> list[str]:
     pool_labels = (((pool.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
     for taint in template.get("taints") or []:
         if isinstance(taint, dict) and taint.get("effect") in ("NoSchedule", "NoExecute") \
-                and not _tolerates(w.tolerations, taint):
+                and not any(tolerates(t, taint) for t in w.tolerations):
             problems.append(f"the engine does not tolerate its taint {taint.get('key')}:{taint.get('effect')}")
     for key, value in w.node_selector.items():
         req = requirement_values(pool, key)
@@ -131,7 +125,7 @@ def check_spot_fallback(ctx: Context) -> Iterator[Finding]:
         problems += _landing_problems(pool, w)
         limits = (pool.get("spec") or {}).get("limits") or {}
         for resource, count in w.gpu.items():
-            if resource in limits and _number(limits[resource]) < float(count):
+            if resource in limits and _number(limits[resource]) < count:
                 problems.append(f"limits {resource}: {limits[resource]} is below one replica's {count}")
         if problems:
             yield found("karpenter-spot-fallback", "fail", w, None, f"NodePool {name}: " + "; ".join(problems))
@@ -149,11 +143,12 @@ def _capacity_types(requirement: tuple[str, list[str]] | None) -> set[str]:
             "Exists": {"spot", "on-demand"}}.get(operator, set())
 
 
-def _number(value: Any) -> float:
+def _number(value: Any) -> Decimal:
+    """A NodePool limit as a quantity (`8`, `1k`); an unreadable one limits nothing."""
     try:
-        return float(str(value))
-    except ValueError:
-        return float("inf")
+        return parse_quantity(value)
+    except InvalidValue:
+        return Decimal("Infinity")
 
 
 def _blocking_budget(pool: dict[str, Any] | None) -> str | None:

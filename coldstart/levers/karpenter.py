@@ -23,7 +23,7 @@ from typing import Any
 
 from coldstart.kube import labels as L
 from coldstart.profiles import Profile
-from coldstart.profiles.clouds import SOCI_LAZY_MODE, SOCI_PARALLEL_GATE, KarpenterPool
+from coldstart.profiles.clouds import SOCI_LAZY_MODE, SOCI_PARALLEL_GATE
 
 __all__ = ["GPU_FAMILY", "NODE_CLASS", "manifests", "node_class",
            "node_pool", "pod_annotations", "selector", "user_data"]
@@ -35,19 +35,15 @@ GPU_FAMILY = {"eks": (L.EKS_INSTANCE_FAMILY, L.EKS_INSTANCE_GPU_NAME), "aks": (L
 AL2023_GPU_ALIAS = "al2023@latest"  # resolves to the NVIDIA AMI for GPU instance types
 
 
-def _pool(profile: Profile) -> KarpenterPool | None:
-    return profile.karpenter
-
-
 def selector(profile: Profile) -> dict[str, str]:
     """The nodeSelector that keeps the engine, its buffer and the pre-pull on the profile's NodePool."""
-    pool = _pool(profile)
+    pool = profile.karpenter
     return {L.KARPENTER_NODEPOOL: pool.node_pool} if pool is not None else {}
 
 
 def pod_annotations(profile: Profile) -> dict[str, str]:
     """`karpenter.sh/do-not-disrupt` on the buffer's and the engine's pods, when the profile asks for it."""
-    pool = _pool(profile)
+    pool = profile.karpenter
     return {L.KARPENTER_DO_NOT_DISRUPT: "true"} if pool is not None and pool.do_not_disrupt else {}
 
 
@@ -59,7 +55,7 @@ def _taints(profile: Profile) -> list[dict[str, str]]:
 
 def node_pool(profile: Profile) -> dict[str, Any] | None:
     """A karpenter.sh/v1 NodePool of GPU nodes: the profile's families and GPU, Spot and on-demand, a budget."""
-    pool = _pool(profile)
+    pool = profile.karpenter
     if pool is None:
         return None
     group, _, kind = NODE_CLASS[profile.cloud]
@@ -72,8 +68,8 @@ def node_pool(profile: Profile) -> dict[str, Any] | None:
     ]
     template: dict[str, Any] = {"nodeClassRef": {"group": group, "kind": kind, "name": pool.node_class},
                                 "requirements": requirements, "expireAfter": pool.expire_after}
-    if _taints(profile):
-        template["taints"] = _taints(profile)
+    if taints := _taints(profile):
+        template["taints"] = taints
     gpus = profile.nodes.max_nodes * profile.nodes.gpus_per_node
     return {
         "apiVersion": "karpenter.sh/v1",
@@ -109,7 +105,7 @@ def user_data(profile: Profile) -> str | None:
 
 def node_class(profile: Profile) -> dict[str, Any] | None:
     """The EC2NodeClass (EKS) or AKSNodeClass (AKS) the NodePool launches its nodes with."""
-    pool = _pool(profile)
+    pool = profile.karpenter
     if pool is None:
         return None
     group, version, kind = NODE_CLASS[profile.cloud]

@@ -23,13 +23,13 @@ from coldstart.verify.operators_ray import ray_workloads
 from coldstart.verify.workloads import (
     EngineContainer,
     EnginePod,
-    ImageUse,
     Inventory,
     Workload,
     display_name,
     engine_pod,
     finish,
     namespace_of,
+    oci_modelcars,
     resolve_env,
 )
 from coldstart.vllm.kserve import CONTAINER, MODEL_FIELDS, merge_pod, predictor_pod, worker_pod
@@ -132,7 +132,7 @@ def _inference_service(doc: Document, inv: Inventory, used: set[int]) -> Workloa
     if model is None:
         return None
     uri = model.get("storageUri")
-    modelcars = [ImageUse("storageUri", str(uri))] if str(uri or "").startswith("oci://") else []
+    modelcars = oci_modelcars("storageUri", uri)
     runtime = _find_runtime(inv, model, fmt, namespace)
     if runtime is not None:
         used.add(id(runtime))
@@ -220,5 +220,5 @@ def _llm_inference_service(doc: Document, inv: Inventory) -> list[Workload]:
     if not pods:
         return []
     uri = (spec.get("model") or {}).get("uri")
-    modelcars = [ImageUse("model.uri", str(uri))] if str(uri or "").startswith("oci://") else []
+    modelcars = oci_modelcars("model.uri", uri)
     return [finish(doc, pods, model_uri=uri, modelcars=modelcars)]

@@ -21,12 +21,12 @@ from coldstart.kube.podspec import DEFAULT_SHM_MOUNT
 from coldstart.verify.workloads import (
     EngineContainer,
     EnginePod,
-    ImageUse,
     Inventory,
     Workload,
     display_name,
     finish,
     namespace_of,
+    oci_modelcars,
     resolve_env,
 )
 from coldstart.vllm.launch import Launch, container_launches, entrypoint_launch, parse_flags
@@ -67,7 +67,7 @@ def kubeai_workloads(doc: Document, inv: Inventory) -> list[Workload]:
                                               if spec.get("priorityClassName") else {})}
     pod = EnginePod(None, pod_spec, [engine], na=na, operator_cache=cache)
     uri = spec.get("url")
-    modelcars = [ImageUse("url", str(uri))] if str(uri or "").startswith("oci://") else []
+    modelcars = oci_modelcars("url", uri)
     return [finish(doc, [pod], model_uri=uri, modelcars=modelcars,
                    na={"selectors": "KubeAI sets nodeSelector and tolerations from the resourceProfile"})]
 

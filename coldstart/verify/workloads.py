@@ -26,7 +26,7 @@ from coldstart.vllm.launch import Launch, container_launches, flag_name, load_st
 __all__ = [
     "CLUSTER_SCOPED", "POD_TEMPLATE_KINDS", "READ_KINDS", "Buffer", "EngineContainer", "EnginePod", "ImageUse",
     "Inventory", "Workload", "apply_config_file", "display_name", "engine_pod", "finish",
-    "namespace_of", "object_ref", "resolve_env", "slim_object", "NAME_ONLY_KINDS",
+    "namespace_of", "object_ref", "oci_modelcars", "resolve_env", "slim_object", "NAME_ONLY_KINDS",
 ]
 
 CLUSTER_SCOPED = {
@@ -339,6 +339,11 @@ def display_name(role: str | None, name: Any, index: int | None = None) -> str:
     """`worker/vllm-worker` when a workload has several pod roles; `#2` for a second launch in one container."""
     text = str(name or "?") + (f"#{index + 1}" if index else "")
     return f"{role}/{text}" if role else text
+
+
+def oci_modelcars(field_name: str, uri: Any) -> list[ImageUse]:
+    """A model URI that is an `oci://` image (a modelcar the node pulls like any image), named after its field."""
+    return [ImageUse(field_name, str(uri))] if str(uri or "").startswith("oci://") else []
 
 
 def finish(doc: Document, pods: list[EnginePod], **extra: Any) -> Workload:

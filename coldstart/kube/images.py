@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
-    "ImageRef", "default_pull_policy", "effective_pull_policy", "has_digest", "is_engine_image", "is_pause_image",
-    "is_pinned_reference", "is_valid_reference",
+    "ImageRef", "default_pull_policy", "effective_pull_policy", "has_digest", "is_acr_host", "is_engine_image",
+    "is_pause_image", "is_pinned_reference", "is_valid_reference",
 ]
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -25,6 +25,7 @@ _VALID = re.compile(rf"^(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::{_TAG})?(
 _PINNED = re.compile(rf"^{_HOST}/{_COMPONENT}(?:/{_COMPONENT})*(?::{_TAG})?@sha256:[0-9a-f]{{64}}$")
 _DIGEST = re.compile(r"@([a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,})$")
 DOCKER_HUB = "docker.io"
+_ACR_SUFFIXES = (".azurecr.io", ".azurecr.cn", ".azurecr.us")  # Azure public, China and Government clouds
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,12 @@ def default_pull_policy(image: str) -> str:
 def effective_pull_policy(image: str, explicit: str | None) -> str:
     """The kubelet's policy: the one written, else the API server's default."""
     return str(explicit) if explicit else default_pull_policy(image)
+
+
+def is_acr_host(host: str) -> bool:
+    """An Azure Container Registry host (`x.azurecr.io`, a geo-replica `x.eastus.geo.azurecr.io`): the only
+    registry AKS Artifact Streaming streams from."""
+    return host.endswith(_ACR_SUFFIXES)
 
 
 def is_engine_image(image: str | None) -> bool:

@@ -20,9 +20,9 @@ from typing import Any
 from coldstart.kube.quantity import format_binary
 from coldstart.levers import weight_sources
 from coldstart.profiles import Profile
+from coldstart.vllm.launch import CACHE_DIR
 
 PORT = 8080
-CACHE_DIR = "/root/.cache"
 SHM_VOLUME, CACHE_VOLUME = "dshm", "cache"
 # The startup probe tolerates up to this multiple of the time-to-ready budget before killing a start.
 STARTUP_WINDOW_FACTOR = 2.0

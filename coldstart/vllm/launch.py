@@ -27,12 +27,15 @@ from coldstart.kube.podspec import expand_refs
 from coldstart.vllm.shell import Unset, commands, expand, positional
 
 __all__ = [
-    "BOOLEAN_FLAGS", "Launch", "RayEngine", "container_argv", "container_launches", "entrypoint_argv",
+    "BOOLEAN_FLAGS", "CACHE_DIR", "Launch", "RayEngine", "container_argv", "container_launches", "entrypoint_argv",
     "entrypoint_launch",
     "find_launches", "flag_name", "load_structured", "parse_flags", "ray_engines", "truthy",
 ]
 
 SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh"}
+# Where vLLM's caches live in its image (it runs as root; XDG_CACHE_HOME defaults to ~/.cache): the Hugging Face hub,
+# vLLM's torch.compile cache and Triton's kernels, unless HF_HOME / VLLM_CACHE_ROOT / TRITON_CACHE_DIR move them.
+CACHE_DIR = "/root/.cache"
 # vLLM's boolean flags (store_true / BooleanOptionalAction): they never take the next word as a value.
 BOOLEAN_FLAGS = {
     "api_server_count_auto", "async_scheduling", "calculate_kv_scales", "data_parallel_external_lb",

@@ -19,7 +19,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from coldstart.embedded.context import SimContext
-from coldstart.kube.images import ImageRef, is_valid_reference
+from coldstart.kube.images import ImageRef, is_acr_host, is_valid_reference
 from coldstart.kube.labels import GKE_IMAGE_STREAMING, IMAGE_LOADING
 from coldstart.profiles.physics import image_transfer_seconds, streaming_start_seconds
 
@@ -209,7 +209,7 @@ class ImageService:
             return cls._streamable(parsed)
         if labels.get(IMAGE_LOADING) != "lazy":
             return False
-        if parsed.host.endswith((".azurecr.io", ".azurecr.cn", ".azurecr.us")):
+        if is_acr_host(parsed.host):
             return not parsed.digest  # Artifact Streaming streams pulls by tag only
         return ".dkr.ecr." in parsed.host  # SOCI v2 indexes pushed beside the ECR image
 

@@ -7,20 +7,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from coldstart.kube.images import ImageRef, has_digest
+from coldstart.kube.images import ImageRef, has_digest, is_acr_host
 from coldstart.kube.podspec import volume_at
 from coldstart.profiles.clouds import BUILT_IN_CLASSES, SOCI_LAZY_MODE, SOCI_MARKERS
 from coldstart.verify.checks.karpenter import node_pool_of
 from coldstart.verify.findings import Context, Finding, found, invariant
 from coldstart.verify.workloads import Workload
+from coldstart.vllm.launch import CACHE_DIR
 
-__all__ = ["READ_WRITE_MANY", "READ_WRITE_ONCE_ONLY"]
+__all__ = ["READ_WRITE_ONCE_ONLY"]
 
-CACHE_DIR = "/root/.cache"
 READ_WRITE_ONCE_ONLY = {"ebs.csi.aws.com", "ebs.csi.eks.amazonaws.com", "kubernetes.io/aws-ebs", "disk.csi.azure.com",
                         "kubernetes.io/azure-disk", "pd.csi.storage.gke.io", "kubernetes.io/gce-pd"}
-READ_WRITE_MANY = {"efs.csi.aws.com", "fsx.csi.aws.com", "file.csi.azure.com", "kubernetes.io/azure-file",
-                   "blob.csi.azure.com", "filestore.csi.storage.gke.io", "nfs.csi.k8s.io"}
 
 
 def _node_class(ctx: Context, w: Workload, kind: str) -> tuple[str, dict[str, Any] | None]:
@@ -72,7 +70,7 @@ def check_artifact_streaming(ctx: Context) -> Iterator[Finding]:
         if has_digest(c.image):
             problems.append(f"{c.image} is pulled by digest and Artifact Streaming streams pulls by tag only: "
                             f"reference the tag locked in ACR ({profile.vllm_image})")
-        elif not ImageRef.parse(c.image).host.endswith((".azurecr.io", ".azurecr.cn", ".azurecr.us")):
+        elif not is_acr_host(ImageRef.parse(c.image).host):
             problems.append(f"{c.image} is not in ACR; only ACR streams artifacts")
         if profile.karpenter is None:
             notes.append("the GPU pool's setting is outside the manifests: az aks nodepool update "

@@ -20,7 +20,7 @@ from coldstart.verify.checks.common import (
 )
 from coldstart.verify.findings import Context, Finding, found, invariant
 from coldstart.verify.workloads import EngineContainer, EnginePod
-from coldstart.vllm.launch import truthy
+from coldstart.vllm.launch import CACHE_DIR, truthy
 
 DEFAULT_BUDGET_SECONDS = 600.0
 
@@ -200,10 +200,10 @@ def check_cache(ctx: Context) -> Iterator[Finding]:
             yield found("cache-persistent", "pass", w, c.name, "; ".join(kept) + (
                 f" (not kept: {'; '.join(lost)})" if lost else ""))
         else:
-            below = [m for m, v in mounts_under(pod.spec, c.spec, "/root/.cache") if "persistentVolumeClaim" in v]
+            below = [m for m, v in mounts_under(pod.spec, c.spec, CACHE_DIR) if "persistentVolumeClaim" in v]
             hint = f" (PVC mounts {', '.join(below)} cover none of them)" if below else ""
             yield found("cache-persistent", "fail", w, c.name, f"{'; '.join(lost)}{hint}: mount a "
-                        "PersistentVolumeClaim at /root/.cache (or point HF_HOME / VLLM_CACHE_ROOT at one)")
+                        f"PersistentVolumeClaim at {CACHE_DIR} (or point HF_HOME / VLLM_CACHE_ROOT at one)")
 
 
 @invariant("startup-probe-budget", "runtime",

@@ -90,9 +90,10 @@ class Diagnosis:
                 "notes": self.notes}
 
 
-def _list(cluster: Cluster, kind: str, namespace: str | None, notes: list[str]) -> list[dict[str, Any]]:
+def _list(cluster: Cluster, kind: str, namespace: str | None, notes: list[str], *,
+          label_selector: str | None = None) -> list[dict[str, Any]]:
     try:
-        items, _, _ = cluster.list(api_version(kind), kind, namespace)
+        items, _, _ = cluster.list(api_version(kind), kind, namespace, label_selector=label_selector)
     except NotFound:
         return []  # not served here (no KServe, not GKE)
     except Forbidden:
@@ -141,10 +142,8 @@ def diagnose(cluster: Cluster, namespace: str, *, selector: str | None = None, w
     events = {e["metadata"].get("uid"): e for e in [*watched_events, *_list(cluster, "Event", namespace, notes)]}
     nodes = _list(cluster, "Node", None, notes)
     by_uid = {o["metadata"]["uid"]: o for items in objects.values() for o in items if o["metadata"].get("uid")}
-    pods = objects["Pod"]
-    if selector:
-        wanted = dict(part.split("=", 1) for part in selector.split(",") if "=" in part)
-        pods = [p for p in pods if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())]
+    # the server applies the selector (any selector syntax); the buffer check below still sees every pod
+    pods = _list(cluster, "Pod", namespace, notes, label_selector=selector) if selector else objects["Pod"]
     engine_pods = [p for p in pods if _is_engine(p)]
     owners = {_ref(_top_owner(p, by_uid)): _top_owner(p, by_uid) for p in engine_pods}
     if workload:

@@ -64,17 +64,26 @@ def diagnosed():
             before = len(embedded.api.requests)
             result = diagnose(conn, profile.namespace)
             requests = embedded.api.requests[before:]
-    return result, requests
+            selected = diagnose(conn, profile.namespace, selector=f"{INSTANCE} notin (greedy)")
+    return result, requests, selected
 
 
 def test_a_diagnosis_only_reads(diagnosed):
-    _, requests = diagnosed
+    _, requests, _ = diagnosed
     assert requests and {r.method for r in requests} <= READS, {(r.method, r.path) for r in requests}
     assert {r.verb for r in requests if r.verb} <= {"get", "list", "watch"}
 
 
+def test_a_selector_in_any_syntax_narrows_the_diagnosis(diagnosed):
+    """--selector is applied by the API server, so set-based selectors work as in kubectl."""
+    _, _, selected = diagnosed
+    assert selected.workloads == ["Deployment/coldstart/qwen2-5-7b-naive"]
+    assert ("gpu-mem-util-range", "Deployment/coldstart/greedy") not in {(f.invariant, f.object)
+                                                                         for f in selected.findings}
+
+
 def test_every_planted_trap_is_found_by_invariant(diagnosed):
-    result, _ = diagnosed
+    result, _, _ = diagnosed
     assert set(result.workloads) == {"Deployment/coldstart/qwen2-5-7b-naive", "Deployment/coldstart/greedy"}
     failing = {(f.invariant, f.object) for f in result.findings if f.status == "fail"}
     for invariant in ("image-digest-pinned", "hf-offline", "runai-streamer",
@@ -84,7 +93,7 @@ def test_every_planted_trap_is_found_by_invariant(diagnosed):
 
 
 def test_fixes_are_ranked_by_what_they_cost_in_this_clusters_starts(diagnosed):
-    result, _ = diagnosed
+    result, _, _ = diagnosed
     fixes = {f.invariant: f for f in result.fixes}
     assert fixes["gpu-mem-util-range"].seconds is None  # it broke starts: ranked first
     assert result.fixes[0].seconds is None
@@ -96,7 +105,7 @@ def test_fixes_are_ranked_by_what_they_cost_in_this_clusters_starts(diagnosed):
 
 
 def test_the_timeline_shows_the_slow_phases_and_the_failure(diagnosed):
-    result, _ = diagnosed
+    result, _, _ = diagnosed
     ready = [r for r in result.replicas if r.time_to_ready]
     assert ready and ready[0].phase("scheduling") > 60 and ready[0].phase("image_pull") > 0
     assert ready[0].time_to_ready >= ready[0].floor.total_seconds

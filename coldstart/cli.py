@@ -105,7 +105,7 @@ def cmd_rbac(args: argparse.Namespace) -> int:
 
 def cmd_cluster_up(args: argparse.Namespace) -> int:
     import signal  # start-up cost (see above): only this command waits for a signal
-    import threading  # start-up cost (see above): only this command waits
+    import time  # start-up cost (see above): only this command waits
 
     from coldstart.embedded import serve  # start-up cost: the embedded cluster
 
@@ -121,7 +121,8 @@ def cmd_cluster_up(args: argparse.Namespace) -> int:
         path = serve.write_kubeconfig(args.kubeconfig or f"outputs/{profile.name}/kubeconfig", cluster.url, context)
         print(f"embedded cluster {context} serving on {cluster.url} (Ctrl-C stops it)")
         print(f"export KUBECONFIG={path.resolve()}", flush=True)
-        while not threading.Event().wait(1.0):
+        while True:  # until Ctrl-C or SIGTERM (KeyboardInterrupt above)
+            time.sleep(1.0)
             cluster.check()
     finally:
         cluster.stop()

@@ -18,6 +18,7 @@ _GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 
 _AGE_PART = re.compile(r"(\d+)([ydhms])")
 _AGE_UNITS = {"y": 365 * 86400.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+NULL_TIMES = frozenset({"", "null", "None", "<nil>", "<unknown>"})  # how an unset time is written
 
 
 @lru_cache(maxsize=65536)
@@ -48,7 +49,7 @@ def parse_timestamp(value: object) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     text = str(value).strip()
-    if not text or text in {"null", "None", "<nil>", "<unknown>"}:
+    if text in NULL_TIMES:
         return None
     return _parse_iso(text)
 

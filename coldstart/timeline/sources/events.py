@@ -23,7 +23,7 @@ from typing import Any
 
 from coldstart.errors import InvalidValue
 from coldstart.inputs.decode import list_items
-from coldstart.kube.times import parse_timestamp
+from coldstart.kube.times import NULL_TIMES, parse_timestamp
 from coldstart.timeline.sources.event_meaning import (  # noqa: F401  (re-exported: what events mean)
     _MEANINGS,
     counted_reasons,
@@ -31,9 +31,8 @@ from coldstart.timeline.sources.event_meaning import (  # noqa: F401  (re-export
     interpret,
     meaning,
 )
-from coldstart.timeline.sources.skipped import TIME, Skipped, Spec, first_wrong_type
+from coldstart.timeline.sources.skipped import TIME, WATCH_TYPES, Skipped, Spec, collect, first_wrong_type
 
-_WATCH_TYPES = {"ADDED", "MODIFIED", "DELETED"}
 _FIELD_CONTAINER = re.compile(r"spec\.(?:init|ephemeral)?[cC]ontainers\{([^}]*)\}")
 
 
@@ -77,7 +76,7 @@ def _time(value: Any) -> datetime | None:
         if not isinstance(value, str | datetime):
             raise InvalidValue(f"not a timestamp: {value!r}")
         cached = parse_timestamp(value)
-        if cached is None and isinstance(value, str) and value.strip() not in _NULL_TIMES:
+        if cached is None and isinstance(value, str) and value.strip() not in NULL_TIMES:
             raise InvalidValue(f"not a timestamp: {value!r}")
         if len(_TIMES) > 200_000:
             _TIMES.clear()
@@ -86,7 +85,6 @@ def _time(value: Any) -> datetime | None:
 
 
 _TIMES: dict[Any, datetime | None] = {}
-_NULL_TIMES = {"", "null", "None", "<nil>", "<unknown>"}
 _REF = {"kind": str, "namespace": str, "name": str, "fieldPath": str, "uid": str}
 _SOURCE = {"component": str, "host": str}
 EVENT_FIELDS: Spec = {
@@ -121,7 +119,7 @@ def event_from_object(obj: Mapping[str, Any]) -> Event | None:
     skips the event and counts it."""
     get = obj.get
     wrapper = get("type")
-    if wrapper.__class__ is str and wrapper in _WATCH_TYPES and isinstance(get("object"), Mapping):
+    if wrapper.__class__ is str and wrapper in WATCH_TYPES and isinstance(get("object"), Mapping):
         obj = obj["object"]
         get = obj.get
     if get("kind", "Event") != "Event" or not ("reason" in obj or "involvedObject" in obj or "regarding" in obj):
@@ -204,33 +202,11 @@ def event_from_object(obj: Mapping[str, Any]) -> Event | None:
 _EMPTY: Mapping[str, Any] = {}
 
 
-def events_from_objects(objects: Iterable[Any], skipped: Skipped | None = None, _depth: int = 0) -> list[Event]:
+def events_from_objects(objects: Iterable[Any], skipped: Skipped | None = None) -> list[Event]:
     """Events from decoded documents: Lists (`items`), watch events, bare Event objects; others skipped.
 
     An event with a wrong-typed field is left out and counted in `skipped` (when given)."""
-    out: list[Event] = []
-    append = out.append
-    for index, obj in enumerate(objects):
-        # plain dicts (what json/yaml decode to) skip the slower ABC check; other Mappings still count
-        if type(obj) is dict or (not isinstance(obj, list) and isinstance(obj, Mapping)):
-            items = obj.get("items")
-            if isinstance(items, list) and _depth < _NESTED:
-                out.extend(events_from_objects(items, skipped, _depth + 1))
-                continue
-            try:
-                event = event_from_object(obj)
-            except InvalidValue as exc:
-                if skipped is not None:
-                    skipped.add("events", f"item {index + 1}", str(exc))
-                continue
-            if event is not None:
-                append(event)
-        elif isinstance(obj, list) and _depth < _NESTED:
-            out.extend(events_from_objects(obj, skipped, _depth + 1))
-    return out
-
-
-_NESTED = 8  # Lists of Lists this deep are not kubectl output
+    return collect(objects, event_from_object, "events", skipped)
 
 
 def events_from_list(text: str, skipped: Skipped | None = None) -> list[Event] | None:
@@ -239,21 +215,9 @@ def events_from_list(text: str, skipped: Skipped | None = None) -> list[Event] |
     None when the text is anything else, or when an item fails to decode: the caller then decodes the text
     whole, which decides (and fails) exactly as it always did. Wrong-typed events are counted in `skipped`.
     """
-    out: list[Event] = []
     found = Skipped(skipped.source) if skipped is not None else None
     try:
-        for index, obj in enumerate(list_items(text)):
-            if type(obj) is dict and not isinstance(obj.get("items"), list):
-                try:
-                    event = event_from_object(obj)
-                except InvalidValue as exc:
-                    if found is not None:
-                        found.add("events", f"item {index + 1}", str(exc))
-                    continue
-                if event is not None:
-                    out.append(event)
-            else:
-                out += events_from_objects((obj,), found)
+        out = events_from_objects(list_items(text), found)
     except (ValueError, RecursionError):  # not a List, or an item that does not decode: the whole-document path
         return None
     if skipped is not None and found is not None:

@@ -18,10 +18,17 @@ from typing import Any
 from coldstart.errors import InvalidValue
 from coldstart.inputs.decode import decode_documents, gc_paused
 from coldstart.kube.times import parse_age, parse_timestamp
-from coldstart.timeline.sources.skipped import TIME, Skipped, Spec, first_wrong_type, typed_entries
+from coldstart.timeline.sources.skipped import (
+    TIME,
+    WATCH_TYPES,
+    Skipped,
+    Spec,
+    collect,
+    first_wrong_type,
+    typed_entries,
+)
 
 CONDITION_TYPES = ("PodScheduled", "PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready")
-_WATCH_TYPES = {"ADDED", "MODIFIED", "DELETED"}
 
 
 @dataclass(slots=True)
@@ -142,7 +149,7 @@ def _is_status(obj: Mapping[str, Any]) -> bool:
 
 def _watched(obj: Mapping[str, Any]) -> bool:
     kind = obj.get("type")
-    return kind.__class__ is str and kind in _WATCH_TYPES and isinstance(obj.get("object"), Mapping)
+    return kind.__class__ is str and kind in WATCH_TYPES and isinstance(obj.get("object"), Mapping)
 
 
 def pod_from_object(obj: Mapping[str, Any], skipped: Skipped | None = None) -> PodStatus | None:
@@ -192,31 +199,10 @@ def pod_from_object(obj: Mapping[str, Any], skipped: Skipped | None = None) -> P
     return pod
 
 
-def pods_from_objects(objects: Iterable[Any], skipped: Skipped | None = None, _depth: int = 0) -> list[PodStatus]:
+def pods_from_objects(objects: Iterable[Any], skipped: Skipped | None = None) -> list[PodStatus]:
     """Pods from decoded documents (Lists, watch events, single objects, fragments); others skipped. A pod with a
     wrong-typed field is left out and counted in `skipped` (when given)."""
-    out: list[PodStatus] = []
-    for index, obj in enumerate(objects):
-        # plain dicts (what json/yaml decode to) skip the slower ABC check; other Mappings still count
-        if type(obj) is dict or (not isinstance(obj, list) and isinstance(obj, Mapping)):
-            if isinstance(obj.get("items"), list):
-                if _depth < _NESTED:
-                    out.extend(pods_from_objects(obj["items"], skipped, _depth + 1))
-            elif obj.get("kind") in (None, "Pod") or _watched(obj):  # else no pod: skip fast
-                try:
-                    pod = pod_from_object(obj, skipped)
-                except InvalidValue as exc:
-                    if skipped is not None:
-                        skipped.add("pods", f"item {index + 1}", str(exc))
-                    continue
-                if pod is not None:
-                    out.append(pod)
-        elif isinstance(obj, list) and _depth < _NESTED:
-            out.extend(pods_from_objects(obj, skipped, _depth + 1))
-    return out
-
-
-_NESTED = 8  # Lists of Lists this deep are not kubectl output
+    return collect(objects, lambda obj: pod_from_object(obj, skipped), "pods", skipped)
 
 
 def parse_pods(source: str | bytes | Mapping[str, Any] | Iterable[Any], skipped: Skipped | None = None,

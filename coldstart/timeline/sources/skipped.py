@@ -11,12 +11,13 @@ readers' fast paths only notice that something is off and ask it which field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from coldstart.kube.times import parse_timestamp
+from coldstart.errors import InvalidValue
+from coldstart.kube.times import NULL_TIMES, parse_timestamp
 
 TIME = "time"  # a spec value: an RFC 3339 string (or the datetime YAML makes of an unquoted one)
 Spec = Mapping[str, Any]  # field -> str, int, bool, list (of anything), TIME, or a nested Spec
@@ -28,7 +29,6 @@ def show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-_NULL_TIMES = {"", "null", "None", "<nil>", "<unknown>"}
 _NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", TIME: "a timestamp"}
 
 
@@ -40,7 +40,7 @@ def _wrong(value: Any, want: Any, prefix: str, key: str) -> str | None:
             return None
     elif want is TIME:
         if cls is str:
-            if parse_timestamp(value) is not None or value.strip() in _NULL_TIMES:
+            if parse_timestamp(value) is not None or value.strip() in NULL_TIMES:
                 return None
         elif isinstance(value, datetime):
             return None
@@ -72,6 +72,40 @@ def typed_entries(raw: Any, spec: Spec, what: str, where: str, skipped: Skipped 
         elif problem is not None and skipped is not None:
             skipped.add(what, "", problem)
     return good
+
+
+WATCH_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED"})  # a watch stream's `{"type": ..., "object": {...}}`
+_NESTED = 8  # Lists of Lists this deep are not kubectl output
+_T = TypeVar("_T")
+
+
+def collect(objects: Iterable[Any], convert: Callable[[Mapping[str, Any]], _T | None], what: str,
+            skipped: Skipped | None, _depth: int = 0) -> list[_T]:
+    """What `convert` makes of each decoded document, Lists (`items`) and lists opened; None results dropped.
+
+    `convert` raises InvalidValue for an object with a wrong-typed field: it is left out and counted in `skipped`
+    (when given) as `what`."""
+    out: list[_T] = []
+    append = out.append
+    for index, obj in enumerate(objects):
+        # plain dicts (what json/yaml decode to) skip the slower ABC check; other Mappings still count
+        if type(obj) is dict or (not isinstance(obj, list) and isinstance(obj, Mapping)):
+            items = obj.get("items")
+            if isinstance(items, list):
+                if _depth < _NESTED:
+                    out.extend(collect(items, convert, what, skipped, _depth + 1))
+                continue
+            try:
+                found = convert(obj)
+            except InvalidValue as exc:
+                if skipped is not None:
+                    skipped.add(what, f"item {index + 1}", str(exc))
+                continue
+            if found is not None:
+                append(found)
+        elif isinstance(obj, list) and _depth < _NESTED:
+            out.extend(collect(obj, convert, what, skipped, _depth + 1))
+    return out
 
 
 @dataclass

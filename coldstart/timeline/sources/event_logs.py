@@ -38,8 +38,6 @@ _CLAIM_NAME = re.compile(r'"(?:NodeClaim|nodeclaim|Machine|machine)": ?(?:\{"nam
 _JSON_TIME = re.compile(r'"(?:time|ts)": ?(?:"(?P<iso>[^"]+)"|(?P<epoch>\d+(?:\.\d+)?))')
 _JSON_FIELD = re.compile(r"\"(?P<key>instance-type|[Nn]ode|provider-id|NodePool|nodepool)\": ?"
                          r'(?:\{"name": ?)?"(?P<value>[^"]*)"')
-_KARPENTER_REASONS = {"launched": "Launched", "registered": "Registered", "initialized": "Initialized",
-                      "created": "Created"}
 
 
 def events_from_log_lines(lines: Iterable[str]) -> list[Event]:
@@ -89,5 +87,6 @@ def _karpenter_event(message: str, at: datetime | None) -> Event | None:
     details = ", ".join(f"{k}: {v}" for k, v in _JSON_FIELD.findall(message) if v)
     text = f"{m.group(1)} {m.group(2)}" + (f" ({details})" if details else "")
     kind = "NodeClaim" if m.group(2) == "nodeclaim" else "Machine"
-    return Event(reason=_KARPENTER_REASONS[m.group(1)], type="Normal", message=text, kind=kind,
+    # the reason is the event Karpenter emits for the same step: `launched nodeclaim` -> Launched
+    return Event(reason=m.group(1).capitalize(), type="Normal", message=text, kind=kind,
                  name=name.group("name"), component="karpenter", first=at, last=at)

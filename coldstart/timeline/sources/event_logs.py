@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from coldstart.kube.times import parse_timestamp
 from coldstart.timeline.sources.events import Event, interpret
 from coldstart.timeline.sources.prefixes import LineSplitter
+from coldstart.timeline.sources.provisioning import CLAIM_KINDS
 
 __all__ = ["events_from_log_lines"]
 
@@ -33,8 +34,10 @@ _OBJECT_REF = re.compile(r"Event\((?:v1|api)\.ObjectReference\{(?P<ref>[^{}]*)\}
 _REF_FIELD = re.compile(r'(\w+):"([^"]*)"')
 _OCCURRED = re.compile(r'"Event occurred" ')
 _KEY_VALUE = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-_KARPENTER = re.compile(r"\b(launched|registered|initialized|created) (nodeclaim|machine)\b")
-_CLAIM_NAME = re.compile(r'"(?:NodeClaim|nodeclaim|Machine|machine)": ?(?:\{"name": ?)?"(?P<name>[^"]+)"')
+_CLAIMS = {kind.lower(): kind for kind in CLAIM_KINDS}  # nodeclaim -> NodeClaim, machine -> Machine
+_KARPENTER = re.compile(rf"\b(launched|registered|initialized|created) ({'|'.join(_CLAIMS)})\b")
+_CLAIM_KEYS = "|".join([*CLAIM_KINDS, *_CLAIMS])
+_CLAIM_NAME = re.compile(rf'"(?:{_CLAIM_KEYS})": ?(?:\{{"name": ?)?"(?P<name>[^"]+)"')
 _JSON_TIME = re.compile(r'"(?:time|ts)": ?(?:"(?P<iso>[^"]+)"|(?P<epoch>\d+(?:\.\d+)?))')
 _JSON_FIELD = re.compile(r"\"(?P<key>instance-type|[Nn]ode|provider-id|NodePool|nodepool)\": ?"
                          r'(?:\{"name": ?)?"(?P<value>[^"]*)"')
@@ -86,7 +89,7 @@ def _karpenter_event(message: str, at: datetime | None) -> Event | None:
             at = datetime.fromtimestamp(float(t.group("epoch")), tz=UTC)
     details = ", ".join(f"{k}: {v}" for k, v in _JSON_FIELD.findall(message) if v)
     text = f"{m.group(1)} {m.group(2)}" + (f" ({details})" if details else "")
-    kind = "NodeClaim" if m.group(2) == "nodeclaim" else "Machine"
+    kind = _CLAIMS[m.group(2)]
     # the reason is the event Karpenter emits for the same step: `launched nodeclaim` -> Launched
     return Event(reason=m.group(1).capitalize(), type="Normal", message=text, kind=kind,
                  name=name.group("name"), component="karpenter", first=at, last=at)

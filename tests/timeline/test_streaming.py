@@ -26,7 +26,11 @@ def _texts() -> dict[str, str]:
 TEXTS = _texts()
 
 
-@pytest.mark.parametrize("name", list(TEXTS))
+_REAL_LOGS = [] if (FIXTURES / "vllm_logs").exists() else [pytest.param("real vLLM logs", marks=pytest.mark.skip(
+    reason=f"{FIXTURES / 'vllm_logs'} not present: the real logs live beside the checkout in ../shared/"))]
+
+
+@pytest.mark.parametrize("name", [*TEXTS, *_REAL_LOGS])
 @pytest.mark.parametrize("size", [1, 7, 100, 4096])
 def test_chunks_read_like_the_whole_text(name: str, size: int) -> None:
     text = TEXTS[name]

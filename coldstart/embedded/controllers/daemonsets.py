@@ -18,6 +18,7 @@ from coldstart.embedded.controllers.objects import (
     Reconciler,
     active,
     admit_pod,
+    by_identity,
     controller_uid,
     names,
     pod_from_template,
@@ -41,18 +42,10 @@ DAEMON_TOLERATIONS = [
 
 
 def _pinned_node(pod: dict) -> str | None:
-    spec = pod["spec"]
-    cached = _PINNED.get(id(spec))
-    if cached is not None and cached[0] is spec:
-        return cached[1]
-    node = _pinned(pod)
-    if len(_PINNED) > 100_000:
-        _PINNED.clear()
-    _PINNED[id(spec)] = (spec, node)
-    return node
+    return by_identity(_PINNED, pod["spec"], _pinned, pod)
 
 
-_PINNED: dict[int, tuple[Any, str | None]] = {}  # id(spec) -> (spec, node): stored objects never change in place
+_PINNED: dict[int, tuple[Any, str | None]] = {}  # id(spec) -> (spec, node)
 
 
 def _pinned(pod: dict) -> str | None:

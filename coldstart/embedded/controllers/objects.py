@@ -13,16 +13,18 @@ import json
 import math
 import random
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from coldstart.embedded.apiserver.admission import Admission
 from coldstart.embedded.apiserver.errors import ApiError
 from coldstart.embedded.context import SimContext
 from coldstart.embedded.store.resources import BY_KEY
-from coldstart.embedded.store.store import Change, Store, rfc3339
+from coldstart.embedded.store.store import Change, Store, controller_uid, rfc3339
 from coldstart.kube.quantity import parse_quantity
+
+_T = TypeVar("_T")
 
 # k8s.io/apimachinery/pkg/util/rand: the alphabet of generated name suffixes and pod-template-hash.
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -80,13 +82,6 @@ def owner_ref(owner: dict, *, controller: bool = True) -> dict[str, Any]:
             "uid": meta["uid"], "controller": controller, "blockOwnerDeletion": True}
 
 
-def controller_uid(obj: dict) -> str | None:
-    for ref in obj["metadata"].get("ownerReferences") or []:
-        if ref.get("controller"):
-            return ref.get("uid")
-    return None
-
-
 def owned(items: Iterable[dict], owner: dict) -> list[dict]:
     uid = owner["metadata"]["uid"]
     return [o for o in items if controller_uid(o) == uid]
@@ -132,21 +127,30 @@ def set_condition(conditions: list[dict], type_: str, status: str, reason: str |
     return True
 
 
-_READY: dict[int, tuple[Any, bool]] = {}  # id(status) -> (status, ready): stored objects never change in place
+def by_identity(cache: dict[int, tuple[Any, _T]], part: Any, compute: Callable[[dict], _T], obj: dict) -> _T:
+    """compute(obj), remembered by the identity of `part` (the piece of obj it reads). Stored objects are never
+    changed in place, so the same piece gives the same answer; the entry holds the piece, so its id cannot be reused
+    while cached. Controllers and the scheduler ask for these a lot."""
+    cached = cache.get(id(part))
+    if cached is not None and cached[0] is part:
+        return cached[1]
+    value = compute(obj)
+    if len(cache) > 100_000:
+        cache.clear()
+    cache[id(part)] = (part, value)
+    return value
+
+
+_READY: dict[int, tuple[Any, bool]] = {}  # id(status) -> (status, ready)
 
 
 def pod_ready(pod: dict) -> bool:
-    status = pod.get("status")
-    cached = _READY.get(id(status))
-    if cached is not None and cached[0] is status:
-        return cached[1]
+    return by_identity(_READY, pod.get("status"), _pod_ready, pod)
+
+
+def _pod_ready(pod: dict) -> bool:
     cond = condition(pod, "Ready")
-    ready = cond is not None and cond.get("status") == "True"
-    if status is not None:
-        if len(_READY) > 100_000:
-            _READY.clear()
-        _READY[id(status)] = (status, ready)
-    return ready
+    return cond is not None and cond.get("status") == "True"
 
 
 def ready_since(pod: dict) -> str | None:
@@ -191,23 +195,13 @@ def _add(total: dict[str, int], more: dict[str, int]) -> None:
         total[name] = total.get(name, 0) + value
 
 
-# id(spec) -> (spec, requests): stored objects are never changed in place, so the same spec object has the same
-# requests (the entry holds the spec, so its id cannot be reused while cached). Schedulers ask for them a lot.
-_REQUESTS: dict[int, tuple[Any, dict[str, int]]] = {}
+_REQUESTS: dict[int, tuple[Any, dict[str, int]]] = {}  # id(spec) -> (spec, requests)
 
 
 def pod_requests(pod: dict) -> dict[str, int]:
     """What a pod asks the node for: app containers and sidecars summed, init containers by their peak, overhead.
     The answer is shared: do not change it."""
-    spec = pod.get("spec")
-    cached = _REQUESTS.get(id(spec))
-    if cached is not None and cached[0] is spec:
-        return cached[1]
-    requests = _pod_requests(pod)
-    if len(_REQUESTS) > 100_000:
-        _REQUESTS.clear()
-    _REQUESTS[id(spec)] = (spec, requests)
-    return requests
+    return by_identity(_REQUESTS, pod.get("spec"), _pod_requests, pod)
 
 
 def _pod_requests(pod: dict) -> dict[str, int]:
@@ -233,18 +227,15 @@ def _pod_requests(pod: dict) -> dict[str, int]:
     return {n: v for n, v in total.items() if v}
 
 
-_LISTS: dict[int, tuple[Any, dict[str, int]]] = {}  # id(values) -> (values, parsed): stored objects never change
+_LISTS: dict[int, tuple[Any, dict[str, int]]] = {}  # id(values) -> (values, parsed)
 
 
 def resource_list(values: dict[str, Any]) -> dict[str, int]:
-    cached = _LISTS.get(id(values))
-    if cached is not None and cached[0] is values:
-        return cached[1]
-    parsed = {name: quantity(name, value) for name, value in (values or {}).items()}
-    if len(_LISTS) > 100_000:
-        _LISTS.clear()
-    _LISTS[id(values)] = (values, parsed)
-    return parsed
+    return by_identity(_LISTS, values, _resource_list, values)
+
+
+def _resource_list(values: dict[str, Any]) -> dict[str, int]:
+    return {name: quantity(name, value) for name, value in (values or {}).items()}
 
 
 def pod_view(pod: dict) -> tuple:

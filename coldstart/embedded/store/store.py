@@ -102,10 +102,11 @@ class _Log:
         return self.items[start:]
 
 
-def _controller(obj: dict) -> str | None:
+def controller_uid(obj: dict) -> str | None:
+    """The uid of obj's controller: its ownerReference with controller: true."""
     for ref in obj["metadata"].get("ownerReferences") or []:
         if ref.get("controller"):
-            return str(ref.get("uid"))
+            return ref.get("uid")
     return None
 
 
@@ -205,21 +206,18 @@ class Store:
             return list(self._owned.get((key, uid), {}).values())
 
     def _own(self, key: str, namespace: str, old: dict | None, new: dict | None) -> None:
-        same = old is not None and new is not None and _controller(old) == _controller(new)
-        if same and new is not None and _controller(new) is not None:  # keep its place (creation order)
-            self._owned[(key, str(_controller(new)))][(namespace, new["metadata"]["name"])] = new
-            return
-        for obj, add in ((old, False), (new, True)):
-            uid = _controller(obj) if obj is not None else None
-            if uid is None or obj is None:
-                continue
-            index = self._owned.setdefault((key, uid), {})
-            if add:
-                index[(namespace, obj["metadata"]["name"])] = obj
-            else:
-                index.pop((namespace, obj["metadata"]["name"]), None)
-                if not index:
-                    del self._owned[(key, uid)]
+        """Keep the (key, controller uid) index current as `old` becomes `new` (either None: created, deleted)."""
+        was = controller_uid(old) if old is not None else None
+        if new is not None and (now := controller_uid(new)) is not None:
+            where = (namespace, new["metadata"]["name"])
+            self._owned.setdefault((key, now), {})[where] = new  # the same controller: it keeps its place
+            if was == now:
+                return
+        if old is not None and was is not None:
+            index = self._owned.get((key, was), {})
+            index.pop((namespace, old["metadata"]["name"]), None)
+            if not index:
+                self._owned.pop((key, was), None)
 
     def changes(self, since_rv: int, key: str | None = None) -> builtins.list[Change]:  # `list`: the method above
         """Changes after since_rv (of one kind, or of all); raises Expired when history has moved on."""

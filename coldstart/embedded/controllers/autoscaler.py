@@ -41,6 +41,24 @@ class Attempt:
     pods: list[dict]
 
 
+def unschedulable(pod: dict) -> bool:
+    """The scheduler marked it PodScheduled=False/Unschedulable and nominated no node: it asks for a new node."""
+    cond = condition(pod, "PodScheduled")
+    return not (pod["spec"].get("nodeName") or terminating(pod) or cond is None or cond.get("status") != "False"
+                or cond.get("reason") != "Unschedulable" or (pod.get("status") or {}).get("nominatedNodeName"))
+
+
+def capacity_views(nodes: list[dict], pods: list[dict]) -> dict[str, NodeView]:
+    """The nodes' views with their pods counted, a preemptor waiting for its victims as good as scheduled on its
+    nominated node."""
+    capacity = views(nodes, pods)
+    for pod in pods:
+        nominee = (pod.get("status") or {}).get("nominatedNodeName")
+        if nominee in capacity and not pod["spec"].get("nodeName"):
+            capacity[nominee].add(pod)
+    return capacity
+
+
 class FirstFit:
     """First-fit placement of pods onto node views, linear for pods that are alike: nodes only fill up while
     placing, so a node that refused a pod refuses the next pod of the same controller and template too, and
@@ -155,11 +173,7 @@ class Autoscaler:
         for attempt in self.attempts:
             nodes += [self._template(attempt.group, f"upcoming-{attempt.group.name}-{i}")
                       for i in range(attempt.count)]
-        capacity = views(nodes, pods)
-        for pod in pods:  # a preemptor waiting for its victims is as good as scheduled on its nominated node
-            nominee = (pod.get("status") or {}).get("nominatedNodeName")
-            if nominee in capacity and not pod["spec"].get("nodeName"):
-                capacity[nominee].add(pod)
+        capacity = capacity_views(nodes, pods)
         waiting = []
         homes = FirstFit(list(capacity.values()))
         for pod in sorted(self._unschedulable(pods), key=lambda p: (-pod_priority(self.store, p),
@@ -203,17 +217,8 @@ class Autoscaler:
             self.empty_since.pop(name, None)
 
     def _unschedulable(self, pods: list[dict]) -> list[dict]:
-        out = []
-        for pod in pods:
-            cond = condition(pod, "PodScheduled")
-            if (pod["spec"].get("nodeName") or terminating(pod) or cond is None or cond.get("status") != "False"
-                    or cond.get("reason") != "Unschedulable"
-                    or (pod.get("status") or {}).get("nominatedNodeName")):
-                continue
-            if pod_priority(self.store, pod) < EXPENDABLE_CUTOFF:
-                continue  # expendable: the autoscaler never adds nodes for it, and says nothing
-            out.append(pod)
-        return out
+        # expendable pods: the autoscaler never adds nodes for them, and says nothing
+        return [p for p in pods if unschedulable(p) and pod_priority(self.store, p) >= EXPENDABLE_CUTOFF]
 
     def _size(self, group: NodeGroup) -> int:
         return (sum(1 for g in self.members.values() if g.name == group.name)

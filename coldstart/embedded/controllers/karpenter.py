@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coldstart.embedded.context import SimContext
-from coldstart.embedded.controllers.autoscaler import FirstFit
+from coldstart.embedded.controllers.autoscaler import FirstFit, capacity_views, unschedulable
 from coldstart.embedded.controllers.fit import filter_node, selector_terms_match, views
 from coldstart.embedded.controllers.nodes import NodeGroup, NodeLifecycle, node_object
 from coldstart.embedded.controllers.objects import (
@@ -40,7 +40,6 @@ from coldstart.embedded.controllers.objects import (
     pod_requests,
     rand_suffix,
     set_condition,
-    terminating,
 )
 from coldstart.embedded.store.store import Change
 from coldstart.kube import labels as L
@@ -197,15 +196,11 @@ class Karpenter:
         nodes = [n for n in self.store.list("/Node")[0] if not any(c.node == n["metadata"]["name"] and not
                                                                     c.initialized for c in self.claims.values())]
         nodes += [self._template(c.group, {}, f"claim-{c.name}") for c in self.claims.values() if not c.initialized]
-        capacity = views(nodes, pods)
-        for pod in pods:  # a preemptor waiting for its victims is as good as scheduled on its nominated node
-            nominee = (pod.get("status") or {}).get("nominatedNodeName")
-            if nominee in capacity and not pod["spec"].get("nodeName"):
-                capacity[nominee].add(pod)
+        capacity = capacity_views(nodes, pods)
         homes = FirstFit(list(capacity.values()))
         waiting = []
-        for pod in sorted(self._pending(pods), key=lambda p: (-pod_priority(self.store, p),
-                                                              p["metadata"].get("creationTimestamp", ""))):
+        for pod in sorted(filter(unschedulable, pods), key=lambda p: (-pod_priority(self.store, p),
+                                                                      p["metadata"].get("creationTimestamp", ""))):
             home = homes.place(pod)
             if home is None:
                 waiting.append(pod)
@@ -214,15 +209,6 @@ class Karpenter:
         if waiting:
             self._launch_for(waiting)
         self._consolidate(pods)
-
-    def _pending(self, pods: list[dict]) -> list[dict]:
-        out = []
-        for pod in pods:
-            cond = condition(pod, "PodScheduled")
-            if not (pod["spec"].get("nodeName") or terminating(pod) or cond is None or cond.get("status") != "False"
-                    or cond.get("reason") != "Unschedulable" or (pod.get("status") or {}).get("nominatedNodeName")):
-                out.append(pod)
-        return out
 
     def _launch_for(self, waiting: list[dict]) -> None:
         for name, spec, obj in self._pools():

@@ -41,14 +41,20 @@ def _claims(ctx):
     return ctx.store.list("karpenter.sh/NodeClaim")[0]
 
 
-@pytest.mark.parametrize("cloud", ["eks", "aks"])
-def test_a_pending_gpu_pod_gets_a_nodeclaim_that_launches_registers_and_initializes(cloud):
+def _launched(cloud):
+    """A vLLM Deployment on the cloud's profile, run until idle: the context, its engine pod and its one NodeClaim."""
     profile = load_profile(cloud)
     ctx, sim = _sim(profile)
     ctx.store.create(_engine(profile))
     sim.run_until_idle(limit=3600)
     (pod,) = [p for p in ctx.store.list("/Pod")[0] if p["metadata"]["name"].startswith("vllm")]
     (claim,) = _claims(ctx)
+    return ctx, pod, claim
+
+
+@pytest.mark.parametrize("cloud", ["eks", "aks"])
+def test_a_pending_gpu_pod_gets_a_nodeclaim_that_launches_registers_and_initializes(cloud):
+    ctx, pod, claim = _launched(cloud)
     name = claim["metadata"]["name"]
     assert name.startswith("vllm-gpu-")
     (nominated,) = events(ctx.store, "Nominated", pod["metadata"]["name"])
@@ -62,7 +68,7 @@ def test_a_pending_gpu_pod_gets_a_nodeclaim_that_launches_registers_and_initiali
                                  f"Reason: {reason}")
         assert condition(claim, reason)["status"] == "True"
         stamps[reason] = _t(ev)
-    k = profile.kinetics
+    k = ctx.kinetics
     assert _t(nominated) - START <= k.provisioner_batch_seconds + 1
     assert stamps["Launched"] - _t(nominated) == pytest.approx(k.instance_launch_seconds, rel=0.06, abs=1)
     assert stamps["Registered"] - stamps["Launched"] == pytest.approx(k.node_boot_seconds, rel=0.06, abs=1)
@@ -157,12 +163,7 @@ def test_image_loading_follows_the_node_class():
 
 @pytest.mark.parametrize("cloud", ["eks", "aks"])
 def test_the_timeline_marks_node_provisioning_from_karpenter_events(cloud):
-    profile = load_profile(cloud)
-    ctx, sim = _sim(profile)
-    ctx.store.create(_engine(profile))
-    sim.run_until_idle(limit=3600)
-    (pod,) = [p for p in ctx.store.list("/Pod")[0] if p["metadata"]["name"].startswith("vllm")]
-    (claim,) = _claims(ctx)
+    ctx, pod, claim = _launched(cloud)
     stored = [e for e in ctx.store.list("/Event")[0]]
     timeline = build_timeline(events_from_objects(stored), pods_from_objects([pod]))
     (tl,) = [t for t in timeline.pods if t.pod.split("/")[-1] == pod["metadata"]["name"]]

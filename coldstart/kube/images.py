@@ -64,6 +64,11 @@ class ImageRef:
             return self.name
         return f"{DOCKER_HUB}/{self.name if '/' in self.name else 'library/' + self.name}"
 
+    @property
+    def listed_as(self) -> str:
+        """How a node's status.images names this reference: `repo@digest` when pinned, else `repo:tag` (latest)."""
+        return f"{self.canonical}@{self.digest}" if self.digest else f"{self.canonical}:{self.tag or 'latest'}"
+
 
 def is_valid_reference(reference: str) -> bool:
     """Would a kubelet accept this reference (else it reports InvalidImageName)?"""

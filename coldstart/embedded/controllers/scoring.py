@@ -24,16 +24,15 @@ def scorer(pod: dict, views: Iterable[NodeView]) -> Callable[[NodeView], tuple[f
     """The default plugins' sum that decides between feasible nodes: LeastAllocated (0..100, cpu and memory)
     plus ImageLocality (0..100); the lowest key wins, ties by node name (kube-scheduler picks at random)."""
     spec = pod.get("spec") or {}
-    wanted = [_image_names(c.get("image") or "") for c in spec.get("containers") or []]
+    wanted = [ImageRef.parse(c.get("image") or "").listed_as for c in spec.get("containers") or []]
     views = list(views)
-    names_wanted = {name for names in wanted for name in names}
     having: dict[str, set[str]] = {}  # node -> the names it lists that this pod wants
     sizes: dict[str, int] = {}
     for v in views:
         found = having[v.name] = set()
         for image in (v.node.get("status") or {}).get("images") or []:
             for name in image.get("names") or []:
-                if name in names_wanted:
+                if name in wanted:
                     found.add(name)
                     sizes[name] = int(image.get("sizeBytes") or 0)
     top = IMAGE_MAX_BYTES_PER_CONTAINER * max(1, len(wanted))
@@ -43,11 +42,7 @@ def scorer(pod: dict, views: Iterable[NodeView]) -> Callable[[NodeView], tuple[f
             counts[name] = counts.get(name, 0) + 1
 
     def image_locality(view: NodeView) -> float:
-        total = 0.0
-        for names in wanted:
-            found = next((n for n in names if n in having[view.name]), None)
-            if found:
-                total += sizes.get(found, 0) * (counts[found] / max(1, len(views)))
+        total = sum(sizes[name] * counts[name] / max(1, len(views)) for name in wanted if name in having[view.name])
         clamped = min(max(total, IMAGE_MIN_BYTES), top)
         return 100 * (clamped - IMAGE_MIN_BYTES) / (top - IMAGE_MIN_BYTES)
 
@@ -55,15 +50,6 @@ def scorer(pod: dict, views: Iterable[NodeView]) -> Callable[[NodeView], tuple[f
         return -(_least_allocated(view) + image_locality(view)), view.name
 
     return key
-
-
-def _image_names(ref: str) -> list[str]:
-    """The names a node lists an image under that this reference matches (repo@digest, repo:tag)."""
-    try:
-        parsed = ImageRef.parse(ref)
-    except ValueError:
-        return []
-    return [f"{parsed.canonical}@{parsed.digest}" if parsed.digest else f"{parsed.canonical}:{parsed.tag or 'latest'}"]
 
 
 def _least_allocated(view: NodeView) -> float:

@@ -185,8 +185,8 @@ class Kubelet:
 
     def _report_image(self, node_name: str, result: EnsureResult) -> None:
         """node.status.images, as the kubelet reports them: what the scheduler's ImageLocality scores."""
-        repo, tag = result.image_id.partition("@")[0], ImageRef.parse(result.image).tag
-        names = [result.image_id] + ([f"{repo}:{tag}"] if tag else [])
+        parsed = ImageRef.parse(result.image)  # listed by digest and, when it has one, by tag (as containerd does)
+        names = [result.image_id] + ([f"{parsed.canonical}:{parsed.tag}"] if parsed.tag else [])
 
         def edit(node: dict) -> bool | None:
             status = node.get("status") or {}

@@ -123,11 +123,14 @@ class Outcome:
 
 
 def printer(prefix: str = "") -> Callable[[Progress], None]:
-    """A progress callback that prints a line when the count changes or every minute of cluster time."""
+    """A progress callback that prints a line when the count changes or every minute of cluster time; a wait that
+    finds its work already done (scaled to zero at once, the buffer still in place) prints nothing."""
     last: dict[str, Any] = {"key": None, "at": -60.0}
 
     def show(p: Progress) -> None:
         key = (p.what, p.done)
+        if p.done >= p.total and p.elapsed < 1 and (last["key"] or ("",))[0] != p.what:
+            return
         if key != last["key"] or p.elapsed - last["at"] >= 60:
             print(f"{prefix}{p.line()}", file=sys.stdout, flush=True)
             last.update(key=key, at=p.elapsed)
@@ -247,9 +250,10 @@ def _scale_from_zero(conn: Cluster, scenario: Scenario, docs: list[dict[str, Any
                         _warm_up(conn, docs, timeout, progress)
                     except WaitFailed as exc:
                         warm_failure = f"before scaling from zero again: {exc}"
+                again = " again, from zero" if count and started and not current else ""
                 current, started = count, started or count > 0
                 conn.apply(variants.with_replicas(docs, count), adopt=adopt)
-                _wait_replicas(conn, count, timeout, f"{scenario.name}: {count} replica(s) ready", progress)
+                _wait_replicas(conn, count, timeout, f"{scenario.name}: {count} replica(s) ready{again}", progress)
         except WaitFailed as exc:
             failure = str(exc)
     finally:

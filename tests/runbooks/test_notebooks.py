@@ -493,6 +493,9 @@ def test_long_waits_show_progress_in_the_notebook_and_the_terminal(runs: Runs,
                       for o in c.outputs if o.output_type == "stream")
     assert re.search(r"warm buffer holding GPU nodes: 1/1 after \d+s of \d+s", streams), streams[:500]
     assert re.search(r"recommended: 1 replica\(s\) ready: 1/1 after \d+s of \d+s", streams), streams[:500]
+    progress = [line for line in streams.splitlines() if re.search(r": \d+/\d+ after \d+s of \d+s", line)]
+    assert len(progress) <= 8, progress  # with the run's and the report's lines, `make rollout` prints ~10
+    assert not [line for line in progress if re.search(r"(\d+)/\1 after 0s", line)]  # nothing to wait for: silent
     proc, _ = failing_run
     lines = proc.stderr.splitlines()
     assert any(re.fullmatch(r"warm buffer holding GPU nodes: \d/1 after \d+s of \d+s", line) for line in lines)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from coldstart.live.wait import WaitFailed, wait_for
+from coldstart.live.wait import Progress, WaitFailed, wait_for
 from coldstart.profiles import load_profile
 from coldstart.runbooks import runbook
 
@@ -33,3 +33,13 @@ def test_the_warm_start_does_not_depend_on_when_the_client_scales_up(monkeypatch
     first, warm = outcome.replicas
     assert "image_pull" not in warm.pod.phases, f"the warm start pulled on {warm.pod.node}"
     assert warm.time_to_ready is not None and warm.time_to_ready < 0.8 * first.time_to_ready
+
+
+def test_the_progress_printer_is_silent_for_a_wait_with_nothing_to_wait_for(capsys):
+    show = runbook.printer()
+    show(Progress("scaled to zero", 0.0, 720, 1, 1))  # done at the first look: nothing was waited on
+    show(Progress("images pre-pulled", 0.0, 720, 1, 2))
+    show(Progress("images pre-pulled", 30.0, 720, 1, 2))  # same count, under a minute: no new line
+    show(Progress("images pre-pulled", 157.0, 720, 2, 2))
+    assert capsys.readouterr().out.splitlines() == ["images pre-pulled: 1/2 after 0s of 720s",
+                                                    "images pre-pulled: 2/2 after 157s of 720s"]

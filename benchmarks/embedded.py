@@ -6,6 +6,10 @@
 2. Large scale-outs (100, 400 and 1,000 replicas by default, on a profile whose node pool allows it): wall time,
    virtual time, Events recorded and requests per second, then the wall time per replica of each, which should
    not grow with the number of replicas (the embedded cluster's work is linear in them).
+   A scale-out shorter than REPEAT_UNDER seconds of wall time (100 replicas take ~2 s) is run again, up to
+   `--best-of` times, and its best wall time is the one compared (printed as "best of K"): on a shared machine one
+   short run measures mostly the other processes. Every run is the same scale-out, measured the same way; only
+   how many runs a figure is the best of changes.
 
 Virtual times are the embedded cluster's clock, from server timestamps: "experiment" runs from the first
 object the run created (the apply at zero replicas) through the warm-up to the last engine replica's Ready;
@@ -16,6 +20,7 @@ Requests are every HTTP request the API server saw: discovery, apply, waits, rec
 invariants, cleanup.
 
     .venv/bin/python benchmarks/embedded.py [--replicas 100 400 1000] [--profile baseline] [--skip-large]
+                                            [--cluster-only] [--best-of 3]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import json
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
@@ -137,6 +143,17 @@ def scale_out(profile: Profile, replicas: int) -> float:
     return f.wall
 
 
+REPEAT_UNDER = 10.0  # wall seconds: a scale-out shorter than this is run again (--best-of), its best time kept
+
+
+def best_of(run: Callable[[], float], times: int) -> tuple[float, int]:
+    """(the lowest wall time of up to `times` runs, how many ran): a run is repeated only while it is short."""
+    walls = [run()]
+    while len(walls) < times and min(walls) < REPEAT_UNDER:
+        walls.append(run())
+    return min(walls), len(walls)
+
+
 def cluster_scale_out(profile: Profile, replicas: int) -> float:
     """The same scale-out with the embedded cluster alone: the rollout's manifests applied at zero then at
     `replicas` through the live client, and one watch that counts Ready engine pods as they come (no runbook
@@ -180,23 +197,28 @@ def main() -> None:
                         help="replicas of the large scale-outs (default: 100 400 1000, run one after another)")
     parser.add_argument("--skip-large", action="store_true", help="only the one-replica rollout")
     parser.add_argument("--cluster-only", action="store_true", help="scale-outs of the embedded cluster alone")
+    parser.add_argument("--best-of", type=int, default=3,
+                        help=f"runs of a scale-out shorter than {REPEAT_UNDER:.0f} s, the best kept (default: 3)")
     args = parser.parse_args()
     profile = load_profile(args.profile)
     rollout(profile)
     if args.skip_large:
         return
     print("\n== the embedded cluster alone (no runbook client), scale-outs")
-    alone = {replicas: cluster_scale_out(profile, replicas) for replicas in args.replicas}
-    walls = {} if args.cluster_only else {replicas: scale_out(profile, replicas) for replicas in args.replicas}
+    alone = {replicas: best_of(lambda r=replicas: cluster_scale_out(profile, r), args.best_of)
+             for replicas in args.replicas}
+    walls = {} if args.cluster_only else {replicas: best_of(lambda r=replicas: scale_out(profile, r), args.best_of)
+                                          for replicas in args.replicas}
     for label, figures in (("embedded cluster alone", alone), ("through the runbook (client included)", walls)):
         if not figures:
             continue
         first = min(figures)
         print(f"\n== wall time per replica, {label}: it should not grow with the number of replicas")
         print("replicas   wall (s)   wall per replica (ms)   vs " + str(first))
-        for replicas, wall in figures.items():
+        for replicas, (wall, runs) in figures.items():
             print(f"{replicas:8d}   {wall:8.1f}   {wall / replicas * 1000:21.1f}   "
-                  f"{(wall / replicas) / (figures[first] / first):5.2f}x")
+                  f"{(wall / replicas) / (figures[first][0] / first):5.2f}x" + (f"  (best of {runs})" if runs > 1
+                                                                                  else ""))
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def test_modules_stay_small(path):
 
 def test_the_import_contracts_hold():
     """cli -> runbooks -> live -> {levers, verify, timeline, embedded} -> profiles -> vllm -> {kube, inputs} ->
-    errors, only live.cluster imports kubernetes, only presentation modules import IPython/matplotlib/ipywidgets,
+    errors, only live.cluster imports kubernetes, only presentation modules import IPython/ipywidgets,
     only notebook execution imports papermill/nbconvert (pyproject.toml [tool.importlinter])."""
     linter = Path(sys.executable).with_name("lint-imports")
     if not linter.exists():

@@ -36,6 +36,9 @@ class EventRecorder:
     def __init__(self, store: Store, now: Callable[[], float], component: str, *, new_style: bool = False):
         self.store, self.now, self.component, self.new_style = store, now, component, new_style
         self._recent: dict[tuple, tuple[str, str, float]] = {}  # key -> (namespace, event name, first time)
+        # (namespace, object name) -> (instant in ns, the suffix to try next): a thousand events on one object in one
+        # instant (a ReplicaSet creating its pods) probe for a free name once each, not once per earlier event
+        self._next: dict[tuple[str, str], tuple[int, int]] = {}
 
     def event(self, obj: dict, type_: str, reason: str, message: str, *, field_path: str | None = None,
               host: str | None = None, action: str | None = None) -> dict:
@@ -49,9 +52,12 @@ class EventRecorder:
             updated = self.store.mutate("/Event", seen[0], seen[1], lambda ev: self._repeat(ev, t), fresh=())
             if updated is not None:
                 return updated
-        nanos = int(t * 1e9)
+        instant = int(t * 1e9)
+        known = self._next.get((namespace, ref["name"]))
+        nanos = known[1] if known is not None and known[0] == instant else instant
         while self.store.get("/Event", namespace, f"{ref['name']}.{nanos:x}") is not None:
             nanos += 1  # virtual time stands still: two events on one object in the same instant
+        self._next[(namespace, ref["name"])] = (instant, nanos + 1)
         name = f"{ref['name']}.{nanos:x}"
         event: dict[str, Any] = {
             "apiVersion": "v1", "kind": "Event",

@@ -1,27 +1,25 @@
-"""What every report table and figure shares: an HTML table with a style per row, a figure shown as a PNG, the
+"""What every report table and figure shares: an HTML table with a style per row, a figure shown as SVG, the
 dry-run note, and the outcomes a runbook measured (without the skipped scenarios and dry runs)."""
 
 from __future__ import annotations
 
 import html
-import io
 from collections.abc import Sequence
 from typing import Any
 
-from IPython.display import Image, Markdown, display
+from IPython.display import SVG, Markdown, display
 
 from coldstart.runbooks.runbook import Outcome
+from coldstart.runbooks.svg import Svg
 
 __all__ = ["STYLE", "Outcomes", "dry", "measured", "show", "table"]
 
 STYLE = {"pass": "color:#1b5e20", "fail": "color:#b71c1c;font-weight:bold", "n/a": "color:#757575"}
 
 
-def show(fig: Any) -> None:
-    """Display a matplotlib figure as a PNG (works under any backend, in notebooks and in HTML reports)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    display(Image(data=buffer.getvalue(), format="png"))
+def show(figure: Svg) -> None:
+    """Display a figure (image/svg+xml: Jupyter shows it, nbconvert embeds it in the HTML report)."""
+    display(SVG(data=figure.markup))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], styles: Sequence[str] | None = None) -> str:

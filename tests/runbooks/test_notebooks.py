@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import ast
 import base64
+import io
 import json
 import os
 import re
-import struct
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import jsonschema
 import nbformat
@@ -28,7 +29,7 @@ import pytest
 from coldstart.cli import main as cli_main
 from coldstart.profiles import shipped_profiles
 from coldstart.runbooks.execute import RunResult, run_notebook
-from coldstart.runbooks.terminal import STATIC_ENV
+from coldstart.runbooks.terminal import STATIC_ENV, ProgressStream
 from coldstart.timeline.timings import SCHEMA_PATH, read_timings
 from tests.conftest import REPO
 
@@ -157,15 +158,19 @@ def invariant_tables(report: ReportParser) -> list[tuple[Output, list[list[str]]
     return found
 
 
-def png_size(src: str) -> tuple[int, int]:
-    """Width and height of an inline PNG (from its IHDR chunk); (0, 0) when it is not one."""
-    prefix = "data:image/png;base64,"
+def figure_size(src: str) -> tuple[int, int]:
+    """Width and height of an inline SVG figure (nbconvert embeds image/svg+xml as a data URI); (0, 0) when it
+    is not one or does not parse."""
+    prefix = "data:image/svg+xml;base64,"
     if not src.startswith(prefix):
         return 0, 0
-    data = base64.b64decode(src[len(prefix):])
-    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+    try:
+        root = ElementTree.fromstring(base64.b64decode(src[len(prefix):]))
+    except ElementTree.ParseError:
         return 0, 0
-    return struct.unpack(">II", data[16:24])
+    if root.tag != "{http://www.w3.org/2000/svg}svg" or root.find("{http://www.w3.org/2000/svg}title") is None:
+        return 0, 0  # every figure says what it shows (its title is its alt text)
+    return int(float(root.get("width", 0))), int(float(root.get("height", 0)))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -305,10 +310,10 @@ def test_report_has_figures(runs: Runs, notebook: str, profile: str):
     run = runs.get(notebook, profile)
     images = [src for out in outputs(run.report) for src in out.images]
     assert images, "no figure in the report"
-    sizes = [png_size(src) for src in images]
-    assert all(w > 100 and h > 50 for w, h in sizes), f"not inline PNG figures: {sizes}"
-    executed_pngs = sum("image/png" in o.get("data", {}) for c in run.nb.cells for o in c.get("outputs", []))
-    assert len(images) == executed_pngs, "every figure the notebook displayed is in the report"
+    sizes = [figure_size(src) for src in images]
+    assert all(w > 100 and h > 50 for w, h in sizes), f"not inline SVG figures with a title: {sizes}"
+    executed = sum("image/svg+xml" in o.get("data", {}) for c in run.nb.cells for o in c.get("outputs", []))
+    assert len(images) == executed, "every figure the notebook displayed is in the report"
 
 
 @pytest.mark.parametrize(("notebook", "profile"), RUNBOOK_RUNS)
@@ -493,7 +498,11 @@ def test_long_waits_show_progress_in_the_notebook_and_the_terminal(runs: Runs,
                       for o in c.outputs if o.output_type == "stream")
     assert re.search(r"warm buffer holding GPU nodes: 1/1 after \d+s of \d+s", streams), streams[:500]
     assert re.search(r"recommended: 1 replica\(s\) ready: 1/1 after \d+s of \d+s", streams), streams[:500]
-    progress = [line for line in streams.splitlines() if re.search(r": \d+/\d+ after \d+s of \d+s", line)]
+    terminal = io.StringIO()  # what `coldstart run` shows of these streams when its output is not a terminal
+    shown = ProgressStream(terminal, tty=False)
+    shown.write(streams)
+    shown.finish()
+    progress = terminal.getvalue().splitlines()
     assert len(progress) <= 8, progress  # with the run's and the report's lines, `make rollout` prints ~10
     assert not [line for line in progress if re.search(r"(\d+)/\1 after 0s", line)]  # nothing to wait for: silent
     proc, _ = failing_run

@@ -8,9 +8,8 @@ that message is what people and coldstart's recorder read to learn why a replica
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from coldstart.embedded.controllers.objects import pod_requests, resource_list, terminal
 from coldstart.kube.podspec import tolerates
@@ -67,123 +66,6 @@ def views(nodes: Iterable[dict], pods: Iterable[dict]) -> dict[str, NodeView]:
         if view is not None and not terminal(pod):
             view.add(pod)
     return out
-
-
-class LiveViews:
-    """The NodeViews kept current from store changes, as kube-scheduler's cache is: a scheduling cycle then costs the
-    pods it places, not a rebuild from every pod and node of the cluster (which made a scale-out quadratic)."""
-
-    def __init__(self, store: Any):
-        self.store = store
-        self.views: dict[str, NodeView] | None = None
-        self.placed: dict[str, tuple[str, dict]] = {}  # uid of a pod counted on a node -> (node, the pod counted)
-        self.by_node: dict[str, dict[str, dict]] = {}  # node -> uid -> pod counted there (the node may not exist)
-        self.nominated: dict[tuple[str, str], None] = {}  # (namespace, name) of unbound pods with a nominated node
-
-    def get(self) -> dict[str, NodeView]:
-        if self.views is None:
-            self.views = views(self.store.list("/Node")[0], [])
-            for pod in self.store.list("/Pod")[0]:
-                self._count(pod)
-                self._nominate(pod, False)
-        return self.views
-
-    def nominated_pods(self) -> list[dict]:
-        """The unbound pods nominated to a node (preemptors waiting for their victims to go), read from the store
-        without listing every pod of the cluster."""
-        found = (self.store.get("/Pod", *where) for where in list(self.nominated))
-        return [p for p in found if p is not None and _nominee(p)]
-
-    def _nominate(self, pod: dict, gone: bool) -> None:
-        where = (pod["metadata"].get("namespace") or "", pod["metadata"]["name"])
-        if not gone and _nominee(pod):
-            self.nominated[where] = None
-        else:
-            self.nominated.pop(where, None)
-
-    def bound(self, view: NodeView, pod: dict) -> None:
-        """The scheduler has just bound `pod` to `view`'s node: it counts there before its change comes back."""
-        self._uncount(pod["metadata"]["uid"])
-        self._count(pod)
-
-    def on_change(self, change: Any) -> None:
-        if self.views is None:
-            return
-        if change.key == "/Pod":
-            self._nominate(change.obj, change.type == "DELETED")
-            self._uncount(change.obj["metadata"]["uid"])
-            if change.type != "DELETED":
-                self._count(change.obj)
-        elif change.key == "/Node":
-            name = change.obj["metadata"]["name"]
-            if change.type == "DELETED":
-                self.views.pop(name, None)
-            elif name in self.views:
-                view = self.views[name]
-                view.node = change.obj
-                view.allocatable = resource_list((change.obj.get("status") or {}).get("allocatable") or {})
-            else:
-                fresh = views([change.obj], self.by_node.get(name, {}).values())[name]
-                self.views = dict(sorted({**self.views, name: fresh}.items()))  # by name, as views() orders them
-
-    def _count(self, pod: dict) -> None:
-        node = pod["spec"].get("nodeName")
-        if not node or terminal(pod):
-            return
-        uid = pod["metadata"]["uid"]
-        self.placed[uid] = (node, pod)
-        self.by_node.setdefault(node, {})[uid] = pod
-        if self.views is not None and node in self.views:
-            self.views[node].add(pod)
-
-    def _uncount(self, uid: str) -> None:
-        before = self.placed.pop(uid, None)
-        if before is None:
-            return
-        node, pod = before
-        self.by_node.get(node, {}).pop(uid, None)
-        if self.views is not None and node in self.views:
-            self.views[node].remove(pod)
-
-
-class NominatedLoad:
-    """Room held on each node for pods nominated there (node -> (their summed requests, how many)), as a scheduling
-    cycle sees them: summed once per priority, not once per pod scheduled. Answers are shared: do not change them."""
-
-    def __init__(self, nominated: list[tuple[str, int, str, dict[str, int]]]):  # (uid, priority, node, requests)
-        self.nominated = nominated
-        self._by_uid = {entry[0]: entry for entry in nominated}
-        self._at: dict[int, dict[str, tuple[dict, int]]] = {}
-
-    def load(self, uid: str, priority: int) -> dict[str, tuple[dict, int]]:
-        """What the pods nominated with at least this priority hold, the pod `uid` itself left out."""
-        held = self._at.get(priority)
-        if held is None:
-            held = self._at[priority] = self._sum(e for e in self.nominated if e[1] >= priority)
-        mine = self._by_uid.get(uid)
-        if mine is None or mine[1] < priority:
-            return held
-        extra, count = held[mine[2]]
-        rest = dict(held)
-        if count == 1:
-            del rest[mine[2]]
-        else:
-            rest[mine[2]] = ({name: value - mine[3].get(name, 0) for name, value in extra.items()}, count - 1)
-        return rest
-
-    @staticmethod
-    def _sum(entries: Iterable[tuple[str, int, str, dict[str, int]]]) -> dict[str, tuple[dict, int]]:
-        load: dict[str, tuple[dict, int]] = {}
-        for _, _, node, requests in entries:
-            extra, count = load.get(node, ({}, 0))
-            for name, value in requests.items():
-                extra[name] = extra.get(name, 0) + value
-            load[node] = (extra, count + 1)
-        return load
-
-
-def _nominee(pod: dict) -> bool:
-    return bool((pod.get("status") or {}).get("nominatedNodeName")) and not pod["spec"].get("nodeName")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -346,11 +228,17 @@ def signature(pod: dict, priority: int) -> tuple | None:
 # Messages
 
 
-def histogram(reasons_by_node: dict[str, list[str]], absent: int = 0, absent_reason: str = "") -> list[str]:
+def tally(reasons_by_node: Iterable[list[str]]) -> dict[str, int]:
+    """How many nodes gave each reason."""
     counts: dict[str, int] = {}
-    for reasons in reasons_by_node.values():
+    for reasons in reasons_by_node:
         for reason in reasons:
             counts[reason] = counts.get(reason, 0) + 1
+    return counts
+
+
+def histogram(counts: Mapping[str, int], absent: int = 0, absent_reason: str = "") -> list[str]:
+    counts = dict(counts)
     if absent > 0 and absent_reason:
         counts[absent_reason] = counts.get(absent_reason, 0) + absent
     return sorted(f"{n} {r}" for r, n in counts.items())
@@ -359,11 +247,19 @@ def histogram(reasons_by_node: dict[str, list[str]], absent: int = 0, absent_rea
 def fit_error(num_nodes: int, reasons_by_node: dict[str, list[str]], *, prefilter: str | None = None,
               postfilter: str | None = None, absent_reason: str = "") -> str:
     """FitError.Error(): `0/N nodes are available: <prefilter or sorted reason counts>. <postfilter>`."""
+    return fit_message(num_nodes, tally(reasons_by_node.values()), len(reasons_by_node), prefilter=prefilter,
+                       postfilter=postfilter, absent_reason=absent_reason)
+
+
+def fit_message(num_nodes: int, counts: Mapping[str, int], refused: int, *, prefilter: str | None = None,
+                postfilter: str | None = None, absent_reason: str = "") -> str:
+    """fit_error from the reasons already counted (reason -> nodes) and how many nodes refused: for a caller that
+    keeps the counts current instead of counting every node's reasons again."""
     message = f"0/{num_nodes} nodes are available:"
     if prefilter:
         message += f" {prefilter}."
     else:
-        parts = histogram(reasons_by_node, num_nodes - len(reasons_by_node), absent_reason)
+        parts = histogram(counts, num_nodes - refused, absent_reason)
         if parts:
             message += f" {', '.join(parts)}."
     if postfilter:

@@ -16,18 +16,19 @@ from typing import Any
 
 from coldstart.embedded.apiserver.admission import GATED
 from coldstart.embedded.context import SimContext
+from coldstart.embedded.controllers.cache import LiveViews, NominatedLoad, Verdicts
 from coldstart.embedded.controllers.fit import (
     NO_VICTIMS,
     NOT_HELPFUL,
     UNSCHEDULABLE,
     Elsewhere,
-    LiveViews,
     NodeView,
-    NominatedLoad,
     filter_node,
     fit_error,
+    fit_message,
     pinned_nodes,
     signature,
+    tally,
 )
 from coldstart.embedded.controllers.objects import (
     DEFAULT_SCHEDULER,
@@ -38,7 +39,7 @@ from coldstart.embedded.controllers.objects import (
     set_condition,
     terminating,
 )
-from coldstart.embedded.controllers.scoring import scorer
+from coldstart.embedded.controllers.scoring import grade, scorer, wanted_images
 from coldstart.embedded.store.store import Change, rfc3339
 
 INITIAL_BACKOFF, MAX_BACKOFF = 1.0, 10.0  # podInitialBackoffSeconds / podMaxBackoffSeconds
@@ -66,13 +67,14 @@ class Scheduler:
         self.ctx, self.store = ctx, ctx.store
         self.events = ctx.recorder(DEFAULT_SCHEDULER, new_style=True)
         self.queue: dict[str, Queued] = {}
+        self._waiting: dict[str, Queued] = {}  # the unschedulable ones, which a cluster change moves back
         self._timer: Any = None
         self._timer_at = float("inf")
-        # Pods of one ReplicaSet or Job are alike (the equivalence cache kube-scheduler once had): a node's filter
-        # result is kept for such pods until that node or what runs on it changes, and while nothing at all changed
-        # the verdict on one (its FailedScheduling message, a preemption that found nothing) is the verdict on the
-        # next. Retrying a thousand replicas that wait for a thousand nodes then costs little per retry.
-        self._equivalent: dict[tuple, dict[str, tuple[str | None, list[str]]]] = {}
+        # Pods of one ReplicaSet or Job are alike (the equivalence cache kube-scheduler once had): a node's verdict
+        # is kept for such pods until that node or what runs on it changes (Verdicts), and while nothing at all
+        # changed the verdict on one (its FailedScheduling message, a preemption that found nothing) is the verdict
+        # on the next. Retrying a thousand replicas that wait for a thousand nodes then costs little per retry.
+        self._equivalent: dict[tuple, Verdicts] = {}
         self._preempted: dict[tuple, tuple[str | None, str]] = {}
         self._refused: dict[tuple, tuple[str, str | None]] = {}  # signature -> (FailedScheduling message, nominee)
         self._placed: dict[str, str] = {}  # uid of a pod counted on a node -> the node
@@ -94,11 +96,8 @@ class Scheduler:
 
     def _invalidate(self, node: str | None) -> None:
         """Forget cached filter results for a node that changed (None: for every node)."""
-        for known in self._equivalent.values():
-            if node is None:
-                known.clear()
-            else:
-                known.pop(node, None)
+        for verdicts in self._equivalent.values():
+            verdicts.forget(node)
         self._preempted.clear()
         self._refused.clear()
 
@@ -144,18 +143,19 @@ class Scheduler:
 
     def _forget(self, uid: str) -> None:
         item = self.queue.pop(uid, None)
+        self._waiting.pop(uid, None)
         if item is not None and item.flush is not None:
             item.flush.cancel()
 
     def _cluster_changed(self) -> None:
         """Move unschedulable pods back to the active queue, honouring each pod's back-off."""
         now = self.ctx.now()
-        for item in self.queue.values():
-            if item.unschedulable:
-                self._activate(item, now)
+        for item in list(self._waiting.values()):
+            self._activate(item, now)
 
     def _activate(self, item: Queued, now: float) -> None:
         item.unschedulable = False
+        self._waiting.pop(item.uid, None)
         backoff = min(INITIAL_BACKOFF * 2 ** min(max(item.attempts - 1, 0), 30), MAX_BACKOFF)  # no overflow
         item.ready_at = max(now, item.last_attempt + backoff)
         self._kick(item.ready_at)
@@ -231,35 +231,33 @@ class Scheduler:
         priority = pod_priority(self.store, pod)
         requests = pod_requests(pod)
         prefilter, pv_terms, delayed = self._volumes(pod)
-        statuses: dict[str, tuple[str, list[str]]] = {}
-        feasible: list[NodeView] = []
         load = nominated.load(pod["metadata"]["uid"], priority)
         sig = signature(pod, priority) if not load and not pv_terms and not delayed else None
         if sig is not None and sig in self._refused and prefilter is None:
             self._unschedulable(item, pod, *self._refused[sig])  # alike and nothing changed: the same answer
             return
-        known = self._equivalent.setdefault(sig, {}) if sig is not None else {}
         pinned = pinned_nodes(pod) if prefilter is None else None
+        verdicts = Verdicts()  # this pod's alone, or those kept for its kind
+        if sig is not None and pinned is None and prefilter is None:
+            verdicts = self._equivalent.setdefault(sig, verdicts)
+        wanted = wanted_images(pod)
+
+        def check(view: NodeView) -> tuple[str | None, list[str]]:
+            extra, extra_pods = load.get(view.name, ({}, 0))
+            return filter_node(pod, view, requests, extra=extra, extra_pods=extra_pods, pv_terms=pv_terms)
+
         if prefilter is None:
-            for name in nodes if pinned is None else sorted(pinned & nodes.keys()):
-                view = nodes[name]
-                result = known.get(name)
-                if result is None:
-                    extra, extra_pods = load.get(name, ({}, 0))
-                    result = filter_node(pod, view, requests, extra=extra, extra_pods=extra_pods, pv_terms=pv_terms)
-                    if sig is not None:
-                        known[name] = result
-                code, reasons = result
-                if code is None:
-                    feasible.append(view)
-                else:
-                    statuses[name] = (code, reasons)
-        if pinned is not None and not feasible:
+            verdicts.refresh(nodes if pinned is None else {n: nodes[n] for n in sorted(pinned & nodes.keys())},
+                             check, lambda view: grade(view, wanted))
+        statuses, counts = verdicts.refused, verdicts.counts
+        if pinned is not None and not verdicts.fitting:
             statuses = self._elsewhere.statuses(pod, nodes, pinned, statuses)
-        if feasible:
-            wanted = (pod.get("status") or {}).get("nominatedNodeName")
-            best = next((v for v in feasible if v.name == wanted), None) or (
-                feasible[0] if len(feasible) == 1 else min(feasible, key=scorer(pod, nodes.values())))
+            counts = tally(reasons for _, reasons in statuses.values())
+        if verdicts.fitting:
+            chosen = (pod.get("status") or {}).get("nominatedNodeName")
+            if chosen not in verdicts.fitting:
+                chosen = next(iter(verdicts.fitting)) if len(verdicts.fitting) == 1 else None
+            best = nodes[chosen] if chosen else verdicts.best(nodes, scorer(pod, nodes.values(), self._views.images))
             self._bind(item, pod, best, delayed)
             return
         nominee: str | None = None
@@ -274,8 +272,7 @@ class Scheduler:
                 self._refused.clear()
             elif sig is not None:
                 self._preempted[sig] = (nominee, post)
-        message = fit_error(len(nodes), {n: r for n, (_, r) in statuses.items()}, prefilter=prefilter,
-                            postfilter=post)
+        message = fit_message(len(nodes), counts, len(statuses), prefilter=prefilter, postfilter=post)
         if sig is not None and not nominee and prefilter is None:
             self._refused[sig] = (message, nominee)
         self._unschedulable(item, pod, message, nominee)
@@ -318,6 +315,7 @@ class Scheduler:
         self.store.mutate("/Pod", meta["namespace"], meta["name"], edit, fresh=("status",))
         self.events.event(pod, "Warning", "FailedScheduling", message, action="Scheduling")
         item.unschedulable = True
+        self._waiting[item.uid] = item
         if nominee:  # retried as soon as the victims are gone (a pod deletion)
             item.attempts = 0
         if item.flush is not None:

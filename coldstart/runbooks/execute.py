@@ -260,8 +260,11 @@ def run_notebook(notebook: str, *, profile: str, cluster: str = "embedded", para
     try:
         with atomic_path(executed) as partial:
             try:
+                # no save after every cell: the partial file is thrown away if the run breaks off, and papermill
+                # writes the whole notebook once at the end (or at the failing cell); ~50 writes saved
                 papermill.execute_notebook(str(source), str(partial), parameters=parameters, kernel_name="python3",
                                            log_output=verbose, progress_bar=False, cwd=str(Path.cwd()),
+                                           request_save_on_cell_execute=False,
                                            kernel_manager_class=_quiet_kernel_manager(), **quiet)
             except PapermillExecutionError as exc:
                 error = f"{exc.ename}: {exc.evalue}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from coldstart.embedded.cluster import EmbeddedCluster, bootstrap_objects, extended_resource_toleration
+import gc
+
+from coldstart.embedded.cluster import GC_THRESHOLD, EmbeddedCluster, bootstrap_objects, extended_resource_toleration
 from coldstart.profiles import load_profile, profile_with
 from coldstart.runbooks import runbook
 
@@ -79,3 +81,18 @@ def test_same_seed_same_writes_same_run():
     assert phases(first).keys() == phases(second).keys()
     for key, seconds in phases(first).items():
         assert abs(phases(second)[key] - seconds) <= 1.0, key
+
+
+def test_the_collector_runs_less_often_while_a_cluster_runs_and_as_before_after_the_last_stops():
+    """A scale-out keeps ~1,000 objects per replica alive; full collections over them would make the cost per replica
+    grow with the replicas. The thresholds are the process's: they come back when the last cluster stops."""
+    before = gc.get_threshold()
+    profile = load_profile("baseline")
+    with EmbeddedCluster(profile) as first:
+        assert gc.get_threshold()[0] >= GC_THRESHOLD
+        with EmbeddedCluster(profile):
+            assert gc.get_threshold()[0] >= GC_THRESHOLD
+        assert gc.get_threshold()[0] >= GC_THRESHOLD  # the first one still runs
+        first.stop()
+        assert gc.get_threshold() == before
+    assert gc.get_threshold() == before

@@ -19,6 +19,7 @@ from coldstart.embedded.apiserver.admission import crd_status
 from coldstart.embedded.apiserver.server import ApiServer
 from coldstart.embedded.clock import Simulation, VirtualClock
 from coldstart.embedded.context import SimContext
+from coldstart.embedded.controllers.objects import forget_memos
 from coldstart.embedded.controllers.plane import control_plane
 from coldstart.embedded.node.side import node_side
 from coldstart.embedded.store.resources import Kinds, Resource
@@ -130,6 +131,7 @@ class _Collector:
             self._running -= 1
             if not self._running:
                 gc.set_threshold(*self._saved)
+                forget_memos()  # the controllers' answers by object identity hold the stopped clusters' objects
 
 
 _COLLECTOR = _Collector()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 
 from coldstart.embedded.cluster import GC_THRESHOLD, EmbeddedCluster, bootstrap_objects, extended_resource_toleration
+from coldstart.embedded.controllers import objects
 from coldstart.profiles import load_profile, profile_with
 from coldstart.runbooks import runbook
 
@@ -96,3 +97,13 @@ def test_the_collector_runs_less_often_while_a_cluster_runs_and_as_before_after_
         first.stop()
         assert gc.get_threshold() == before
     assert gc.get_threshold() == before
+
+
+def test_a_stopped_cluster_leaves_none_of_its_objects_in_the_controllers_memos():
+    """The controllers remember answers by the identity of stored objects (pod readiness, requests); the entries
+    hold those objects, so they must go with the last cluster, not live on in the process."""
+    profile = load_profile("baseline")
+    with EmbeddedCluster(profile) as cluster:
+        runbook.run(runbook.Scenario("one", profile), "embedded", embedded=cluster)
+        assert any(objects._MEMOS), "the run used the memos"
+    assert not any(objects._MEMOS)

@@ -20,6 +20,7 @@ from coldstart.embedded.controllers.objects import (
     admit_pod,
     by_identity,
     controller_uid,
+    identity_memo,
     names,
     pod_from_template,
     pod_ready,
@@ -45,7 +46,7 @@ def _pinned_node(pod: dict) -> str | None:
     return by_identity(_PINNED, pod["spec"], _pinned, pod)
 
 
-_PINNED: dict[int, tuple[Any, str | None]] = {}  # id(spec) -> (spec, node)
+_PINNED: dict[int, tuple[Any, str | None]] = identity_memo()  # id(spec) -> (spec, node)
 
 
 def _pinned(pod: dict) -> str | None:

@@ -127,6 +127,24 @@ def set_condition(conditions: list[dict], type_: str, status: str, reason: str |
     return True
 
 
+_MEMOS: list[dict[int, Any]] = []  # every by_identity cache, so a stopped cluster's objects can be let go
+
+
+def identity_memo() -> dict[int, Any]:
+    """A cache for by_identity, emptied by forget_memos() when a cluster stops."""
+    memo: dict[int, Any] = {}
+    _MEMOS.append(memo)
+    return memo
+
+
+def forget_memos() -> None:
+    """Drop every remembered answer (and the stored pieces the entries hold): called when an embedded cluster
+    stops, so its objects do not live on into the next cluster of the process. A cluster still running merely
+    recomputes what it asks for next."""
+    for memo in _MEMOS:
+        memo.clear()
+
+
 def by_identity(cache: dict[int, tuple[Any, _T]], part: Any, compute: Callable[[dict], _T], obj: dict) -> _T:
     """compute(obj), remembered by the identity of `part` (the piece of obj it reads). Stored objects are never
     changed in place, so the same piece gives the same answer; the entry holds the piece, so its id cannot be reused
@@ -141,7 +159,7 @@ def by_identity(cache: dict[int, tuple[Any, _T]], part: Any, compute: Callable[[
     return value
 
 
-_READY: dict[int, tuple[Any, bool]] = {}  # id(status) -> (status, ready)
+_READY: dict[int, tuple[Any, bool]] = identity_memo()  # id(status) -> (status, ready)
 
 
 def pod_ready(pod: dict) -> bool:
@@ -195,7 +213,7 @@ def _add(total: dict[str, int], more: dict[str, int]) -> None:
         total[name] = total.get(name, 0) + value
 
 
-_REQUESTS: dict[int, tuple[Any, dict[str, int]]] = {}  # id(spec) -> (spec, requests)
+_REQUESTS: dict[int, tuple[Any, dict[str, int]]] = identity_memo()  # id(spec) -> (spec, requests)
 
 
 def pod_requests(pod: dict) -> dict[str, int]:
@@ -227,7 +245,7 @@ def _pod_requests(pod: dict) -> dict[str, int]:
     return {n: v for n, v in total.items() if v}
 
 
-_LISTS: dict[int, tuple[Any, dict[str, int]]] = {}  # id(values) -> (values, parsed)
+_LISTS: dict[int, tuple[Any, dict[str, int]]] = identity_memo()  # id(values) -> (values, parsed)
 
 
 def resource_list(values: dict[str, Any]) -> dict[str, int]:

@@ -41,4 +41,4 @@ def test_widget_renders_once_for_a_user_profile(tmp_path, monkeypatch):
     explore.widget(_user_profile(tmp_path))  # renders the controls and the first run once; nothing blocks
     controls, verdict, figure = shown
     assert controls.children[0].children[0].value.name == "team-a"  # the dropdown holds the user's profile
-    assert "from scale-up to /health" in verdict.data and figure.axes
+    assert "from scale-up to /health" in verdict.data and "what-if" in figure.title and "<rect" in figure.markup

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from coldstart.embedded.clock import Simulation, VirtualClock
+from coldstart.embedded.cluster import EmbeddedCluster
 from coldstart.embedded.events import EventRecorder
 from coldstart.embedded.store.store import Store
+from coldstart.live.cluster import Cluster
+from coldstart.live.wait import wait_for
+from coldstart.profiles import load_profile
 
 
 class _Echo:
@@ -73,3 +78,22 @@ def test_recorder_aggregates_legacy_events_and_series_for_new_style():
     sched = scheduler.event(pod, "Normal", "Scheduled", "Successfully assigned ns/p to n1", action="Binding")
     assert sched["eventTime"].endswith("Z") and sched["firstTimestamp"] is None and sched["source"] == {}
     assert len(store.list("/Event", "ns")[0]) == 2
+
+
+def test_the_clock_stops_once_a_client_has_seen_what_it_waited_for():
+    """Time runs while a client waits on a watch. Once the wait is over the client hangs up and works (200 ms, no
+    request): the clock must not keep running for it until the server's stream notices (it ran ~56 s before)."""
+    profile = load_profile("baseline")
+    with EmbeddedCluster(profile) as cluster, Cluster.connect("embedded", profile=profile, run_id="be0c0009",
+                                                             embedded=cluster) as conn:
+        for i in range(3):
+            name = f"awaited-{i}"
+            made = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}}
+            threading.Timer(0.05, cluster.store.create, (made,)).start()
+            wait_for(conn, "v1", "ConfigMap", "default", label_selector=None, timeout=600, what=name,
+                     done=lambda objects, n=name: (int(n in objects), 1))
+            before = cluster.clock.now()
+            busy_until = time.monotonic() + 0.2
+            while time.monotonic() < busy_until:
+                pass
+            assert cluster.clock.now() - before < 15, "cluster time ran while the client worked"

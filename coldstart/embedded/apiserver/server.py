@@ -74,7 +74,8 @@ class ApiServer:
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         self._streams = 0
-        self._watches: dict[int, float] = {}  # open watch streams -> wall monotonic time they were opened
+        # open watch streams -> (wall monotonic time they were opened, their connection)
+        self._watches: dict[int, tuple[float, socket.socket]] = {}
         self.last_request = time.monotonic()  # any client request, for the simulation's clock
         self.last_call = time.monotonic()  # any client request but a watch: the client was busy then
         for name in SYSTEM_NAMESPACES:
@@ -284,7 +285,7 @@ class ApiServer:
         with self._conns_lock:
             self._streams += 1
             if watch:
-                self._watches[id(chunks)] = time.monotonic()
+                self._watches[id(chunks)] = (time.monotonic(), h.connection)
         try:
             h.wfile.write(self._head(h, 200, content_type, None))
             checked = time.monotonic()
@@ -317,9 +318,12 @@ class ApiServer:
 
     def watching_since(self, moment: float) -> bool:
         """Is a watch open that the client opened after `moment` (wall monotonic)? That client is waiting
-        for the cluster to do something, which is when the simulation's clock may run."""
+        for the cluster to do something, which is when the simulation's clock may run. A watch whose client has
+        hung up (it saw what it waited for and went on) no longer counts, though its stream notices only later:
+        otherwise the clock would run on while that client works before its next request."""
         with self._conns_lock:
-            return any(opened > moment for opened in self._watches.values())
+            watches = list(self._watches.values())
+        return any(opened > moment and not _peer_closed(conn) for opened, conn in watches)
 
     def _safe_route(self, path: str) -> Route | None:
         target = route(path, self.kinds.find)

@@ -129,7 +129,8 @@ def printer(prefix: str = "") -> Callable[[Progress], None]:
 
     def show(p: Progress) -> None:
         key = (p.what, p.done)
-        if p.done >= p.total and p.elapsed < 1 and (last["key"] or ("",))[0] != p.what:
+        first_look = last["key"] is None or last["key"][0] != p.what
+        if first_look and p.done >= p.total and p.elapsed < 1:
             return
         if key != last["key"] or p.elapsed - last["at"] >= 60:
             print(f"{prefix}{p.line()}", file=sys.stdout, flush=True)
@@ -254,21 +255,21 @@ def _scale_from_zero(conn: Cluster, scenario: Scenario, docs: list[dict[str, Any
         current, started = 0, False
         try:
             for count in scenario.steps():
+                again = bool(count and started and not current)  # from zero again, after an earlier start
                 if count < current:
                     recorder.collect_logs()  # a scale-down deletes the pods and their logs
-                elif count and started and not current and scenario.warm_up and warm_failure is None:
-                    # From zero again: the first start displaced a buffer pod, and its replacement (and the node
-                    # the autoscaler adds for it) settle within minutes. Scaling up at once measures that passing
-                    # moment (on the embedded cluster a different one each run, as the wall clock decides how far
-                    # virtual time ran), not the scale from zero an SRE lives with: wait for the steady state.
+                elif again and scenario.warm_up and warm_failure is None:
+                    # The first start displaced a buffer pod; its replacement (and the node the autoscaler adds
+                    # for it) settle within minutes. Scaling up at once measures that passing moment, not the
+                    # scale from zero an SRE lives with: wait for the steady state.
                     try:
                         _warm_up(conn, docs, timeout, progress)
                     except WaitFailed as exc:
                         warm_failure = f"before scaling from zero again: {exc}"
-                again = " again, from zero" if count and started and not current else ""
                 current, started = count, started or count > 0
                 applied(variants.with_replicas(docs, count))
-                _wait_replicas(conn, count, timeout, f"{scenario.name}: {count} replica(s) ready{again}", progress)
+                what = f"{scenario.name}: {count} replica(s) ready" + (" again, from zero" if again else "")
+                _wait_replicas(conn, count, timeout, what, progress)
         except WaitFailed as exc:
             failure = str(exc)
     finally:

@@ -55,12 +55,17 @@ def _kept(verdicts: Verdicts, nodes: dict[str, NodeView], images: dict) -> tuple
     return best, fit_message(len(nodes), verdicts.counts, len(verdicts.refused))
 
 
-def test_kept_verdicts_pick_the_node_and_write_the_message_a_scan_of_every_node_would():
-    rng = random.Random(7)
+def _cluster(seed: int, nodes: int) -> tuple[random.Random, Store, LiveViews]:
+    """`nodes` random GPU nodes in a store, and the scheduler's live views of them."""
+    rng = random.Random(seed)
     store = Store(now=lambda: 1_750_000_000.0)
-    for i in range(60):
+    for i in range(nodes):
         store.create(_node(rng, f"gpu-{i:03d}"))
-    live = LiveViews(store)
+    return rng, store, LiveViews(store)
+
+
+def test_kept_verdicts_pick_the_node_and_write_the_message_a_scan_of_every_node_would():
+    rng, store, live = _cluster(seed=7, nodes=60)
     nodes = live.get()
     cursor = store.resource_version
     verdicts = Verdicts()
@@ -91,11 +96,7 @@ def test_kept_verdicts_pick_the_node_and_write_the_message_a_scan_of_every_node_
 
 
 def test_image_shares_kept_per_image_are_the_shares_a_scan_counts():
-    rng = random.Random(3)
-    store = Store(now=lambda: 1_750_000_000.0)
-    for i in range(30):
-        store.create(_node(rng, f"gpu-{i:02d}"))
-    live = LiveViews(store)
+    rng, store, live = _cluster(seed=3, nodes=30)
     views = list(live.get().values())
     kept, scanned = scorer(POD, views, live.images), scorer(POD, views)
     assert [kept(v) for v in views] == [scanned(v) for v in views]

@@ -18,6 +18,7 @@ from coldstart.runbooks import figures
 from coldstart.runbooks.measure import Replica
 from coldstart.runbooks.runbook import Outcome
 from coldstart.runbooks.tables import STYLE, Outcomes, measured, show, table
+from coldstart.runbooks.verdict import root_cause
 from coldstart.timeline.model import PodTimeline
 
 __all__ = ["MECHANISMS", "compare", "explain_loss", "headline", "hyperdisk_crossover_gib"]
@@ -87,9 +88,10 @@ def compare(*groups: Outcomes, title: str = "Time to /health") -> None:
         return
     rows: list[tuple[str, PodTimeline | None, float | None, str | None]] = [
         (f"{o.scenario.name} ({r.label})" if len(o.replicas) > 1 else o.scenario.name, r.pod, r.time_to_ready,
-             None if r.time_to_ready is not None else o.failure or "never ready")
+             None if r.time_to_ready is not None else root_cause(o) if o.failure else "never ready")
         for o in outcomes for r in (o.replicas or [])]
-    rows += [(o.scenario.name, None, None, o.failure or "no replica started") for o in outcomes if not o.replicas]
+    rows += [(o.scenario.name, None, None, root_cause(o) if o.failure else "no replica started")
+             for o in outcomes if not o.replicas]
     show(figures.comparison(rows, title))
     base = outcomes[0]
     phase = base.scenario.phase

@@ -8,7 +8,6 @@ seconds.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from coldstart.profiles.phases import PHASES
@@ -52,16 +51,11 @@ def _last(pod: PodTimeline) -> float:
     return max([s.end for s in pod.phases.values()] + [at for at, _ in _troubles(pod)], default=0.0)
 
 
-_CAUSE = re.compile(r"\bPod \S+: (?P<cause>[^;]+)")
 NOTE = 52  # characters of a failure's cause written beside its row (the tooltip has all of it)
 
 
-def _cause(failure: str) -> str:
-    """What happened to the pod, without the wait's own words before it ("<scenario>: 1 replica(s) ready: Pod
-    <name>: container ... restarted (Error, exit 1); ..." gives "container ... restarted (Error, exit 1)")."""
-    found = _CAUSE.search(failure)
-    cause = (found.group("cause") if found else failure).strip()
-    return cause if len(cause) <= NOTE else cause[:NOTE - 1] + "\u2026"
+def _short(text: str) -> str:
+    return text if len(text) <= NOTE else text[:NOTE - 1] + "\u2026"
 
 
 def _spans(chart: Chart, row: int, pod: PodTimeline) -> None:
@@ -106,8 +100,8 @@ def waterfall(timeline: Timeline, title: str = "Cold start per replica") -> Svg:
 
 def comparison(rows: Sequence[tuple[str, PodTimeline | None, float | None, str | None]],
                title: str = "Time to /health") -> Svg:
-    """One row per scenario and replica position: (label, that replica's timeline, time to ready, failure or
-    None), its phases at their real positions so rows compare like the waterfall does."""
+    """One row per scenario and replica position: (label, that replica's timeline, time to ready, why it failed
+    or None), its phases at their real positions so rows compare like the waterfall does."""
     pods = [pod for _, pod, _, _ in rows if pod is not None]
     ends = [total if total is not None else _last(pod) if pod else 1.0 for _, pod, total, _ in rows]
     right = max(ends or [1.0])
@@ -120,7 +114,7 @@ def comparison(rows: Sequence[tuple[str, PodTimeline | None, float | None, str |
         if failure or total is None:
             reason = failure or "never ready"
             chart.hatched(i, end, right * 1.05, reason)
-            chart.note(i, right * 1.05, f"failed: {_cause(reason)}", color=_RED)
+            chart.note(i, right * 1.05, f"failed: {_short(reason)}", color=_RED)
         else:
             chart.note(i, end, f"{total:.0f}s", bold=True)
     return chart.render()

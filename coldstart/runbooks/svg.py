@@ -31,10 +31,7 @@ class Svg:
     height: int
     title: str
 
-    def _repr_svg_(self) -> str:  # Jupyter shows it as image/svg+xml
-        return self.markup
-
-    def __str__(self) -> str:
+    def _repr_svg_(self) -> str:  # what IPython's display() sends as image/svg+xml
         return self.markup
 
 

@@ -7,7 +7,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from IPython.display import SVG, Markdown, display
+from IPython.display import Markdown, display
 
 from coldstart.runbooks.runbook import Outcome
 from coldstart.runbooks.svg import Svg
@@ -19,7 +19,7 @@ STYLE = {"pass": "color:#1b5e20", "fail": "color:#b71c1c;font-weight:bold", "n/a
 
 def show(figure: Svg) -> None:
     """Display a figure (image/svg+xml: Jupyter shows it, nbconvert embeds it in the HTML report)."""
-    display(SVG(data=figure.markup))
+    display(figure)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], styles: Sequence[str] | None = None) -> str:

@@ -8,8 +8,9 @@ from xml.etree import ElementTree
 import pytest
 
 from coldstart.profiles import load_profile
-from coldstart.runbooks import figures, runbook
+from coldstart.runbooks import abtest, experiments, figures, runbook
 from coldstart.runbooks.svg import nice_ticks
+from coldstart.runbooks.verdict import root_cause
 from coldstart.timeline.model import PodTimeline, Reason, Span, Timeline
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
@@ -76,14 +77,31 @@ def test_a_replica_that_never_became_ready_is_hatched_and_says_so():
         "{http://www.w3.org/2000/svg}rect"))  # nothing drawn outside the figure (the kill at 400 s is not drawn)
 
 
-def test_a_failed_scenario_in_a_comparison_names_the_cause_not_the_wait():
-    failure = ("TP=2: 1 replica(s) ready: Pod qwen-abc: container kserve-container restarted (Error, exit 1); a "
-               "cold start should never restart (BackOff: Back-off restarting failed container)")
-    rows = [("recommended", _pod("a", 40.0, []), 40.0, None), ("TP=2", _pod("b", None, []), None, failure)]
+def test_a_failed_scenario_in_a_comparison_names_its_cause_shortened_with_all_of_it_in_the_tooltip():
+    cause = ("vLLM nccl: Error while creating shared memory segment /dev/shm/nccl-abc (size 9637888) -> fix: mount "
+             "a 16Gi Memory emptyDir at /dev/shm")
+    rows = [("recommended", _pod("a", 40.0, []), 40.0, None), ("TP=2", _pod("b", None, []), None, cause)]
     root = _parse(figures.comparison(rows).markup)
     texts = _texts(root)
-    assert "failed: container kserve-container restarted (Error, exit 1)" in texts
+    assert f"failed: {cause[:figures.NOTE - 1]}\u2026" in texts
+    tips = [t.text for t in root.iter("{http://www.w3.org/2000/svg}title")]
+    assert cause in tips  # the hatched band's tooltip
     assert "40s" in texts and "recommended" in texts and "TP=2" in texts
+
+
+def test_the_ab_figure_names_the_root_cause_of_a_real_failed_scenario(monkeypatch):
+    """Through abtest.compare: the row of a scenario that failed says why (the vLLM log's failure), not which wait
+    gave up."""
+    profile = load_profile("baseline")
+    shm = next(s for s in experiments.runtime_traps(profile) if "64Mi" in s.name)
+    failed = runbook.run(shm)
+    shown: list = []
+    monkeypatch.setattr(abtest, "show", shown.append)
+    monkeypatch.setattr(abtest, "display", lambda *objs: None)
+    abtest.compare([failed], title="TP=2")
+    texts = _texts(_parse(shown[0].markup))
+    note = next(t for t in texts if t.startswith("failed: "))
+    assert note.startswith("failed: " + root_cause(failed)[:20]) and "replica(s) ready" not in note, note
 
 
 def test_bars_show_missing_values_as_missing():
